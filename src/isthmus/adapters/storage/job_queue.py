@@ -1,0 +1,185 @@
+"""The job queue on SQL: an outbox table that workers claim from.
+
+Claiming on PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers skip each other's
+rows instead of waiting; on SQLite the whole claim runs under the database write lock. A claimed
+job carries a lease (``locked_until``): if its worker dies, the job becomes claimable again when
+the lease runs out, and the dead worker's late ``complete`` is refused because it no longer
+holds the lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from isthmus.adapters.storage.tables import UtcDateTime, inserted_id, jobs
+from isthmus.errors import Conflict, NotFound
+from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
+
+MAX_ERROR_CHARS = 4000
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=JobId(row.id),
+        kind=row.kind,
+        payload=row.payload,
+        state=JobState(row.state),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        run_at=row.run_at,
+        serial_key=row.serial_key,
+        dedupe_key=row.dedupe_key,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        locked_by=row.locked_by,
+        policy=RetryPolicy(**row.policy),
+    )
+
+
+class SqlJobRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
+        values = {
+            "kind": job.kind,
+            "payload": job.payload,
+            "state": JobState.READY.value,
+            "run_at": job.run_at or now,
+            "attempts": 0,
+            "max_attempts": job.policy.max_attempts,
+            "policy": job.policy.as_dict(),
+            "serial_key": job.serial_key,
+            "dedupe_key": job.dedupe_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if job.dedupe_key is not None:
+            found = self._db.execute(select(jobs.c.id).where(jobs.c.dedupe_key == job.dedupe_key)).first()
+            if found is not None:
+                return None
+            try:
+                with self._db.begin_nested():
+                    result = self._db.execute(insert(jobs).values(**values))
+            except IntegrityError:
+                return None
+        else:
+            result = self._db.execute(insert(jobs).values(**values))
+        return JobId(inserted_id(result))
+
+    def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+        due = or_(
+            and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
+            and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
+        )
+        other = jobs.alias("other")
+        # A serial key with a live running job elsewhere blocks its other jobs.
+        busy_serial = exists().where(
+            other.c.serial_key == jobs.c.serial_key,
+            other.c.id != jobs.c.id,
+            other.c.state == JobState.RUNNING.value,
+            other.c.locked_until >= now,
+        )
+        query = (
+            select(jobs.c.id, jobs.c.serial_key)
+            .where(due, or_(jobs.c.serial_key.is_(None), ~busy_serial))
+            .order_by(jobs.c.run_at, jobs.c.id)
+            .limit(limit * 4)
+        )
+        if self._db.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=jobs)
+        candidates = self._db.execute(query).all()
+        chosen: list[int] = []
+        serials: set[str] = set()
+        for row in candidates:
+            if row.serial_key is not None:
+                if row.serial_key in serials:
+                    continue  # one job per serial key per claim
+                serials.add(row.serial_key)
+            chosen.append(row.id)
+            if len(chosen) == limit:
+                break
+        if not chosen:
+            return []
+        self._db.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(chosen))
+            .values(
+                state=JobState.RUNNING.value,
+                locked_by=worker,
+                attempts=jobs.c.attempts + 1,
+                locked_until=now + timedelta(seconds=lease_s),
+                updated_at=now,
+            )
+        )
+        rows = self._db.execute(
+            select(jobs).where(jobs.c.id.in_(chosen)).order_by(jobs.c.run_at, jobs.c.id)
+        ).all()
+        return [_job(r) for r in rows]
+
+    def _finish(self, job_id: JobId, worker: str, now: datetime, **values: Any) -> bool:
+        result = self._db.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.locked_by == worker, jobs.c.state == JobState.RUNNING.value)
+            .values(locked_by=None, locked_until=None, updated_at=now, **values)
+        )
+        return result.rowcount == 1
+
+    def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
+        return self._finish(job_id, worker, now, state=JobState.DONE.value, last_error=None)
+
+    def reschedule(self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime) -> bool:
+        return self._finish(
+            job_id, worker, now, state=JobState.READY.value, run_at=run_at, last_error=error[:MAX_ERROR_CHARS]
+        )
+
+    def give_up(self, job_id: JobId, worker: str, *, error: str, now: datetime) -> bool:
+        return self._finish(
+            job_id, worker, now, state=JobState.INCIDENT.value, last_error=error[:MAX_ERROR_CHARS]
+        )
+
+    def get(self, job_id: JobId) -> Job | None:
+        row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return _job(row) if row else None
+
+    def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(jobs.c.state == state.value)
+        return [_job(r) for r in self._db.execute(query).all()]
+
+    def retry(self, job_id: JobId, now: datetime) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise NotFound("no job with id {id}", id=job_id)
+        if job.state not in (JobState.INCIDENT, JobState.CANCELLED):
+            raise Conflict(
+                "job {id} is {state}; only incidents and cancelled jobs can be retried",
+                id=job_id,
+                state=job.state.value,
+            )
+        self._db.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(state=JobState.READY.value, run_at=now, attempts=0, updated_at=now)
+        )
+        retried = self.get(job_id)
+        assert retried is not None
+        return retried
+
+    def next_due(self) -> datetime | None:
+        value = self._db.execute(
+            select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
+        ).scalar_one_or_none()
+        if value is None:
+            return None
+        return UtcDateTime().process_result_value(value, self._db.dialect)
+
+    def counts(self) -> dict[JobState, int]:
+        rows = self._db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
+        return {JobState(state): int(n) for state, n in rows}

@@ -1,0 +1,189 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations under ``migrations/`` create it;
+a test checks that the migrations and these tables never drift apart.
+
+Times are stored as UTC (``UtcDateTime``); money and hours as ``Numeric``, never float.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    CursorResult,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out — SQLite keeps no zone, so we normalise."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; Isthmus stores UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The new primary key of a single-row INSERT."""
+    key = result.inserted_primary_key
+    assert key is not None, "not a single-row insert"
+    return int(key[0])
+
+
+# BigInteger ids that are still SQLite rowid aliases (an INTEGER PRIMARY KEY autoincrements there).
+BigId: Any = BigInteger().with_variant(Integer(), "sqlite")
+
+processes = Table(
+    "processes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("department", String(500), nullable=False, default=""),
+    Column("system_support", String(500), nullable=False, default=""),
+    Column("owner", String(500), nullable=False, default=""),
+    Column("roles", JSON, nullable=False),
+    Column("key_nodes", Integer, nullable=False, default=0),
+    Column("avg_hours", Numeric(12, 2), nullable=False),
+    Column("pain_points", JSON, nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("priority_manual", Boolean, nullable=False),
+    Column("value_score", Integer, nullable=True),
+    Column("pain_score", Integer, nullable=True),
+    Column("ease_score", Integer, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("roles", JSON, nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("language", String(8), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("username", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_login_attempts_username_at", "username", "at"),
+    Index("ix_login_attempts_address_at", "address", "at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("object_type", String(100), nullable=False),
+    Column("object_id", String(200), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_object", "object_type", "object_id"),
+    Index("ix_audit_log_actor", "actor"),
+)
+
+# One row (id = 1): the last sequence number and hash. Appenders lock it, which serialises them.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigId, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("serial_key", String(200), nullable=True),
+    Column("dedupe_key", String(200), nullable=True),
+    Column("locked_by", String(200), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("dedupe_key", name="uq_jobs_dedupe_key"),
+    Index("ix_jobs_state_run_at", "state", "run_at"),
+    Index("ix_jobs_serial_key_state", "serial_key", "state"),
+)

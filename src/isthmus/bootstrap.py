@@ -1,0 +1,82 @@
+"""The composition root: settings → database → services. The only module that knows them all.
+
+CLI commands, the API and the worker ask for a :class:`Container` and use its services; they never
+construct repositories themselves.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from isthmus.adapters.storage import Database
+from isthmus.security import Principal, cli_operator
+from isthmus.services.accounts import AccountService, SessionTimeouts
+from isthmus.services.audit import AuditService
+from isthmus.services.catalog import CatalogService
+from isthmus.services.clock import SystemClock
+from isthmus.services.jobs import JobRunner, JobService
+from isthmus.services.ports import Clock, JobHandler
+from isthmus.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database: Database
+    clock: Clock
+    catalog: CatalogService
+    accounts: AccountService
+    audit: AuditService
+    jobs: JobService
+    job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+
+    def job_runner(self, worker_id: str | None = None) -> JobRunner:
+        worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        return JobRunner(self.database.unit_of_work, self.clock, self.job_handlers, worker)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool = True) -> Container:
+    """Wire every service to the database of ``settings``.
+
+    Raises ``ConfigurationError`` when the schema is not current (unless ``check_schema`` is
+    False, as for ``isthmus db upgrade`` itself).
+    """
+    database = Database(settings.db_url)
+    if check_schema:
+        database.require_current_schema()
+    clock = clock or SystemClock()
+    uow = database.unit_of_work
+    timeouts = SessionTimeouts(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
+    return Container(
+        settings=settings,
+        database=database,
+        clock=clock,
+        catalog=CatalogService(uow, clock),
+        accounts=AccountService(uow, clock, timeouts),
+        audit=AuditService(uow),
+        jobs=JobService(uow, clock),
+    )
+
+
+def cli_principal(container: Container, as_user: str | None) -> Principal:
+    """The CLI acts as the local operator (``cli:<os user>``), or as the Isthmus user ``--as`` names."""
+    if as_user:
+        return container.accounts.user(cli_operator(_os_user()), as_user).principal()
+    return cli_operator(_os_user())
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return str(os.getuid())

@@ -1,0 +1,194 @@
+"""The ports the application services need, each with its contract in the docstring.
+
+``adapters/storage`` implements them on SQLAlchemy (SQLite and PostgreSQL);
+``isthmus.testing`` has in-memory fakes for tests and embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from isthmus.catalog import Process, ProcessId, ProcessQuery
+from isthmus.jobs import Job, JobId, JobState, NewJob
+from isthmus.security import ApiToken, AuditEvent, AuditRecord, User, UserId, WebSession
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+
+
+class ProcessRepository(Protocol):
+    def get(self, process_id: ProcessId) -> Process | None: ...
+
+    def add(self, process: Process, now: datetime) -> Process:
+        """Insert; raises :class:`~isthmus.errors.Conflict` when the id exists."""
+
+    def update(self, process: Process, now: datetime) -> Process:
+        """Replace the row whose id and ``version`` match ``process``; returns it with version + 1.
+        Raises ``Conflict`` when the stored version differs (someone else saved first)."""
+
+    def delete(self, process_id: ProcessId) -> None: ...
+
+    def query(self, query: ProcessQuery) -> tuple[list[Process], int]:
+        """One page of matches and the total number of matches."""
+
+    def all(self) -> list[Process]:
+        """Every process, ordered by id."""
+
+
+class UserRepository(Protocol):
+    def get(self, user_id: UserId) -> User | None: ...
+
+    def by_name(self, username: str) -> User | None: ...
+
+    def add(self, user: User, now: datetime) -> User:
+        """Insert; raises ``Conflict`` when the name is taken."""
+
+    def update(self, user: User) -> None: ...
+
+    def list(self) -> list[User]: ...
+
+
+class SessionRepository(Protocol):
+    def add(self, session: WebSession) -> None: ...
+
+    def get(self, digest: str) -> WebSession | None: ...
+
+    def touch(self, digest: str, now: datetime) -> None: ...
+
+    def delete(self, digest: str) -> None: ...
+
+    def delete_for_user(self, user_id: UserId) -> None: ...
+
+
+class TokenRepository(Protocol):
+    def add(self, token: ApiToken) -> ApiToken: ...
+
+    def by_digest(self, digest: str) -> ApiToken | None: ...
+
+    def mark_used(self, token_id: int, now: datetime) -> None: ...
+
+    def for_user(self, user_id: UserId) -> list[ApiToken]: ...
+
+    def revoke(self, token_id: int) -> None: ...
+
+
+class LoginAttemptRepository(Protocol):
+    def record(self, username: str, address: str, succeeded: bool, at: datetime) -> None: ...
+
+    def failures_since(self, *, username: str, address: str, since: datetime) -> tuple[int, int]:
+        """Failed attempts since ``since``: (for this user name, from this address)."""
+
+
+class AuditRepository(Protocol):
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Chain ``event`` after the current head and move the head, serialised against other
+        appenders (row lock on PostgreSQL, the write lock on SQLite)."""
+
+    def records(self) -> Iterator[AuditRecord]:
+        """Every record in storage order (by sequence), streamed."""
+
+    def head(self) -> tuple[int, str] | None: ...
+
+    def search(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[AuditRecord], int]:
+        """Newest first."""
+
+
+class JobRepository(Protocol):
+    def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
+        """Insert in the caller's transaction; None when a job with the same ``dedupe_key`` was
+        ever enqueued (enqueueing is idempotent)."""
+
+    def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+        """Take up to ``limit`` due jobs (ready with run_at ≤ now, or running with an expired
+        lease) whose serial key has no other running job; mark them running under a lease.
+        Uses ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so workers never take the same job."""
+
+    def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
+        """False when the lease was lost (another worker took over); the caller rolls back."""
+
+    def reschedule(
+        self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime
+    ) -> bool: ...
+
+    def give_up(self, job_id: JobId, worker: str, *, error: str, now: datetime) -> bool:
+        """Mark the job an incident."""
+
+    def get(self, job_id: JobId) -> Job | None: ...
+
+    def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]: ...
+
+    def retry(self, job_id: JobId, now: datetime) -> Job:
+        """An incident (or cancelled job) back to ready with a fresh attempt budget."""
+
+    def next_due(self) -> datetime | None:
+        """The earliest run_at among ready jobs."""
+
+    def counts(self) -> dict[JobState, int]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
+    leaving the block without commit rolls everything back."""
+
+    @property
+    def processes(self) -> ProcessRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    @property
+    def login_attempts(self) -> LoginAttemptRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+JobHandler = Callable[[Job, UnitOfWork], None]
+
+__all__ = [
+    "AuditRepository",
+    "Clock",
+    "JobHandler",
+    "JobRepository",
+    "LoginAttemptRepository",
+    "ProcessRepository",
+    "SessionRepository",
+    "TokenRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+]
