@@ -1,1 +1,3 @@
-"""Isthmus."""
+"""Isthmus: connect an enterprise's information islands."""
+
+__version__ = "0.1.0"

@@ -14,6 +14,7 @@ messages). Whether a job is retried is decided by the mixin, never by parsing a 
     ├── AuthenticationFailed    wrong password, unknown token, expired session (HTTP 401)
     │   └── Throttled           too many failures, try later (HTTP 429)
     ├── PermissionDenied        a principal without the permission, named (HTTP 403)
+    ├── CsrfFailed              a browser form without the session's CSRF token (HTTP 403)
     ├── ConfigurationError      settings that cannot work (exit 2)
     └── IntegrationFailure      a remote system misbehaved (HTTP 502)
 
@@ -167,6 +168,11 @@ class PermissionDenied(IsthmusError, Terminal):
             permission=permission,
             principal=principal or "this user",
         )
+
+
+class CsrfFailed(IsthmusError, Terminal):
+    code = "csrf_failed"
+    title = "CSRF check failed"
 
 
 class ConfigurationError(IsthmusError, Terminal):

@@ -1,0 +1,90 @@
+"""The ASGI application: API under ``/api/v1`` (OpenAPI at ``/docs``), the web UI at ``/``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from isthmus import __version__
+from isthmus.adapters.api import problems
+from isthmus.adapters.api.problems import problem
+from isthmus.adapters.api.routes import catalog, governance
+from isthmus.adapters.worker import WorkerLoop
+from isthmus.bootstrap import Container
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
+    """Build the app on ``container``. With ``run_worker`` a worker thread runs jobs in-process."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loop: WorkerLoop | None = None
+        if run_worker:
+            loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock)
+            loop.start_thread()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+
+    app = FastAPI(
+        title="Isthmus API",
+        version=__version__,
+        description="Discover, design, connect, run, measure and govern business processes. "
+        "Errors are RFC 9457 problem+json; lists are paged with limit/offset.",
+        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    limit = container.settings.max_upload_bytes
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
+            return problem(
+                413,
+                "Payload too large",
+                f"request body larger than {limit} bytes",
+                code="payload_too_large",
+                instance=request.url.path,
+            )
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(catalog.router)
+    api.include_router(governance.router)
+
+    @api.get("/health", tags=["system"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api)
+    for module in _optional_routers():
+        app.include_router(module.router, prefix=API_PREFIX)
+    _mount_web(app)
+    return app
+
+
+def _optional_routers() -> list[Any]:
+    """Routers of domains that ship in other modules (decisions, …), when present."""
+    names = ("isthmus.adapters.api.routes.decisions",)
+    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
+
+
+def _mount_web(app: FastAPI) -> None:
+    if importlib.util.find_spec("isthmus.adapters.web") is not None:
+        importlib.import_module("isthmus.adapters.web").mount(app)

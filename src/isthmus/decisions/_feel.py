@@ -1,0 +1,83 @@
+"""The one door to :mod:`isthmus.feel`: compile each FEEL text once per set of in-scope names.
+
+FEEL names may contain spaces (``Monthly Salary``), so the parser must be told which names are in
+scope; the same text in two scopes can therefore parse differently and is cached per scope. A text
+that does not parse is reported as a warning and evaluates to null, the way DMN 1.5 §10.3.2.9
+treats any other runtime error, so one bad cell cannot take a whole model down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from isthmus.feel import FeelSyntaxError, compile_expression, compile_unary_tests
+
+
+class _Failed:
+    """A text that did not compile; evaluating it warns and yields null."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.message = f"FEEL syntax error in {text!r}: {reason}"
+
+
+class Compiler:
+    """Caches compiled FEEL expressions and unary tests keyed by (text, in-scope names)."""
+
+    def __init__(self) -> None:
+        self._expressions: dict[tuple[str, frozenset[str]], Any] = {}
+        self._tests: dict[tuple[str, frozenset[str]], Any] = {}
+
+    def evaluate(self, text: str, scope: Mapping[str, Any], warnings: list[str]) -> Any:
+        """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning."""
+        names = _names(scope)
+        key = (text, names)
+        compiled = self._expressions.get(key)
+        if compiled is None:
+            try:
+                compiled = compile_expression(text, names=names)
+            except FeelSyntaxError as exc:
+                compiled = _Failed(text, str(exc))
+            self._expressions[key] = compiled
+        if isinstance(compiled, _Failed):
+            warnings.append(compiled.message)
+            return None
+        try:
+            return compiled.evaluate(scope, warnings=warnings)
+        except Exception as exc:  # noqa: BLE001 - a FEEL runtime failure is a null per DMN, not a crash
+            warnings.append(f"FEEL error in {text!r}: {exc}")
+            return None
+
+    def matches(self, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str]) -> bool:
+        """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
+        names = _names(scope)
+        key = (text, names)
+        compiled = self._tests.get(key)
+        if compiled is None:
+            try:
+                compiled = compile_unary_tests(text, names=names)
+            except FeelSyntaxError as exc:
+                compiled = _Failed(text, str(exc))
+            self._tests[key] = compiled
+        if isinstance(compiled, _Failed):
+            warnings.append(compiled.message)
+            return False
+        try:
+            return compiled.matches(value, scope, warnings=warnings) is True
+        except Exception as exc:  # noqa: BLE001 - see evaluate()
+            warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
+            return False
+
+
+def _names(scope: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(_qualified(scope))
+
+
+def _qualified(scope: Mapping[str, Any]) -> Iterable[str]:
+    """Top-level names, plus ``prefix.name`` for the contexts that imports put in scope."""
+    for name, value in scope.items():
+        yield name
+        if isinstance(value, dict) and " " in "".join(k for k in value if isinstance(k, str)):
+            for inner in value:
+                if isinstance(inner, str):
+                    yield inner
