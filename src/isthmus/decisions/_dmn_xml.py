@@ -85,8 +85,9 @@ class _Parser:
     def required(self, element: Element, attribute: str) -> str:
         value = element.get(attribute)
         if value is None or value == "":
-            raise self.fail(element, "<{tag}> needs a {attribute!r} attribute", tag=_local(element),
-                            attribute=attribute)
+            raise self.fail(
+                element, "<{tag}> needs a {attribute!r} attribute", tag=_local(element), attribute=attribute
+            )
         return value
 
     # -- definitions ---------------------------------------------------------------------------
@@ -273,7 +274,10 @@ class _Parser:
             for p in _children(element, "formalParameter")
         )
         return m.FunctionDefinition(
-            params, self.expression_in(element), element.get("kind") or "FEEL", element.get("typeRef"),
+            params,
+            self.expression_in(element),
+            element.get("kind") or "FEEL",
+            element.get("typeRef"),
             element.sourceline,
         )
 
@@ -323,8 +327,9 @@ class _Parser:
         for rule in rules:
             if len(rule.input_entries) != len(inputs) or len(rule.output_entries) != len(outputs):
                 raise self.fail(element, "rule {rule!r} has the wrong number of entries", rule=rule.id)
-        return m.DecisionTable(policy, aggregation, inputs, outputs, rules, element.get("typeRef"),
-                               element.sourceline)
+        return m.DecisionTable(
+            policy, aggregation, inputs, outputs, rules, element.get("typeRef"), element.sourceline
+        )
 
     def input_clause(self, element: Element) -> m.InputClause:
         expression = _child(element, "inputExpression")
@@ -373,11 +378,17 @@ _EXPRESSIONS: dict[str, Callable[[_Parser, Element], m.Expression]] = {
 def parse_xml(data: bytes, *, source: str | None = None) -> Element:
     """Parse untrusted XML safely; DOCTYPEs are refused (XXE, entity expansion)."""
     if len(data) > _MAX_BYTES:
-        raise InvalidInput("the file is larger than {limit} bytes", location=Location(file=source),
-                           limit=_MAX_BYTES)
+        raise InvalidInput(
+            "the file is larger than {limit} bytes", location=Location(file=source), limit=_MAX_BYTES
+        )
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False,
-        remove_comments=True, remove_pis=True,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
     )
     try:
         root = etree.fromstring(data, parser)
@@ -422,6 +433,10 @@ def load_dmn(path: str | Path) -> m.Definitions:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise InvalidInput("cannot read {path}: {reason}", location=Location(file=str(file)),
-                           path=str(file), reason=exc.strerror or str(exc)) from None
+        raise InvalidInput(
+            "cannot read {path}: {reason}",
+            location=Location(file=str(file)),
+            path=str(file),
+            reason=exc.strerror or str(exc),
+        ) from None
     return parse_dmn(data, source=str(file))

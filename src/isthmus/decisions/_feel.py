@@ -44,7 +44,7 @@ class Compiler:
             return None
         try:
             return compiled.evaluate(scope, warnings=warnings)
-        except Exception as exc:  # noqa: BLE001 - a FEEL runtime failure is a null per DMN, not a crash
+        except Exception as exc:
             warnings.append(f"FEEL error in {text!r}: {exc}")
             return None
 
@@ -64,20 +64,28 @@ class Compiler:
             return False
         try:
             return compiled.matches(value, scope, warnings=warnings) is True
-        except Exception as exc:  # noqa: BLE001 - see evaluate()
+        except Exception as exc:
             warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
             return False
 
 
 def _names(scope: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(_qualified(scope))
+    names = set(scope)
+    for value in scope.values():
+        names.update(_inner_names(value, depth=3))
+    return frozenset(names)
 
 
-def _qualified(scope: Mapping[str, Any]) -> Iterable[str]:
-    """Top-level names, plus ``prefix.name`` for the contexts that imports put in scope."""
-    for name, value in scope.items():
-        yield name
-        if isinstance(value, dict) and " " in "".join(k for k in value if isinstance(k, str)):
-            for inner in value:
-                if isinstance(inner, str):
-                    yield inner
+def _inner_names(value: Any, *, depth: int) -> Iterable[str]:
+    """Entry names of contexts in scope that are not plain identifiers (``a.Monthly Income``).
+
+    FEEL cannot tell ``Monthly Income`` from two names without knowing it, and an imported
+    model's decisions (``myimport.Say hello``) reach the scope the same way, as a context.
+    """
+    if depth == 0 or not isinstance(value, dict):
+        return
+    for key, inner in value.items():
+        if isinstance(key, str):
+            if not key.isidentifier():
+                yield key
+            yield from _inner_names(inner, depth=depth - 1)

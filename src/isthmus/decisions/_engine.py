@@ -1,0 +1,247 @@
+"""Evaluating decisions, business knowledge models and decision services (DMN 1.5 §6.3, §10.4).
+
+One :class:`DecisionEngine` holds a :class:`ModelSet` and the FEEL compile cache; each call to
+:meth:`DecisionEngine.evaluate` is one *run* with its own memo, so a decision required twice is
+evaluated once per run. A decision's scope holds exactly what its requirements name: input data
+and required decisions by name, BKMs and decision services as FEEL functions, and everything from
+an imported model inside a context named after the import (``myimport.Decision``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from isthmus.errors import InvalidInput
+from isthmus.feel import FeelFunction
+
+from . import _model as m
+from ._boxed import Evaluator, evaluate_expression, make_function
+from ._feel import Compiler
+from ._graph import Key, ModelSet
+from ._types import TypeSystem
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """The outcome of one evaluation.
+
+    ``value`` is the asked decision's (or service's) result; ``results`` holds every decision the
+    run evaluated, by name; ``matched_rules`` the rule ids each decision table matched.
+    """
+
+    decision_id: str
+    decision_name: str
+    value: Any
+    results: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    matched_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_MISSING = object()
+
+
+class _Run:
+    """One evaluation: inputs, the per-run memo, warnings and matched rules."""
+
+    def __init__(
+        self,
+        engine: DecisionEngine,
+        inputs: Mapping[str, Any],
+        namespaced: Mapping[tuple[str, str], Any],
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.inputs = inputs
+        self.namespaced = namespaced
+        self.memo: dict[Key, Any] = {}
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.matched: dict[str, tuple[str, ...]] = {}
+        self.results: dict[str, Any] = {}
+
+    def evaluator(self, namespace: str) -> Evaluator:
+        return Evaluator(self.engine.compiler, self.engine.types, namespace, self.warnings, self.matched)
+
+    def value(self, model: m.Definitions, element: m.DrgElement) -> Any:
+        key = (model.namespace, element.id)
+        if key in self.memo:
+            return self.memo[key]
+        value = self._compute(model, element)
+        self.memo[key] = value
+        return value
+
+    def _compute(self, model: m.Definitions, element: m.DrgElement) -> Any:
+        if isinstance(element, m.InputData):
+            return self._input(model, element)
+        if isinstance(element, m.Decision):
+            return self._decision(model, element)
+        if isinstance(element, m.BusinessKnowledgeModel):
+            return self._bkm(model, element)
+        return self._service_function(model, element)
+
+    def _input(self, model: m.Definitions, element: m.InputData) -> Any:
+        value = self.namespaced.get((model.namespace, element.name), _MISSING)
+        if value is _MISSING and model is self.engine.models.main:
+            value = self.inputs.get(element.name, self.inputs.get(element.id, _MISSING))
+        if value is _MISSING:
+            value = self.inputs.get(element.name)
+        ev = self.evaluator(model.namespace)
+        return ev.coerce(value, element.type_ref, f"input data {element.name!r}")
+
+    def _decision(self, model: m.Definitions, decision: m.Decision) -> Any:
+        scope = self.scope(
+            model, (*decision.required_inputs, *decision.required_decisions), decision.required_knowledge
+        )
+        if model is self.engine.models.main:
+            scope = {**self._undeclared(), **scope}
+        ev = self.evaluator(model.namespace)
+        ev.current = decision.name
+        value = evaluate_expression(decision.expression, scope, ev)
+        value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
+        self.results[self._qualified(model, decision.name)] = value
+        return value
+
+    def _undeclared(self) -> dict[str, Any]:
+        """Inputs that name no input data: Camunda-style models read them as plain variables."""
+        declared = {e.name for e in self.engine.models.main.elements if isinstance(e, m.InputData)}
+        return {k: v for k, v in self.inputs.items() if k not in declared}
+
+    def _qualified(self, model: m.Definitions, name: str) -> str:
+        if model is self.engine.models.main:
+            return name
+        prefix = self.engine.models.prefix(self.engine.models.main, model.namespace)
+        return f"{prefix}.{name}" if prefix else name
+
+    def scope(
+        self, model: m.Definitions, information: Sequence[m.Href], knowledge: Sequence[m.Href]
+    ) -> dict[str, Any]:
+        """Names visible to an element of ``model`` that requires ``information`` and ``knowledge``."""
+        scope: dict[str, Any] = {}
+        for href in (*information, *knowledge):
+            target = self.engine.element(href)
+            owner = self.engine.models.by_namespace[href.namespace]
+            self._place(scope, model, href.namespace, target.name, self.value(owner, target))
+        return scope
+
+    def _place(
+        self, scope: dict[str, Any], model: m.Definitions, namespace: str, name: str, value: Any
+    ) -> None:
+        prefix = self.engine.models.prefix(model, namespace)
+        if not prefix:
+            scope[name] = value
+            return
+        inner = scope.setdefault(prefix, {})
+        if isinstance(inner, dict):
+            inner[name] = value
+
+    def _bkm(self, model: m.Definitions, bkm: m.BusinessKnowledgeModel) -> Any:
+        if bkm.logic is None:
+            return FeelFunction([], lambda: None, name=bkm.name)
+        scope = self.scope(model, (), bkm.required_knowledge)
+        ev = self.evaluator(model.namespace)
+        output_type = self._function_output_type(model, bkm.type_ref)
+        function = make_function(bkm.logic, scope, ev, name=bkm.name, output_type=output_type)
+        scope.setdefault(bkm.name, function)  # lets a BKM call itself
+        return function
+
+    def _function_output_type(self, model: m.Definitions, type_ref: str | None) -> str | None:
+        """A BKM variable's typeRef names a function type; only a functionItem says its output."""
+        if not type_ref:
+            return None
+        item = model.item_definition(type_ref)
+        if item is not None and item.function_item is not None:
+            return item.function_item.output_type_ref
+        return None
+
+    def _service_function(self, model: m.Definitions, service: m.DecisionService) -> FeelFunction:
+        engine = self.engine
+        params = [engine.element(h).name for h in (*service.input_data, *service.input_decisions)]
+
+        def body(*args: Any) -> Any:
+            return engine.run_service(model, service, dict(zip(params, args, strict=False)), self.warnings)[0]
+
+        return FeelFunction(params, body, name=service.name)
+
+
+class DecisionEngine:
+    """Evaluates the decisions of a set of DMN models (the first is the main model).
+
+    >>> engine = DecisionEngine([load_dmn("tiered-approval.dmn")])   # doctest: +SKIP
+    >>> engine.evaluate("Approval route", {"amount": 120000}).value  # doctest: +SKIP
+    """
+
+    def __init__(self, models: Sequence[m.Definitions]) -> None:
+        self.models = ModelSet(models)
+        self.compiler = Compiler()
+        self.types = TypeSystem(self.models.by_namespace, self.compiler)
+
+    def element(self, href: m.Href) -> m.DrgElement:
+        found = self.models.get(href)
+        if found is None:  # ModelSet checked every reference at load time
+            raise InvalidInput("unknown element {href!r}", href=f"{href.namespace}#{href.id}")
+        return found
+
+    def evaluate(
+        self,
+        decision: str,
+        inputs: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        namespaced_inputs: Mapping[tuple[str, str], Any] | None = None,
+    ) -> DecisionResult:
+        """Evaluate ``decision`` (name or id; a decision service or BKM works too) on FEEL ``inputs``.
+
+        ``namespaced_inputs`` gives input data of imported models as ``(namespace, name)``.
+        """
+        model, element = self.models.find(decision, namespace=namespace)
+        if isinstance(element, m.DecisionService):
+            return self.invoke_service(element.id, inputs, namespace=model.namespace)
+        if isinstance(element, m.InputData):
+            raise InvalidInput("{name!r} is input data, not a decision", name=element.name)
+        run = _Run(self, inputs, namespaced_inputs or {})
+        value = run.value(model, element)
+        return DecisionResult(
+            element.id, element.name, value, dict(run.results), tuple(run.warnings), dict(run.matched)
+        )
+
+    def invoke_service(
+        self, service: str, inputs: Mapping[str, Any], *, namespace: str | None = None
+    ) -> DecisionResult:
+        """Invoke a decision service with its input data and input decisions given by name."""
+        model, element = self.models.find(service, namespace=namespace)
+        if not isinstance(element, m.DecisionService):
+            raise InvalidInput("{name!r} is not a decision service", name=service)
+        warnings: list[str] = []
+        value, run = self.run_service(model, element, inputs, warnings)
+        return DecisionResult(
+            element.id, element.name, value, dict(run.results), tuple(warnings), dict(run.matched)
+        )
+
+    def run_service(
+        self, model: m.Definitions, service: m.DecisionService, args: Mapping[str, Any], warnings: list[str]
+    ) -> tuple[Any, _Run]:
+        """Run the service in a fresh run whose input decisions are fixed to ``args`` (not evaluated)."""
+        run = _Run(self, {}, {}, warnings)
+        for href in (*service.input_data, *service.input_decisions):
+            element = self.element(href)
+            owner = self.models.by_namespace[href.namespace]
+            ev = run.evaluator(owner.namespace)
+            run.memo[(href.namespace, href.id)] = ev.coerce(
+                args.get(element.name),
+                element.type_ref if not isinstance(element, m.BusinessKnowledgeModel) else None,
+                f"parameter {element.name!r} of {service.name!r}",
+            )
+        outputs = [(self.element(h), self.models.by_namespace[h.namespace]) for h in service.output_decisions]
+        values = {el.name: run.value(owner, el) for el, owner in outputs}
+        value: Any = next(iter(values.values())) if len(values) == 1 else values
+        return run.evaluator(model.namespace).coerce(
+            value, service.type_ref and _output_type(model, service), f"decision service {service.name!r}"
+        ), run
+
+
+def _output_type(model: m.Definitions, service: m.DecisionService) -> str | None:
+    item = model.item_definition(service.type_ref or "")
+    if item is not None and item.function_item is not None:
+        return item.function_item.output_type_ref
+    return None

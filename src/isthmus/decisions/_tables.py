@@ -1,0 +1,202 @@
+"""Decision tables and their hit policies (DMN 1.5 §8.2.10, §8.3.1).
+
+A table evaluates its input expressions once, tests every rule, then lets the hit policy turn the
+matched rules into a result. Single-hit policies (U, A, P, F) return one output; multi-hit
+policies (R, O, C) a list, or for C with an aggregation (+ < > #) one number. A table with more
+than one output returns contexts keyed by output name. A hit-policy violation (two U rules, A
+rules that disagree) is an error, which DMN turns into a null result and a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from . import _model as m
+
+
+class TableHost(Protocol):
+    """What a table needs from the engine: FEEL evaluation, unary tests, typing, bookkeeping."""
+
+    warnings: list[str]
+
+    def feel(self, text: str, scope: Mapping[str, Any]) -> Any: ...
+
+    def matches(self, text: str, value: Any, scope: Mapping[str, Any]) -> bool: ...
+
+    def coerce(self, value: Any, type_ref: str | None, what: str) -> Any: ...
+
+    def record_matches(self, rule_ids: Sequence[str]) -> None: ...
+
+
+class _Violation(Exception):
+    """A hit-policy or value-list violation; the table's result is then null."""
+
+
+def evaluate_table(table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost) -> Any:
+    """Evaluate ``table`` in ``scope``; errors become a warning and a null result."""
+    try:
+        values = [_input_value(clause, scope, host) for clause in table.inputs]
+        matched = [rule for rule in table.rules if _rule_matches(rule, values, table, scope, host)]
+        host.record_matches([rule.id for rule in matched])
+        if not matched:
+            return _no_match(table, scope, host)
+        outputs = [_outputs(rule, table, scope, host) for rule in matched]
+        return _apply_policy(table, outputs, scope, host)
+    except _Violation as exc:
+        host.warnings.append(f"decision table: {exc}; result is null")
+        return None
+
+
+def _input_value(clause: m.InputClause, scope: Mapping[str, Any], host: TableHost) -> Any:
+    value = host.feel(clause.expression, scope)
+    if clause.type_ref:
+        value = host.coerce(value, clause.type_ref, f"input {clause.expression!r}")
+    values = clause.input_values
+    if values and values.strip() and value is not None and not host.matches(values, value, scope):
+        raise _Violation(f"input {clause.expression!r} = {value!r} is not among {clause.input_values}")
+    return value
+
+
+def _rule_matches(
+    rule: m.Rule, values: Sequence[Any], table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
+) -> bool:
+    for entry, value in zip(rule.input_entries, values, strict=True):
+        text = entry.strip()
+        if text in ("", "-"):
+            continue
+        if not host.matches(text, value, scope):
+            return False
+    return True
+
+
+def _outputs(
+    rule: m.Rule, table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
+) -> tuple[Any, ...]:
+    return tuple(
+        _checked_output(clause, host.feel(text, scope) if text.strip() else None, scope, host)
+        for clause, text in zip(table.outputs, rule.output_entries, strict=True)
+    )
+
+
+def _checked_output(clause: m.OutputClause, value: Any, scope: Mapping[str, Any], host: TableHost) -> Any:
+    if clause.type_ref:
+        value = host.coerce(value, clause.type_ref, f"output {clause.name or ''}".strip())
+    values = clause.output_values
+    if values and values.strip() and value is not None and not host.matches(values, value, scope):
+        raise _Violation(f"output {value!r} is not among {values}")
+    return value
+
+
+def _shape(table: m.DecisionTable, row: tuple[Any, ...]) -> Any:
+    """One output: its value; several: a context keyed by output name."""
+    if len(table.outputs) == 1:
+        return row[0]
+    return {
+        clause.name or f"output{i + 1}": value
+        for i, (clause, value) in enumerate(zip(table.outputs, row, strict=True))
+    }
+
+
+def _no_match(table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost) -> Any:
+    if table.hit_policy is m.HitPolicy.COLLECT and table.aggregation is m.Aggregation.COUNT:
+        return Decimal(0)
+    if not any(clause.default for clause in table.outputs):
+        return [] if _is_multi_hit(table) and table.aggregation is None else None
+    row = tuple(
+        host.feel(clause.default, scope) if clause.default and clause.default.strip() else None
+        for clause in table.outputs
+    )
+    return _shape(table, row)
+
+
+def _is_multi_hit(table: m.DecisionTable) -> bool:
+    return table.hit_policy in (m.HitPolicy.COLLECT, m.HitPolicy.RULE_ORDER, m.HitPolicy.OUTPUT_ORDER)
+
+
+def _apply_policy(
+    table: m.DecisionTable, rows: list[tuple[Any, ...]], scope: Mapping[str, Any], host: TableHost
+) -> Any:
+    policy = table.hit_policy
+    if policy is m.HitPolicy.UNIQUE:
+        if len(rows) > 1:
+            raise _Violation(f"{len(rows)} rules matched under hit policy UNIQUE")
+        return _shape(table, rows[0])
+    if policy is m.HitPolicy.ANY:
+        if any(row != rows[0] for row in rows[1:]):
+            raise _Violation("matched rules disagree under hit policy ANY")
+        return _shape(table, rows[0])
+    if policy is m.HitPolicy.FIRST:
+        return _shape(table, rows[0])
+    if policy is m.HitPolicy.RULE_ORDER:
+        return [_shape(table, row) for row in rows]
+    if policy in (m.HitPolicy.PRIORITY, m.HitPolicy.OUTPUT_ORDER):
+        ordered = sorted(rows, key=_priority_key(table, scope, host))
+        if policy is m.HitPolicy.PRIORITY:
+            return _shape(table, ordered[0])
+        return [_shape(table, row) for row in ordered]
+    return _collect(table, rows)
+
+
+def _priority_key(
+    table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
+) -> Callable[[tuple[Any, ...]], tuple[int, ...]]:
+    """Sort key: for each output in order, the position of its value in the output-values list."""
+    lists = [split_unary_tests(clause.output_values or "") for clause in table.outputs]
+
+    def key(row: tuple[Any, ...]) -> tuple[int, ...]:
+        ranks = []
+        for tests, value in zip(lists, row, strict=True):
+            if not tests:
+                continue
+            rank = next((i for i, t in enumerate(tests) if host.matches(t, value, scope)), len(tests))
+            ranks.append(rank)
+        return tuple(ranks)
+
+    return key
+
+
+def _collect(table: m.DecisionTable, rows: list[tuple[Any, ...]]) -> Any:
+    if table.aggregation is None:
+        return [_shape(table, row) for row in rows]
+    if len(table.outputs) != 1:
+        raise _Violation("an aggregation needs exactly one output")
+    values = [row[0] for row in rows]
+    if table.aggregation is m.Aggregation.COUNT:
+        return Decimal(len(values))
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    try:
+        if table.aggregation is m.Aggregation.SUM:
+            return sum(present, Decimal(0))
+        if table.aggregation is m.Aggregation.MIN:
+            return min(present)
+        return max(present)
+    except TypeError as exc:
+        raise _Violation(f"cannot aggregate {values!r}: {exc}") from None
+
+
+def split_unary_tests(text: str) -> list[str]:
+    """Split ``"a", "b", < 3`` at top-level commas (not inside quotes, brackets or parentheses)."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for i, char in enumerate(text):
+        if quoted:
+            quoted = char != '"' or text[i - 1] == "\\"
+        elif char == '"':
+            quoted = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    last = text[start:].strip()
+    if last:
+        parts.append(last)
+    return [p for p in parts if p]
