@@ -1,0 +1,46 @@
+"""FEEL, the one expression language of Isthmus (DMN 1.5 chapter 10), compiled to Python closures.
+
+>>> from isthmus.feel import compile_expression, compile_unary_tests
+>>> compile_expression("if Age >= 18 then \\"adult\\" else \\"minor\\"", names=["Age"]).evaluate({"Age": 20})
+'adult'
+>>> compile_unary_tests("[18..65)").matches(40, {})
+True
+
+Runtime errors never raise: they yield null (``None``) and append a message to ``warnings``.
+See ``docs/feel.md`` for the value mapping, the safety bounds and batch mode.
+"""
+
+from __future__ import annotations
+
+from isthmus.feel._errors import FeelSyntaxError
+from isthmus.feel._expression import Expression, UnaryTests, compile_expression, compile_unary_tests
+from isthmus.feel._functions import BUILTINS
+from isthmus.feel._runtime import EvaluationLimits
+from isthmus.feel._typecheck import conforms
+from isthmus.feel._types import DaysTimeDuration, FeelFunction, Range, YearsMonthsDuration
+from isthmus.feel._values import feel_type_of, from_feel, to_feel, to_string
+
+#: FEEL times are ``datetime.time`` values (naive = local; tzinfo a fixed offset or a ``ZoneInfo``).
+from datetime import time as FeelTime  # noqa: E402, N812, I001
+
+BUILTIN_NAMES = frozenset(BUILTINS)
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "DaysTimeDuration",
+    "EvaluationLimits",
+    "Expression",
+    "FeelFunction",
+    "FeelSyntaxError",
+    "FeelTime",
+    "Range",
+    "UnaryTests",
+    "YearsMonthsDuration",
+    "compile_expression",
+    "compile_unary_tests",
+    "conforms",
+    "feel_type_of",
+    "from_feel",
+    "to_feel",
+    "to_string",
+]

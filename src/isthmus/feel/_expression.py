@@ -1,0 +1,223 @@
+"""Compiled expressions and unary tests: the objects the rest of Isthmus evaluates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from lark import Token, Tree
+
+from isthmus.feel import _builtins  # noqa: F401  (registers the built-in functions)
+from isthmus.feel._compiler import Compiler, comparison, name_of
+from isthmus.feel._parser import parse
+from isthmus.feel._runtime import CURRENT, DEFAULT_LIMITS, EvaluationLimits, LimitExceeded, Run, warn
+from isthmus.feel._scope import Fn, Frame
+from isthmus.feel._semantics import in_range, match_value
+from isthmus.feel._types import Range
+from isthmus.feel._values import equal
+
+Test = Callable[[Any, Any], Any]
+
+
+def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str] | None, fast: bool) -> Any:
+    """Run ``fn`` as one evaluation: limits apply, and nothing but a value ever comes out."""
+    if fast and warnings is None and CURRENT.get() is None:
+        try:
+            return fn()
+        except (LimitExceeded, RecursionError, Exception):
+            return None
+    outer = CURRENT.get()
+    token = CURRENT.set(Run(limits, warnings if warnings is not None else (outer.warnings if outer else None)))
+    try:
+        return fn()
+    except LimitExceeded as error:
+        warn(str(error))
+    except RecursionError:
+        warn("evaluation nested too deeply")
+    except Exception as error:  # a bug in a built-in must not escape: FEEL evaluation never raises
+        warn(f"internal error: {type(error).__name__}: {error}")
+    finally:
+        CURRENT.reset(token)
+    return None
+
+
+def _scope(context: Mapping[str, Any]) -> Any:
+    return context if context.__class__ is dict else dict(context)
+
+
+class Expression:
+    """A compiled FEEL expression; evaluate it any number of times, from any thread.
+
+    >>> compile_expression("Monthly Salary * 12", names=["Monthly Salary"]).evaluate({"Monthly Salary": 10})
+    Decimal('120')
+    """
+
+    __slots__ = ("_fn", "_simple", "limits", "text")
+
+    def __init__(self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits) -> None:
+        self.text = text
+        self._fn = fn
+        self._simple = simple
+        self.limits = limits
+
+    def evaluate(self, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> Any:
+        """The value in ``context``; a runtime error is null with a message appended to ``warnings``."""
+        fn, scope = self._fn, _scope(context)
+        if self._simple and warnings is None and CURRENT.get() is None:
+            try:
+                return fn(scope)
+            except Exception:
+                return None
+        return _guarded(lambda: fn(scope), self.limits, warnings, False)
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+
+def compile_expression(
+    text: str, *, names: Iterable[str] = (), limits: EvaluationLimits = DEFAULT_LIMITS
+) -> Expression:
+    """Compile FEEL ``text`` once; ``names`` are in-scope names that may hold spaces or operators.
+
+    Raises :class:`FeelSyntaxError` when the text does not parse.
+    """
+    tree = parse(text, names)
+    compiler = Compiler()
+    fn = _compile_guarded(compiler, tree, text)
+    return Expression(text, fn, compiler.simple, limits)
+
+
+def _compile_guarded(compiler: Compiler, tree: Tree[Token], text: str) -> Fn:
+    from isthmus.feel._errors import FeelSyntaxError
+
+    try:
+        return compiler.compile(tree)
+    except RecursionError:
+        raise FeelSyntaxError("expression nested too deeply", line=1, column=1) from None
+
+
+class UnaryTests:
+    """Compiled unary tests (a decision-table input entry): ``< 10``, ``[1..5], "a"``, ``not(0)``, ``-``.
+
+    >>> compile_unary_tests("< 10, > 100").matches(Decimal(5), {})
+    True
+    """
+
+    __slots__ = ("_negated", "_simple", "_tests", "limits", "text")
+
+    def __init__(
+        self, text: str, tests: list[Test] | None, negated: bool, simple: bool, limits: EvaluationLimits
+    ) -> None:
+        self.text = text
+        self._tests = tests
+        self._negated = negated
+        self._simple = simple
+        self.limits = limits
+
+    def matches(self, input_value: Any, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> bool:
+        """Whether ``input_value`` satisfies the tests; a test that yields null does not match."""
+        tests = self._tests
+        if tests is None:
+            return True
+        scope = _scope(context)
+
+        def run() -> bool:
+            for test in tests:
+                if test(input_value, scope) is True:
+                    return not self._negated
+            return self._negated
+
+        if self._simple and warnings is None and CURRENT.get() is None:
+            try:
+                return run()
+            except Exception:
+                return False
+        return _guarded(run, self.limits, warnings, False) is True
+
+    def __repr__(self) -> str:
+        return f"UnaryTests({self.text!r})"
+
+
+def compile_unary_tests(
+    text: str, *, names: Iterable[str] = (), limits: EvaluationLimits = DEFAULT_LIMITS
+) -> UnaryTests:
+    """Compile the unary tests of a decision-table cell; ``-`` (or an empty cell) matches anything."""
+    stripped = text.strip()
+    if stripped in ("-", ""):
+        return UnaryTests(text, None, False, True, limits)
+    tree = parse(text, names, start="tests")
+    items: list[Any] = list(tree.children)
+    negated = False
+    if len(items) == 1 and _is_not_call(items[0]):
+        negated = True
+        items = list(items[0].children[1].children)
+    compiler = Compiler()
+    try:
+        tests = [_compile_test(compiler, item) for item in items]
+    except RecursionError:
+        from isthmus.feel._errors import FeelSyntaxError
+
+        raise FeelSyntaxError("unary tests nested too deeply", line=1, column=1) from None
+    return UnaryTests(text, tests, negated, compiler.simple, limits)
+
+
+def _is_not_call(node: Any) -> bool:
+    return (
+        isinstance(node, Tree)
+        and node.data == "call"
+        and isinstance(node.children[0], Tree)
+        and node.children[0].data == "name"
+        and name_of(node.children[0]) == "not"
+        and len(node.children) > 1
+        and node.children[1].data == "positional"  # type: ignore[union-attr]
+    )
+
+
+def _compile_test(compiler: Compiler, node: Tree[Token]) -> Test:
+    if node.data == "unary_cmp":
+        symbol = str(node.children[0].children[0])  # type: ignore[union-attr]
+        operand = compiler.compile(node.children[1])  # type: ignore[arg-type]
+        return _comparison_test(symbol, operand, compiler.constants.get(operand))
+    if node.data == "range":
+        make = compiler.compile(node)
+        return lambda value, env: _in_made_range(value, make(env))
+    before = compiler.uses_input
+    compiler.uses_input = False
+    fn = compiler.compile(node)
+    uses_input, compiler.uses_input = compiler.uses_input, before
+    if fn in compiler.constants:
+        constant = compiler.constants[fn]
+        return lambda value, env: match_value(value, constant)
+    if uses_input:
+        return lambda value, env: _input_test(value, fn(Frame({"?": value}, env)))
+    return lambda value, env: _plain_test(value, fn(env))
+
+
+def _in_made_range(value: Any, made: Any) -> Any:
+    return in_range(value, made) if isinstance(made, Range) else None
+
+
+def _comparison_test(symbol: str, operand: Fn, constant: Any) -> Test:
+    compare = comparison(symbol)
+    if constant is not None and constant.__class__ in (Decimal, str) and symbol != "!=":
+        cls = constant.__class__
+        fast = {"<": lambda a: a < constant, "<=": lambda a: a <= constant, "=": lambda a: a == constant}.get(symbol)
+        fast = fast or {">": lambda a: a > constant, ">=": lambda a: a >= constant}[symbol]
+        return lambda value, env: fast(value) if value.__class__ is cls else compare(value, constant)
+    return lambda value, env: compare(value, operand(env))
+
+
+def _input_test(value: Any, outcome: Any) -> Any:
+    if isinstance(outcome, bool):
+        return outcome
+    return match_value(value, outcome)
+
+
+def _plain_test(value: Any, outcome: Any) -> Any:
+    if isinstance(outcome, bool) and not isinstance(value, bool):
+        return outcome
+    return match_value(value, outcome)
+
+
+__all__ = ["Expression", "UnaryTests", "compile_expression", "compile_unary_tests", "equal"]
