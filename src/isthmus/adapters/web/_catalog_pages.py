@@ -1,0 +1,178 @@
+"""Discover › process catalog: the guide's table 1 as a page — list, search, edit, import, export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from isthmus.adapters.web._catalog_form import FORMULA, ProcessForm, field_errors, to_process
+from isthmus.adapters.web._catalog_view import (
+    PRIORITY_LABELS,
+    SORTABLE,
+    CatalogView,
+    chart_data,
+    score_text,
+)
+from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
+from isthmus.adapters.web._nav import Page, Stage, register_page
+from isthmus.adapters.web._redirects import with_query
+from isthmus.adapters.web._templates import is_htmx, render
+from isthmus.bootstrap import Container
+from isthmus.catalog import Priority
+from isthmus.errors import Conflict, InvalidInput, Location, PayloadTooLarge
+from isthmus.i18n import N_
+from isthmus.security import Principal
+
+router = APIRouter(prefix="/catalog", route_class=WebRoute)
+register_page(Page(Stage.DISCOVER, "catalog", N_("Process catalog"), "/catalog", "catalog:read"))
+
+RESULTS_TARGET = "catalog-results"
+MESSAGES = {
+    "created": N_("Process %(id)s was created."),
+    "updated": N_("Process %(id)s was saved."),
+    "deleted": N_("Process %(id)s was deleted."),
+}
+
+
+def _list_context(container: Container, principal: Principal, view: CatalogView) -> dict[str, Any]:
+    items, total = container.catalog.query(principal, view.query())
+    return {
+        "view": view,
+        "items": items,
+        "total": total,
+        "last_page": max((total + view.query().limit - 1) // view.query().limit, 1),
+        "sortable": SORTABLE,
+        "fields": {field.value: field for field in SORTABLE},
+        "priorities": list(Priority),
+        "priority_labels": PRIORITY_LABELS,
+        "score_text": score_text,
+        "chart": chart_data(items),
+    }
+
+
+def _full_context(container: Container, principal: Principal, view: CatalogView) -> dict[str, Any]:
+    departments = sorted({p.department for p in container.catalog.all(principal) if p.department})
+    return _list_context(container, principal, view) | {"departments": departments}
+
+
+@router.get("", include_in_schema=False)
+def catalog_list(
+    request: Request, container: WebContainer, principal: WebPrincipal, msg: str = "", id: str = ""
+) -> Response:
+    view = CatalogView.parse(dict(request.query_params))
+    if is_htmx(request, RESULTS_TARGET):
+        return render(request, "catalog/_results.html", _list_context(container, principal, view))
+    context = _full_context(container, principal, view)
+    context["flash"] = MESSAGES.get(msg)
+    context["flash_id"] = id
+    return render(request, "catalog/list.html", context)
+
+
+@router.post("/import", include_in_schema=False)
+async def catalog_import(
+    request: Request,
+    container: WebContainer,
+    principal: WebPrincipal,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """All-or-nothing import: the page shows either the counts or every problem of the file."""
+    context: dict[str, Any] = {"flash": None, "flash_id": ""}
+    status = 200
+    try:
+        if file is None or not file.filename:
+            raise InvalidInput("choose an .xlsx or .csv file to import")
+        limit = container.settings.max_upload_bytes
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
+        report = await run_in_threadpool(container.catalog.import_file, principal, data, file.filename)
+        context["import_report"] = report
+    except InvalidInput as error:
+        context["import_error"] = error
+        context["import_file"] = file.filename if file else ""
+        status = 422
+    view = CatalogView.parse({})
+    context |= await run_in_threadpool(_full_context, container, principal, view)
+    return render(request, "catalog/list.html", context, status_code=status)
+
+
+def _form_page(
+    request: Request,
+    form: ProcessForm,
+    *,
+    editing: bool,
+    error: InvalidInput | None = None,
+    conflict: Conflict | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "form": form,
+        "editing": editing,
+        "errors": field_errors(error) if error else {},
+        "conflict": conflict,
+        "priorities": list(Priority),
+        "priority_labels": PRIORITY_LABELS,
+        "formula": FORMULA,
+    }
+    return render(request, "catalog/form.html", context, status_code=status_code)
+
+
+@router.get("/new", include_in_schema=False)
+def new_form(request: Request, principal: WebPrincipal) -> Response:
+    principal.require("catalog:write")
+    return _form_page(request, ProcessForm(), editing=False)
+
+
+@router.post("/new", include_in_schema=False)
+async def create(request: Request, container: WebContainer, principal: WebPrincipal) -> Response:
+    form = ProcessForm.from_mapping(dict(await request.form()))
+    try:
+        process = to_process(form)
+        stored = await run_in_threadpool(container.catalog.create, principal, process)
+    except InvalidInput as error:
+        return _form_page(request, form, editing=False, error=error, status_code=422)
+    except Conflict as duplicate:
+        on_id = InvalidInput(duplicate.template, location=Location(field="id"), **duplicate.params)
+        taken = InvalidInput("{first}", details=[on_id], first=duplicate.message)
+        return _form_page(request, form, editing=False, error=taken, status_code=409)
+    return RedirectResponse(with_query("/catalog", msg="created", id=stored.id), status_code=303)
+
+
+@router.get("/{process_id}/edit", include_in_schema=False)
+def edit_form(request: Request, process_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+    principal.require("catalog:write")
+    process = container.catalog.get(principal, process_id)
+    return _form_page(request, ProcessForm.from_process(process), editing=True)
+
+
+@router.post("/{process_id}/edit", include_in_schema=False)
+async def update(request: Request, process_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+    form = ProcessForm.from_mapping(dict(await request.form()))
+    form.id = process_id  # the id is the key; the form shows it read-only
+    try:
+        process = to_process(form)
+        await run_in_threadpool(container.catalog.update, principal, process)
+    except InvalidInput as error:
+        return _form_page(request, form, editing=True, error=error, status_code=422)
+    except Conflict as stale:
+        return _form_page(request, form, editing=True, conflict=stale, status_code=409)
+    return RedirectResponse(with_query("/catalog", msg="updated", id=process_id), status_code=303)
+
+
+@router.get("/{process_id}/delete", include_in_schema=False)
+def delete_confirm(
+    request: Request, process_id: str, container: WebContainer, principal: WebPrincipal
+) -> Response:
+    """A confirmation page rather than a ``confirm()`` dialog: it works without JavaScript."""
+    principal.require("catalog:write")
+    process = container.catalog.get(principal, process_id)
+    return render(request, "catalog/delete.html", {"process": process})
+
+
+@router.post("/{process_id}/delete", include_in_schema=False)
+def delete(process_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+    container.catalog.delete(principal, process_id)
+    return RedirectResponse(with_query("/catalog", msg="deleted", id=process_id), status_code=303)
