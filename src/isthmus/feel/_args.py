@@ -11,23 +11,27 @@ from isthmus.feel._types import Range
 from isthmus.feel._values import kind
 
 
+def _single(value: Any) -> Any:
+    """A singleton list where one value is expected is that value (DMN 1.5 §10.3.2.9.4)."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
 def text(value: Any, what: str = "string") -> str:
+    value = _single(value)
     if not isinstance(value, str):
         raise FeelTypeError(f"{what} must be a string, not {kind(value)}")
     return value
 
 
 def number(value: Any, what: str = "number") -> Decimal:
+    value = _single(value)
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise FeelTypeError(f"{what} must be a number, not {kind(value)}")
     return Decimal(value)
 
 
 def integer(value: Any, what: str = "argument") -> int:
-    n = number(value, what)
-    if n != n.to_integral_value():
-        raise FeelTypeError(f"{what} must be an integer")
-    return int(n)
+    return int(number(value, what))  # fractions are truncated (TCK 1100, 1103, 1155)
 
 
 def items(value: Any, what: str = "list") -> list[Any]:
@@ -38,12 +42,14 @@ def items(value: Any, what: str = "list") -> list[Any]:
 
 
 def strict_list(value: Any, what: str = "list") -> list[Any]:
-    if not isinstance(value, list):
-        raise FeelTypeError(f"{what} must be a list, not {kind(value)}")
-    return value
+    """A list argument; a single non-null value is a singleton list (DMN 1.5 §10.3.2.9.4)."""
+    if value is None:
+        raise FeelTypeError(f"{what} must be a list, not null")
+    return value if isinstance(value, list) else [value]
 
 
 def context(value: Any, what: str = "context") -> dict[str, Any]:
+    value = _single(value)
     if not isinstance(value, dict):
         raise FeelTypeError(f"{what} must be a context, not {kind(value)}")
     return value
@@ -56,8 +62,16 @@ def boolean(value: Any, what: str = "boolean") -> bool:
 
 
 def date_like(value: Any, what: str = "date") -> dt.date:
+    value = _single(value)
     if not isinstance(value, dt.date):
         raise FeelTypeError(f"{what} must be a date or date and time, not {kind(value)}")
+    return value
+
+
+def given(value: Any, what: str) -> Any:
+    """An optional argument that, when given, must not be null (``floor(1.5, null)`` is null)."""
+    if value is None:
+        raise FeelTypeError(f"{what} must not be null")
     return value
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from lark import Tree
+
 from isthmus.feel import _args as a
+from isthmus.feel._errors import FeelSyntaxError
+from isthmus.feel._parser import parse
 from isthmus.feel._functions import FeelTypeError, builtin
 from isthmus.feel._types import Range
 from isthmus.feel._values import normalize
@@ -77,16 +81,44 @@ def get_or_else(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+_CONSTRUCTORS = frozenset({"date", "time", "date and time", "duration"})
+
+
+def _literal_endpoint(node: Any) -> bool:
+    """A range string may only hold literals and temporal constructors of string literals."""
+    if not isinstance(node, Tree):
+        return False
+    if node.data in ("number", "string", "temporal", "true", "false"):
+        return True
+    if node.data == "neg":
+        return _literal_endpoint(node.children[-1])
+    if node.data != "call" or len(node.children) != 2:
+        return False
+    callee, args = node.children
+    return (
+        isinstance(callee, Tree)
+        and " ".join(str(t) for t in callee.children) in _CONSTRUCTORS
+        and isinstance(args, Tree)
+        and len(args.children) == 1
+        and isinstance(args.children[0], Tree)
+        and args.children[0].data == "string"
+    )
+
+
 @builtin("range", "from")
 def range_(text: Any) -> Range:
+    """``range("[1..10)")``: a range literal in a string (DMN 1.5 §10.3.4.13)."""
     from isthmus.feel._expression import compile_expression  # built-ins load before expressions
 
     source = a.text(text, "from")
-    value = compile_expression(source).evaluate({})
-    if not isinstance(value, Range) or not _literal_endpoints(value):
+    try:
+        tree = parse(source)
+    except FeelSyntaxError:
+        raise FeelTypeError(f"{source!r} is not a range literal") from None
+    node = tree.children[0]
+    if not (isinstance(node, Tree) and node.data == "range" and all(map(_literal_endpoint, node.children[1:3]))):
         raise FeelTypeError(f"{source!r} is not a range literal")
+    value = compile_expression(source).evaluate({})
+    if not isinstance(value, Range):
+        raise FeelTypeError(f"{source!r} is not a valid range")
     return value
-
-
-def _literal_endpoints(r: Range) -> bool:
-    return r.start is not None or r.end is not None

@@ -9,7 +9,7 @@ from typing import Any
 
 from isthmus.feel import _args as a
 from isthmus.feel import _temporal as tm
-from isthmus.feel._functions import FeelTypeError, builtin
+from isthmus.feel._functions import ABSENT, FeelTypeError, builtin
 from isthmus.feel._types import DaysTimeDuration, YearsMonthsDuration
 from isthmus.feel._values import to_string
 
@@ -23,8 +23,8 @@ def _parsed(value: Any, what: str) -> Any:
 
 
 @builtin("date", "from", "year, month, day")
-def date(first: Any, month: Any = None, day: Any = None) -> dt.date | None:
-    if month is not None or day is not None:
+def date(first: Any, month: Any = ABSENT, day: Any = ABSENT) -> dt.date | None:
+    if month is not ABSENT or day is not ABSENT:
         return dt.date(a.integer(first, "year"), a.integer(month, "month"), a.integer(day, "day"))
     if isinstance(first, str):
         return _parsed(tm.parse_date(first), "date string")  # type: ignore[no-any-return]
@@ -34,8 +34,8 @@ def date(first: Any, month: Any = None, day: Any = None) -> dt.date | None:
 
 
 @builtin("date and time", "from", "date, time")
-def date_and_time(first: Any, time: Any = None) -> dt.datetime:
-    if time is not None:
+def date_and_time(first: Any, time: Any = ABSENT) -> dt.datetime:
+    if time is not ABSENT:
         day = a.date_like(first, "date")
         if not isinstance(time, dt.time):
             raise FeelTypeError("time must be a time")
@@ -54,8 +54,8 @@ def _offset(offset: Any) -> dt.tzinfo | None:
 
 
 @builtin("time", "from", "hour, minute, second, offset?")
-def time(first: Any, minute: Any = None, second: Any = None, offset: Any = None) -> dt.time:
-    if minute is not None or second is not None:
+def time(first: Any, minute: Any = ABSENT, second: Any = ABSENT, offset: Any = None) -> dt.time:
+    if minute is not ABSENT or second is not ABSENT:
         seconds = a.number(second, "second")
         whole = int(seconds)
         micro = int((seconds - whole) * 1_000_000)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from isthmus.feel import _args as a
-from isthmus.feel._functions import FeelTypeError, builtin, invoke
+from isthmus.feel._functions import ABSENT, FeelTypeError, builtin, invoke
 from isthmus.feel._runtime import check_size
 from isthmus.feel._types import DECIMAL, FeelFunction
 from isthmus.feel._values import compare, equal
@@ -146,10 +146,10 @@ def _position(values: list[Any], position: Any, *, inserting: bool = False) -> i
 
 
 @builtin("sublist", "list, start position, length?")
-def sublist(values: Any, start: Any, length: Any = None) -> list[Any]:
+def sublist(values: Any, start: Any, length: Any = ABSENT) -> list[Any]:
     items = a.strict_list(values)
     first = _position(items, start)
-    if length is None:
+    if length is ABSENT:
         return items[first:]
     count = a.integer(length, "length")
     if count < 0 or first + count > len(items):
@@ -255,10 +255,19 @@ def sort(values: Any, precedes: Any = None) -> list[Any]:
     return sorted(items, key=functools.cmp_to_key(order))
 
 
+def _matched(match: FeelFunction, item: Any, new_item: Any) -> bool:
+    outcome = invoke(match, [item, new_item])
+    if not isinstance(outcome, bool):
+        raise FeelTypeError("the match function must return a boolean")
+    return outcome
+
+
 @builtin("list replace", "list, position, newItem", "list, match, newItem")
 def list_replace(values: Any, position: Any, new_item: Any) -> list[Any]:
     items = list(a.strict_list(values))
     if isinstance(position, FeelFunction):
-        return [new_item if invoke(position, [item, new_item]) is True else item for item in items]
+        if len(position.params) != 2:
+            raise FeelTypeError("the match function takes two parameters (item, newItem)")
+        return [new_item if _matched(position, item, new_item) else item for item in items]
     items[_position(items, position)] = new_item
     return items

@@ -15,54 +15,55 @@ from decimal import (
 from typing import Any
 
 from isthmus.feel import _args as a
-from isthmus.feel._functions import FeelTypeError, builtin
+from isthmus.feel._functions import ABSENT, FeelTypeError, builtin
 from isthmus.feel._types import DECIMAL, DaysTimeDuration, YearsMonthsDuration
 
 
 def _round(n: Any, scale: Any, rounding: str) -> Decimal:
     value = a.number(n, "n")
-    places = a.integer(scale, "scale") if scale is not None else 0
+    places = a.integer(a.given(scale, "scale"), "scale") if scale is not ABSENT else 0
     if not -6111 <= places <= 6176:
         raise FeelTypeError("scale must be between -6111 and 6176")
     exponent = Decimal(1).scaleb(-places)
-    result = value.quantize(exponent, rounding=rounding, context=DECIMAL) if value.adjusted() < 34 else value
-    return result if result != 0 else Decimal(0).quantize(exponent)
+    if value.is_zero() or value.adjusted() + places >= DECIMAL.prec:
+        # already exact at that scale (or beyond 34 digits): nothing to round
+        return value if not value.is_zero() else Decimal(0)
+    result = value.quantize(exponent, rounding=rounding, context=DECIMAL)
+    return result if result != 0 else Decimal(0)
 
 
 @builtin("decimal", "n, scale")
 def decimal(n: Any, scale: Any) -> Decimal:
-    if scale is None:
-        raise FeelTypeError("scale is required")
-    return _round(n, scale, ROUND_HALF_EVEN)
+    return _round(n, a.given(scale, "scale"), ROUND_HALF_EVEN)
 
 
 @builtin("floor", "n, scale?")
-def floor(n: Any, scale: Any = None) -> Decimal:
+def floor(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_FLOOR)
 
 
 @builtin("ceiling", "n, scale?")
-def ceiling(n: Any, scale: Any = None) -> Decimal:
+def ceiling(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_CEILING)
 
 
 @builtin("round up", "n, scale?")
-def round_up(n: Any, scale: Any = None) -> Decimal:
+def round_up(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_UP)
 
 
 @builtin("round down", "n, scale?")
-def round_down(n: Any, scale: Any = None) -> Decimal:
+def round_down(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_DOWN)
 
 
 @builtin("round half up", "n, scale?")
-def round_half_up(n: Any, scale: Any = None) -> Decimal:
+def round_half_up(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_HALF_UP)
 
 
 @builtin("round half down", "n, scale?")
-def round_half_down(n: Any, scale: Any = None) -> Decimal:
+def round_half_down(n: Any, scale: Any = ABSENT) -> Decimal:
     return _round(n, scale, ROUND_HALF_DOWN)
 
 

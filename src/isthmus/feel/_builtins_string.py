@@ -6,27 +6,27 @@ from decimal import Decimal
 from typing import Any
 
 from isthmus.feel import _args as a
-from isthmus.feel._functions import FeelTypeError, builtin
+from isthmus.feel._functions import ABSENT, FeelTypeError, builtin
 from isthmus.feel._regex import check_input, compile_pattern, replacement
 from isthmus.feel._runtime import check_size
 
 
 @builtin("substring", "string, start position, length?")
-def substring(string: Any, start: Any, length: Any = None) -> str:
+def substring(string: Any, start: Any, length: Any = ABSENT) -> str:
     s = a.text(string)
     position = a.integer(start, "start position")
     if position == 0:
         # DMN 1.5: position 0 is before the first character; XPath would start at 1 with one fewer
         position = 1
-        if length is not None:
+        if length is not ABSENT:
             return substring(s, Decimal(1), a.number(length) - 1)
     first = position - 1 if position > 0 else max(len(s) + position, 0)
-    if length is None:
+    if length is ABSENT:
         return s[first:]
-    count = a.number(length, "length")
+    count = a.integer(length, "length")
     if count < 0:
         raise FeelTypeError("length must not be negative")
-    return s[first : first + int(count.to_integral_value())]
+    return s[first : first + count]
 
 
 @builtin("string length", "string")

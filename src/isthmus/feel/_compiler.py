@@ -21,7 +21,7 @@ from isthmus.feel._runtime import warn
 from isthmus.feel._scope import MISSING, Fn, Frame, lookup
 from isthmus.feel._semantics import in_range, match_value, path
 from isthmus.feel._temporal import parse_date, parse_date_time, parse_duration, parse_time
-from isthmus.feel._typecheck import conforms, type_check
+from isthmus.feel._typecheck import TypeTable, conforms, type_check
 from isthmus.feel._types import Equals, FeelFunction, NotEqual, Range
 from isthmus.feel._values import compare, equal, normalize
 
@@ -92,7 +92,8 @@ def name_of(node: Node | Token) -> str:
 class Compiler:
     """Turns one parse tree into a closure; records whether evaluation needs limits (``simple``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, types: TypeTable | None = None) -> None:
+        self.types = types
         self.simple = True
         self.uses_input = False
         self.constants: dict[Fn, Any] = {}
@@ -217,7 +218,7 @@ class Compiler:
 
     def c_instance_of(self, node: Node) -> Fn:
         value = self.compile(node.children[0])  # type: ignore[arg-type]
-        check = type_check(str(node.children[1]))
+        check = type_check(str(node.children[1]), self.types)
         return lambda env: check(value(env))
 
     def c_and_(self, node: Node) -> Fn:
@@ -282,8 +283,10 @@ class Compiler:
 
         def make_range(env: Any) -> Any:
             low, high = start(env), end(env)
-            if low is not None and high is not None and compare(low, high) is None:
-                warn("range endpoints are not comparable")
+            order = compare(low, high)
+            if order is None or order > 0:
+                # null, incomparable or descending endpoints make no range (TCK 0072, 0084, 1156)
+                warn("range endpoints must be two ascending values of one kind")
                 return None
             return Range(low, high, start_in, end_in)
 

@@ -14,6 +14,7 @@ from isthmus.feel._parser import parse
 from isthmus.feel._runtime import CURRENT, DEFAULT_LIMITS, EvaluationLimits, LimitExceeded, Run, warn
 from isthmus.feel._scope import Fn, Frame
 from isthmus.feel._semantics import in_range, match_value
+from isthmus.feel._typecheck import TypeTable
 from isthmus.feel._types import Range
 from isthmus.feel._values import equal
 
@@ -76,14 +77,20 @@ class Expression:
 
 
 def compile_expression(
-    text: str, *, names: Iterable[str] = (), limits: EvaluationLimits = DEFAULT_LIMITS
+    text: str,
+    *,
+    names: Iterable[str] = (),
+    types: TypeTable | None = None,
+    limits: EvaluationLimits = DEFAULT_LIMITS,
 ) -> Expression:
     """Compile FEEL ``text`` once; ``names`` are in-scope names that may hold spaces or operators.
 
-    Raises :class:`FeelSyntaxError` when the text does not parse.
+    ``types`` maps user type names (DMN item definitions) for ``instance of`` to a FEEL type text
+    (``{"tNumberList": "list<number>"}``) or a predicate. Raises :class:`FeelSyntaxError` when the text
+    does not parse.
     """
     tree = parse(text, names)
-    compiler = Compiler()
+    compiler = Compiler(types)
     fn = _compile_guarded(compiler, tree, text)
     return Expression(text, fn, compiler.simple, limits)
 
@@ -140,7 +147,11 @@ class UnaryTests:
 
 
 def compile_unary_tests(
-    text: str, *, names: Iterable[str] = (), limits: EvaluationLimits = DEFAULT_LIMITS
+    text: str,
+    *,
+    names: Iterable[str] = (),
+    types: TypeTable | None = None,
+    limits: EvaluationLimits = DEFAULT_LIMITS,
 ) -> UnaryTests:
     """Compile the unary tests of a decision-table cell; ``-`` (or an empty cell) matches anything."""
     stripped = text.strip()
@@ -152,7 +163,7 @@ def compile_unary_tests(
     if len(items) == 1 and _is_not_call(items[0]):
         negated = True
         items = list(items[0].children[1].children)
-    compiler = Compiler()
+    compiler = Compiler(types)
     try:
         tests = [_compile_test(compiler, item) for item in items]
     except RecursionError:

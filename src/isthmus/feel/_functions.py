@@ -17,6 +17,16 @@ from isthmus.feel._types import FeelFunction
 BUILTINS: dict[str, Builtin] = {}
 
 
+class _Absent:
+    """An optional argument that was not given, as opposed to an explicit null."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
 class FeelTypeError(Exception):
     """A built-in got an argument of the wrong kind: the invocation is null with a warning."""
 
@@ -45,9 +55,7 @@ def _bind_signature(signature: Sequence[str], named: Mapping[str, Any]) -> list[
     if not set(named) <= set(names):
         return None
     required = [p for p in signature if not p.endswith("?") and p != "..."]
-    if any(p not in named for p in required):
-        return None
-    last = max(names.index(n) for n in named) if named else -1
+    last = max([names.index(n) for n in named] + [names.index(r) for r in required], default=-1)
     return [named.get(n) for n in names[: last + 1]]
 
 

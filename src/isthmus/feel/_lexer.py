@@ -109,7 +109,11 @@ _PUNCTUATION = {
 }
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.DOTALL)
 _NUMBER = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
-_NAME = re.compile(r"[^\W\d]\w*|\?")
+_NAME_START = "(?:[^\\W\\d]|[\U00010000-\U000EFFFF])"
+_NAME_PART = "(?:\\w|[\U00010000-\U000EFFFF])"
+_NAME = re.compile(f"{_NAME_START}{_NAME_PART}*|\\?")
+#: a context key may hold the extra name symbols of DMN 1.5 §10.3.1.2 (``{foo+bar: 1}``)
+_KEY = re.compile(f"{_NAME_START}(?:(?:{_NAME_PART}|[+\\-*/.'’ ])*{_NAME_PART}|[+\\-*/.'’])?(?=\\s*:)")
 _PUNCT = re.compile(r"\*\*|\.\.|!=|<=|>=|[-+*/=<>.,:()\[\]{}]")
 _TYPE_WORD = re.compile(r"[^\W\d][\w.]*")
 _VALUE_END = {"NAME", "NUMBER", "STRING", "TEMPORAL", "TRUE", "FALSE", "NULL", "_RPAR", "_RSQB", "_RBRACE"}
@@ -140,6 +144,7 @@ class _Scanner:
     #: paren depth of a `function(` parameter list being scanned, else -1
     param_depth: int = -1
     depth: int = 0
+    brackets: list[str] = field(default_factory=list)
 
     def fail(self, message: str, pos: int | None = None, expected: Iterable[str] = ()) -> FeelSyntaxError:
         at = self.pos if pos is None else pos
@@ -170,6 +175,9 @@ class _Scanner:
         elif char == "@" and text.startswith('@"', start):
             self.pos += 1
             self.emit("TEMPORAL", self.string(), start)
+        elif self.at_key() and (key := _KEY.match(text, start)) and " " not in key.group():
+            self.pos = key.end()
+            self.emit("NAME", key.group(), start)
         elif self.names is not None and (known := self.names.match(text, start)):
             self.pos = known.end()
             self.emit("NAME", _canonical(known.group()), start)
@@ -199,9 +207,19 @@ class _Scanner:
                 return
         self.emit(KEYWORDS.get(word, "NAME"), word, start)
 
+    def at_key(self) -> bool:
+        """Whether the next token is a context entry key: after ``{`` or a ``,`` directly inside braces."""
+        if not self.tokens or not self.brackets or self.brackets[-1] != "{":
+            return False
+        return self.tokens[-1].type in ("_LBRACE", "_COMMA")
+
     def punctuation(self, punct: str, start: int) -> None:
         self.pos = start + len(punct)
         kind = _PUNCTUATION[punct]
+        if punct in "([{":
+            self.brackets.append(punct)
+        elif punct in ")]}" and self.brackets:
+            self.brackets.pop()
         if kind == "_LPAR":
             self.depth += 1
             if self.tokens and self.tokens[-1].type == "_FUNCTION":
@@ -253,7 +271,8 @@ class _Scanner:
             point = int(digits, 16)
             if point <= 0x10FFFF:
                 return chr(point), i + 2 + width
-        raise self.fail(f"invalid escape sequence {text[i : i + 2]!r}", pos=i)
+        # other escapes stay as written: regular expressions need "\\d", "\\s" (TCK 0067, 1109)
+        return "\\", i + 1
 
 
 def _is_word_char(text: str, at: int) -> bool:

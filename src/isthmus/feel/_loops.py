@@ -9,6 +9,7 @@ from typing import Any
 
 from isthmus.feel._runtime import CURRENT, DEFAULT_LIMITS, LimitExceeded, warn
 from isthmus.feel._scope import Fn, Frame
+from isthmus.feel._types import Range
 
 Iteration = tuple[str, Fn, Fn | None]
 
@@ -53,8 +54,8 @@ def _domain(iteration: Iteration, scope: Any) -> list[Any] | None:
     first = start(scope)
     if end is not None:
         return _span(first, end(scope))
-    if first is None:
-        return None
+    if first is None or isinstance(first, Range):
+        return None  # a range value is no iteration domain (TCK 0084 decision_019_a…025)
     return first if isinstance(first, list) else [first]
 
 

@@ -76,7 +76,7 @@ def _subtract_kinds(a: Any, b: Any, ka: str, kb: str) -> Any:
     if ka == kb == DT_DURATION:
         return DTD(DECIMAL.subtract(a.seconds, b.seconds))
     if ka in (DATE, DATE_TIME) and kb in (DATE, DATE_TIME):
-        return tm.date_time_minus(tm.as_date_time(a), tm.as_date_time(b))
+        return tm.moment_minus(a, b)
     if ka in (DATE, DATE_TIME) and kb in (YM_DURATION, DT_DURATION):
         return _moment_plus(a, b, -1)
     if ka == kb == TIME:

@@ -43,6 +43,8 @@ def match_value(value: Any, test: Any) -> bool | None:
         return None if same is None else not same
     if cls is Equals:
         return equal(value, test.value)
+    if test is None:
+        return True if value is None else None
     if isinstance(test, FeelFunction):
         result = invoke(test, [value])
         return result if isinstance(result, bool) else None
@@ -105,7 +107,12 @@ def _duration_properties(value: Any, name: str) -> Any:
     return Decimal(sign * parts[name])
 
 
-def _range_properties(value: Range, name: str) -> Any:
+def _range_properties(value: Range | Equals, name: str) -> Any:
+    if isinstance(value, Equals):
+        # ``(=10)`` is the degenerate range [10..10] (TCK 0074)
+        return {"start": value.value, "end": value.value, "start included": True, "end included": True}.get(
+            name, _MISSING
+        )
     return {
         "start": value.start,
         "end": value.end,
@@ -129,7 +136,7 @@ def _property(value: Any, name: str) -> Any:
         found = _clock_properties(value, name)
     elif isinstance(value, YearsMonthsDuration | DaysTimeDuration):
         found = _duration_properties(value, name)
-    elif isinstance(value, Range):
+    elif isinstance(value, Range | Equals):
         found = _range_properties(value, name)
     return found
 

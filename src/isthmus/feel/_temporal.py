@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from isthmus.feel._types import DECIMAL, DaysTimeDuration, YearsMonthsDuration
 
-_DATE = re.compile(r"(-?\d{4,9})-(\d\d)-(\d\d)")
+_DATE = re.compile(r"(-?(?:[1-9]\d{4,8}|\d{4}))-(\d\d)-(\d\d)")
 _TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d(?::\d\d)?|@[A-Za-z_][\w/+\-]*)?")
 _DURATION = re.compile(
-    r"(-)?P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?"
+    r"(-)?P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?"
 )
 _MILLION = Decimal(1_000_000)
 UTC = dt.UTC
@@ -124,7 +124,8 @@ def seconds_of_day(t: dt.time) -> Decimal:
 
 
 def time_plus(t: dt.time, seconds: Decimal) -> dt.time:
-    total = (seconds_of_day(t) + seconds) % 86400
+    total = seconds_of_day(t) + seconds
+    total -= 86400 * (total // 86400 if total >= 0 else (total - 86399) // 86400)
     whole = int(total)
     micro = int((total - whole) * _MILLION)
     return dt.time(whole // 3600, whole % 3600 // 60, whole % 60, micro, tzinfo=t.tzinfo)
@@ -139,27 +140,40 @@ def time_minus(a: dt.time, b: dt.time) -> DaysTimeDuration | None:
     return from_timedelta(first - second)
 
 
+def _utc_midnight(value: dt.date) -> dt.datetime:
+    return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def moment_minus(a: dt.date, b: dt.date) -> DaysTimeDuration | None:
+    """``date - date``, ``date and time - date and time``; a date next to a date-time is its UTC midnight.
+
+    A date-time without a zone cannot meet a date (TCK 0100: "both must have zone info").
+    """
+    a_time, b_time = isinstance(a, dt.datetime), isinstance(b, dt.datetime)
+    if a_time == b_time:
+        return date_time_minus(as_date_time(a), as_date_time(b))
+    moment = a if a_time else b
+    if moment.tzinfo is None:  # type: ignore[attr-defined]
+        return None
+    first = a if a_time else _utc_midnight(a)
+    second = b if b_time else _utc_midnight(b)
+    return from_timedelta(first - second)  # type: ignore[operator]
+
+
 def date_time_minus(a: dt.datetime, b: dt.datetime) -> DaysTimeDuration | None:
     if (a.tzinfo is None) != (b.tzinfo is None):
-        # DMN 1.5 §10.3.2.3.6: a local date-time is read in UTC when the other has a zone
-        a = a if a.tzinfo else a.replace(tzinfo=UTC)
-        b = b if b.tzinfo else b.replace(tzinfo=UTC)
+        return None  # a local date-time and one with a zone have no defined difference (TCK 0100)
     return from_timedelta(a - b)
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
-    """Whole months from ``start`` to ``end`` (``years and months duration(from, to)``)."""
-    a, b = as_date_time(start), as_date_time(end)
-    if a.tzinfo is None and b.tzinfo is not None:
-        a = a.replace(tzinfo=b.tzinfo)
-    elif b.tzinfo is None and a.tzinfo is not None:
-        b = b.replace(tzinfo=a.tzinfo)
+    """Whole months from ``start`` to ``end`` by calendar date (``years and months duration(from, to)``)."""
+    a = start.date() if isinstance(start, dt.datetime) else start
+    b = end.date() if isinstance(end, dt.datetime) else end
     months = (b.year - a.year) * 12 + b.month - a.month
-    rest_a = (a.day, a.time()) if a.tzinfo is None else (a.day, a.timetz())
-    rest_b = (b.day, b.time()) if b.tzinfo is None else (b.day, b.timetz())
-    if months > 0 and rest_b < rest_a:
+    if months > 0 and b.day < a.day:
         months -= 1
-    elif months < 0 and rest_b > rest_a:
+    elif months < 0 and b.day > a.day:
         months += 1
     return months
 
