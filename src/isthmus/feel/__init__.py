@@ -12,6 +12,9 @@ See ``docs/feel.md`` for the value mapping, the safety bounds and batch mode.
 
 from __future__ import annotations
 
+#: FEEL times are ``datetime.time`` values (naive = local; tzinfo a fixed offset or a ``ZoneInfo``).
+from datetime import time as FeelTime  # noqa: N812
+
 from isthmus.feel._errors import FeelSyntaxError
 from isthmus.feel._expression import Expression, UnaryTests, compile_expression, compile_unary_tests
 from isthmus.feel._functions import BUILTINS
@@ -19,9 +22,6 @@ from isthmus.feel._runtime import EvaluationLimits
 from isthmus.feel._typecheck import conforms
 from isthmus.feel._types import DaysTimeDuration, FeelFunction, Range, YearsMonthsDuration
 from isthmus.feel._values import feel_type_of, from_feel, to_feel, to_string
-
-#: FEEL times are ``datetime.time`` values (naive = local; tzinfo a fixed offset or a ``ZoneInfo``).
-from datetime import time as FeelTime  # noqa: E402, N812, I001
 
 BUILTIN_NAMES = frozenset(BUILTINS)
 

@@ -8,8 +8,8 @@ from lark import Tree
 
 from isthmus.feel import _args as a
 from isthmus.feel._errors import FeelSyntaxError
-from isthmus.feel._parser import parse
 from isthmus.feel._functions import FeelTypeError, builtin
+from isthmus.feel._parser import parse
 from isthmus.feel._types import Range
 from isthmus.feel._values import normalize
 
@@ -116,7 +116,9 @@ def range_(text: Any) -> Range:
     except FeelSyntaxError:
         raise FeelTypeError(f"{source!r} is not a range literal") from None
     node = tree.children[0]
-    if not (isinstance(node, Tree) and node.data == "range" and all(map(_literal_endpoint, node.children[1:3]))):
+    if not (
+        isinstance(node, Tree) and node.data == "range" and all(map(_literal_endpoint, node.children[1:3]))
+    ):
         raise FeelTypeError(f"{source!r} is not a range literal")
     value = compile_expression(source).evaluate({})
     if not isinstance(value, Range):

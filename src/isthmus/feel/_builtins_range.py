@@ -70,8 +70,10 @@ _register(
         _lt,
         lambda p, r: _lt(p, r.start) or (_eq(p, r.start) and not r.start_included),
         lambda r, p: _lt(r.end, p) or (_eq(r.end, p) and not r.end_included),
-        lambda r1, r2: _lt(r1.end, r2.start)
-        or ((not r1.end_included or not r2.start_included) and _eq(r1.end, r2.start)),
+        lambda r1, r2: (
+            _lt(r1.end, r2.start)
+            or ((not r1.end_included or not r2.start_included) and _eq(r1.end, r2.start))
+        ),
     ),
     "point1, point2",
     "point, range",
@@ -84,8 +86,10 @@ _register(
         _gt,
         lambda p, r: _gt(p, r.end) or (_eq(p, r.end) and not r.end_included),
         lambda r, p: _gt(r.start, p) or (_eq(r.start, p) and not r.start_included),
-        lambda r1, r2: _gt(r1.start, r2.end)
-        or ((not r1.start_included or not r2.end_included) and _eq(r1.start, r2.end)),
+        lambda r1, r2: (
+            _gt(r1.start, r2.end)
+            or ((not r1.start_included or not r2.end_included) and _eq(r1.start, r2.end))
+        ),
     ),
     "point1, point2",
     "point, range",
@@ -105,9 +109,9 @@ _register(
 
 
 def _overlaps(r1: Range, r2: Range) -> bool:
-    return (
-        _gt(r1.end, r2.start) or (_eq(r1.end, r2.start) and r1.end_included and r2.start_included)
-    ) and (_lt(r1.start, r2.end) or (_eq(r1.start, r2.end) and r1.start_included and r2.end_included))
+    return (_gt(r1.end, r2.start) or (_eq(r1.end, r2.start) and r1.end_included and r2.start_included)) and (
+        _lt(r1.start, r2.end) or (_eq(r1.start, r2.end) and r1.start_included and r2.end_included)
+    )
 
 
 def _overlaps_before(r1: Range, r2: Range) -> bool:
@@ -127,7 +131,10 @@ def _finishes(r1: Range, r2: Range) -> bool:
     return (
         r1.end_included == r2.end_included
         and _eq(r1.end, r2.end)
-        and (_gt(r1.start, r2.start) or (_eq(r1.start, r2.start) and (not r1.start_included or r2.start_included)))
+        and (
+            _gt(r1.start, r2.start)
+            or (_eq(r1.start, r2.start) and (not r1.start_included or r2.start_included))
+        )
     )
 
 
@@ -195,10 +202,12 @@ _register(
         _eq,
         None,
         None,
-        lambda r1, r2: _eq(r1.start, r2.start)
-        and r1.start_included == r2.start_included
-        and _eq(r1.end, r2.end)
-        and r1.end_included == r2.end_included,
+        lambda r1, r2: (
+            _eq(r1.start, r2.start)
+            and r1.start_included == r2.start_included
+            and _eq(r1.end, r2.end)
+            and r1.end_included == r2.end_included
+        ),
     ),
     "point1, point2",
     "range1, range2",

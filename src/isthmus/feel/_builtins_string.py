@@ -19,7 +19,7 @@ def substring(string: Any, start: Any, length: Any = ABSENT) -> str:
         # DMN 1.5: position 0 is before the first character; XPath would start at 1 with one fewer
         position = 1
         if length is not ABSENT:
-            return substring(s, Decimal(1), a.number(length) - 1)
+            return str(substring(s, Decimal(1), a.number(length) - 1))
     first = position - 1 if position > 0 else max(len(s) + position, 0)
     if length is ABSENT:
         return s[first:]

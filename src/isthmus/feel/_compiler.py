@@ -25,16 +25,28 @@ from isthmus.feel._typecheck import TypeTable, conforms, type_check
 from isthmus.feel._types import Equals, FeelFunction, NotEqual, Range
 from isthmus.feel._values import compare, equal, normalize
 
-Node = Tree[Token]
+#: a Lark tree node; its children are nodes or tokens, checked by the grammar rather than by types
+Node = Any
 _CONVERT = frozenset({int, float, tuple})
 _FAST = frozenset({Decimal, str})
-_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 #: higher-order built-ins call FEEL functions, so they need the evaluation limits
 _HIGHER_ORDER = frozenset({"sort"})
 
 
 def _slow_order(symbol: str) -> Callable[[Any, Any], bool | None]:
-    test = {"<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0}[symbol]
+    tests: dict[str, Callable[[int], bool]] = {
+        "<": lambda c: c < 0,
+        "<=": lambda c: c <= 0,
+        ">": lambda c: c > 0,
+        ">=": lambda c: c >= 0,
+    }
+    test = tests[symbol]
 
     def slow(a: Any, b: Any) -> bool | None:
         side = compare(a, b)
@@ -98,7 +110,7 @@ class Compiler:
         self.uses_input = False
         self.constants: dict[Fn, Any] = {}
 
-    def compile(self, node: Node) -> Fn:
+    def compile(self, node: Any) -> Fn:
         method: Callable[[Node], Fn] = getattr(self, "c_" + str(node.data))
         return method(node)
 
@@ -109,7 +121,7 @@ class Compiler:
 
     # -- literals and names -------------------------------------------------------------------------
     def c_start(self, node: Node) -> Fn:
-        return self.compile(node.children[0])  # type: ignore[arg-type]
+        return self.compile(node.children[0])
 
     def c_number(self, node: Node) -> Fn:
         return self.const(Decimal(str(node.children[0])))
@@ -127,7 +139,7 @@ class Compiler:
         return self.const(None)
 
     def c_temporal(self, node: Node) -> Fn:
-        return self.const(_literal_temporal(node.children[0]))  # type: ignore[arg-type]
+        return self.const(_literal_temporal(node.children[0]))
 
     def c_name(self, node: Node) -> Fn:
         name = name_of(node)
@@ -150,7 +162,11 @@ class Compiler:
 
     # -- operators ----------------------------------------------------------------------------------
     def c_arith(self, node: Node) -> Fn:
-        left, op, right = (self.compile(node.children[0]), str(node.children[1]), self.compile(node.children[2]))  # type: ignore[arg-type]
+        left, op, right = (
+            self.compile(node.children[0]),
+            str(node.children[1]),
+            self.compile(node.children[2]),
+        )
         apply = OPERATORS[op]
         if op == "+":
 
@@ -164,14 +180,14 @@ class Compiler:
         return lambda env: apply(left(env), right(env))
 
     def c_neg(self, node: Node) -> Fn:
-        operand = self.compile(node.children[-1])  # type: ignore[arg-type]
+        operand = self.compile(node.children[-1])
         if operand in self.constants and isinstance(self.constants[operand], Decimal):
             return self.const(-self.constants[operand])
         return lambda env: negate(operand(env))
 
     def c_compare(self, node: Node) -> Fn:
-        symbol = str(node.children[1].children[0])  # type: ignore[union-attr]
-        left, right = self.compile(node.children[0]), self.compile(node.children[2])  # type: ignore[arg-type]
+        symbol = str(node.children[1].children[0])
+        left, right = self.compile(node.children[0]), self.compile(node.children[2])
         test = comparison(symbol)
         if right in self.constants and self.constants[right].__class__ in _FAST and symbol in _ORDER:
             return _compare_constant(left, self.constants[right], symbol, test)
@@ -187,7 +203,7 @@ class Compiler:
         return lambda env: test(left(env), right(env))
 
     def c_between(self, node: Node) -> Fn:
-        value, low, high = (self.compile(c) for c in node.children)  # type: ignore[arg-type]
+        value, low, high = (self.compile(c) for c in node.children)
 
         def between(env: Any) -> Any:
             v = value(env)
@@ -196,8 +212,8 @@ class Compiler:
         return between
 
     def c_unary_cmp(self, node: Node) -> Fn:
-        symbol = str(node.children[0].children[0])  # type: ignore[union-attr]
-        operand = self.compile(node.children[1])  # type: ignore[arg-type]
+        symbol = str(node.children[0].children[0])
+        operand = self.compile(node.children[1])
         build: Callable[[Any], Any] = {
             "<": lambda v: Range(None, v, False, False),
             "<=": lambda v: Range(None, v, False, True),
@@ -209,20 +225,20 @@ class Compiler:
         return lambda env: build(operand(env))
 
     def c_in_(self, node: Node) -> Fn:
-        value, tests = self.compile(node.children[0]), self.compile(node.children[1])  # type: ignore[arg-type]
+        value, tests = self.compile(node.children[0]), self.compile(node.children[1])
         return lambda env: match_value(value(env), tests(env))
 
     def c_test_list(self, node: Node) -> Fn:
-        items = [self.compile(c) for c in node.children]  # type: ignore[arg-type]
+        items = [self.compile(c) for c in node.children]
         return lambda env: [_as_test(item(env)) for item in items]
 
     def c_instance_of(self, node: Node) -> Fn:
-        value = self.compile(node.children[0])  # type: ignore[arg-type]
+        value = self.compile(node.children[0])
         check = type_check(str(node.children[1]), self.types)
         return lambda env: check(value(env))
 
     def c_and_(self, node: Node) -> Fn:
-        left, right = self.compile(node.children[0]), self.compile(node.children[1])  # type: ignore[arg-type]
+        left, right = self.compile(node.children[0]), self.compile(node.children[1])
 
         def conjunction(env: Any) -> Any:
             a = left(env)
@@ -236,7 +252,7 @@ class Compiler:
         return conjunction
 
     def c_or_(self, node: Node) -> Fn:
-        left, right = self.compile(node.children[0]), self.compile(node.children[1])  # type: ignore[arg-type]
+        left, right = self.compile(node.children[0]), self.compile(node.children[1])
 
         def disjunction(env: Any) -> Any:
             a = left(env)
@@ -250,16 +266,16 @@ class Compiler:
         return disjunction
 
     def c_if_expr(self, node: Node) -> Fn:
-        condition, then, otherwise = (self.compile(c) for c in node.children)  # type: ignore[arg-type]
+        condition, then, otherwise = (self.compile(c) for c in node.children)
         return lambda env: then(env) if condition(env) is True else otherwise(env)
 
     # -- structures ---------------------------------------------------------------------------------
     def c_list(self, node: Node) -> Fn:
-        items = [self.compile(c) for c in node.children]  # type: ignore[arg-type]
+        items = [self.compile(c) for c in node.children]
         return lambda env: [item(env) for item in items]
 
     def c_context(self, node: Node) -> Fn:
-        entries = [(_entry_key(e.children[0]), self.compile(e.children[1])) for e in node.children]  # type: ignore[union-attr, arg-type]
+        entries = [(_entry_key(e.children[0]), self.compile(e.children[1])) for e in node.children]
         keys = [k for k, _ in entries]
         duplicate = len(set(keys)) != len(keys)
 
@@ -277,9 +293,9 @@ class Compiler:
 
     def c_range(self, node: Node) -> Fn:
         opener, start_node, end_node, closer = node.children
-        start, end = self.compile(start_node), self.compile(end_node)  # type: ignore[arg-type]
+        start, end = self.compile(start_node), self.compile(end_node)
         start_in = str(opener) == "["
-        end_in = str(closer.children[0]) == "]"  # type: ignore[union-attr]
+        end_in = str(closer.children[0]) == "]"
 
         def make_range(env: Any) -> Any:
             low, high = start(env), end(env)
@@ -293,38 +309,40 @@ class Compiler:
         return make_range
 
     def c_path(self, node: Node) -> Fn:
-        base, name = self.compile(node.children[0]), name_of(node.children[1])  # type: ignore[arg-type]
+        base, name = self.compile(node.children[0]), name_of(node.children[1])
         return lambda env: path(base(env), name)
 
     def c_filter(self, node: Node) -> Fn:
         self.simple = False
-        base, condition = self.compile(node.children[0]), self.compile(node.children[1])  # type: ignore[arg-type]
+        base, condition = self.compile(node.children[0]), self.compile(node.children[1])
         return lambda env: filter_list(base(env), condition, env)
 
     def c_call(self, node: Node) -> Fn:
         callee_node = node.children[0]
-        if not (isinstance(callee_node, Tree) and callee_node.data == "name"):
+        if (
+            not (isinstance(callee_node, Tree) and callee_node.data == "name")
+            or name_of(callee_node) not in BUILTINS
+            or name_of(callee_node) in _HIGHER_ORDER
+        ):
             self.simple = False
-        elif name_of(callee_node) not in BUILTINS or name_of(callee_node) in _HIGHER_ORDER:
-            self.simple = False
-        callee = self.compile(callee_node)  # type: ignore[arg-type]
+        callee = self.compile(callee_node)
         args = node.children[1] if len(node.children) > 1 else None
         if args is None:
             return lambda env: invoke(callee(env), [])
-        if args.data == "named":  # type: ignore[union-attr]
-            named = [(name_of(a.children[0]), self.compile(a.children[1])) for a in args.children]  # type: ignore[union-attr, arg-type]
+        if args.data == "named":
+            named = [(name_of(a.children[0]), self.compile(a.children[1])) for a in args.children]
             return lambda env: invoke(callee(env), [], {k: f(env) for k, f in named})
-        positional = [self.compile(a) for a in args.children]  # type: ignore[union-attr, arg-type]
+        positional = [self.compile(a) for a in args.children]
         return lambda env: invoke(callee(env), [f(env) for f in positional])
 
     def c_function_def(self, node: Node) -> Fn:
         self.simple = False
         params = [c for c in node.children if isinstance(c, Tree) and c.data == "param"]
-        names = [name_of(p.children[0]) for p in params]  # type: ignore[arg-type]
+        names = [name_of(p.children[0]) for p in params]
         types = [str(p.children[1]) if len(p.children) > 1 else None for p in params]
         if any(isinstance(c, Token) and c.type == "EXTERNAL" for c in node.children):
             return lambda env: FeelFunction(names, _external, "external")
-        body = self.compile(node.children[-1])  # type: ignore[arg-type]
+        body = self.compile(node.children[-1])
         typed = types if any(types) else None
 
         def define(env: Any) -> FeelFunction:
@@ -340,19 +358,19 @@ class Compiler:
 
     def c_for_expr(self, node: Node) -> Fn:
         self.simple = False
-        iterations = [self._iteration(c) for c in node.children[:-1]]  # type: ignore[arg-type]
-        return compile_for(iterations, self.compile(node.children[-1]))  # type: ignore[arg-type]
+        iterations = [self._iteration(c) for c in node.children[:-1]]
+        return compile_for(iterations, self.compile(node.children[-1]))
 
     def c_quantified(self, node: Node) -> Fn:
         self.simple = False
         every = str(node.children[0]) == "every"
-        bindings = [self._iteration(c) for c in node.children[1:-1]]  # type: ignore[arg-type]
-        return compile_quantified(every, bindings, self.compile(node.children[-1]))  # type: ignore[arg-type]
+        bindings = [self._iteration(c) for c in node.children[1:-1]]
+        return compile_quantified(every, bindings, self.compile(node.children[-1]))
 
     def _iteration(self, node: Node) -> tuple[str, Fn, Fn | None]:
         name = name_of(node.children[0])
-        start = self.compile(node.children[1])  # type: ignore[arg-type]
-        end = self.compile(node.children[2]) if len(node.children) > 2 else None  # type: ignore[arg-type]
+        start = self.compile(node.children[1])
+        end = self.compile(node.children[2]) if len(node.children) > 2 else None
         return name, start, end
 
 

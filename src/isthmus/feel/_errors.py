@@ -27,6 +27,8 @@ class FeelSyntaxError(SyntaxProblem):
         if self.expected:
             shown = self.expected[:8]
             more = ", …" if len(self.expected) > 8 else ""
-            detail += ", expected " + (", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0])
+            detail += ", expected " + (
+                ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
+            )
             detail += more
         super().__init__("{detail}", location=Location(line=line, column=column), detail=detail)

@@ -29,7 +29,9 @@ def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str
         except (LimitExceeded, RecursionError, Exception):
             return None
     outer = CURRENT.get()
-    token = CURRENT.set(Run(limits, warnings if warnings is not None else (outer.warnings if outer else None)))
+    token = CURRENT.set(
+        Run(limits, warnings if warnings is not None else (outer.warnings if outer else None))
+    )
     try:
         return fn()
     except LimitExceeded as error:
@@ -122,7 +124,9 @@ class UnaryTests:
         self._simple = simple
         self.limits = limits
 
-    def matches(self, input_value: Any, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> bool:
+    def matches(
+        self, input_value: Any, context: Mapping[str, Any], *, warnings: list[str] | None = None
+    ) -> bool:
         """Whether ``input_value`` satisfies the tests; a test that yields null does not match."""
         tests = self._tests
         if tests is None:
@@ -181,14 +185,14 @@ def _is_not_call(node: Any) -> bool:
         and node.children[0].data == "name"
         and name_of(node.children[0]) == "not"
         and len(node.children) > 1
-        and node.children[1].data == "positional"  # type: ignore[union-attr]
+        and node.children[1].data == "positional"
     )
 
 
 def _compile_test(compiler: Compiler, node: Tree[Token]) -> Test:
     if node.data == "unary_cmp":
         symbol = str(node.children[0].children[0])  # type: ignore[union-attr]
-        operand = compiler.compile(node.children[1])  # type: ignore[arg-type]
+        operand = compiler.compile(node.children[1])
         return _comparison_test(symbol, operand, compiler.constants.get(operand))
     if node.data == "range":
         make = compiler.compile(node)
@@ -213,7 +217,9 @@ def _comparison_test(symbol: str, operand: Fn, constant: Any) -> Test:
     compare = comparison(symbol)
     if constant is not None and constant.__class__ in (Decimal, str) and symbol != "!=":
         cls = constant.__class__
-        fast = {"<": lambda a: a < constant, "<=": lambda a: a <= constant, "=": lambda a: a == constant}.get(symbol)
+        fast = {"<": lambda a: a < constant, "<=": lambda a: a <= constant, "=": lambda a: a == constant}.get(
+            symbol
+        )
         fast = fast or {">": lambda a: a > constant, ">=": lambda a: a >= constant}[symbol]
         return lambda value, env: fast(value) if value.__class__ is cls else compare(value, constant)
     return lambda value, env: compare(value, operand(env))

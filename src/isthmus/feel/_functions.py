@@ -86,9 +86,10 @@ def invoke(function: Any, args: Sequence[Any], named: Mapping[str, Any] | None =
             return None
         args = bound
     elif not isinstance(function, Builtin):
-        args = _fit(function, args)
-        if args is None:
+        fitted = _fit(function, args)
+        if fitted is None:
             return None
+        args = fitted
     return _call(function, args)
 
 

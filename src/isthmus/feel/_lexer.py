@@ -109,8 +109,8 @@ _PUNCTUATION = {
 }
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.DOTALL)
 _NUMBER = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
-_NAME_START = "(?:[^\\W\\d]|[\U00010000-\U000EFFFF])"
-_NAME_PART = "(?:\\w|[\U00010000-\U000EFFFF])"
+_NAME_START = "(?:[^\\W\\d]|[\U00010000-\U000effff])"
+_NAME_PART = "(?:\\w|[\U00010000-\U000effff])"
 _NAME = re.compile(f"{_NAME_START}{_NAME_PART}*|\\?")
 #: a context key may hold the extra name symbols of DMN 1.5 §10.3.1.2 (``{foo+bar: 1}``)
 _KEY = re.compile(f"{_NAME_START}(?:(?:{_NAME_PART}|[+\\-*/.'’ ])*{_NAME_PART}|[+\\-*/.'’])?(?=\\s*:)")
@@ -200,7 +200,11 @@ class _Scanner:
         self.pos = start + len(word)
         if word == "instance":
             after = _SPACE.match(self.text, self.pos)
-            if after and self.text.startswith("of", after.end()) and not _is_word_char(self.text, after.end() + 2):
+            if (
+                after
+                and self.text.startswith("of", after.end())
+                and not _is_word_char(self.text, after.end() + 2)
+            ):
                 self.pos = after.end() + 2
                 self.emit("_INSTANCE_OF", "instance of", start)
                 self.type_token()

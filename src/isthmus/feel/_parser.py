@@ -74,7 +74,7 @@ def parse(text: str, names: Iterable[str] = (), *, start: str = "start") -> Tree
     tokens = tokenize(text, names)
     _check_nesting(text, tokens)
     try:
-        return _parser().parse(tokens, start=start)  # type: ignore[arg-type]
+        return _parser().parse(tokens, start=start)
     except UnexpectedInput as error:
         raise _syntax_error(text, error) from None
 
@@ -108,7 +108,7 @@ def _syntax_error(text: str, error: UnexpectedInput) -> FeelSyntaxError:
     if isinstance(error, UnexpectedToken | UnexpectedEOF):
         expected = {_shown(t) for t in error.expected}
     line, column = error.line, error.column
-    if isinstance(error, UnexpectedToken) and error.token.type == "$END" or line in (None, -1):
+    if (isinstance(error, UnexpectedToken) and error.token.type == "$END") or line in (None, -1):
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":

@@ -8,9 +8,12 @@ with :class:`LimitExceeded`, which the public ``evaluate`` turns into null plus 
 from __future__ import annotations
 
 import time
+from collections.abc import Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
+
+Sized_ = TypeVar("Sized_", bound=Sized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def tick() -> None:
         run.tick()
 
 
-def check_size(value: Any) -> Any:
+def check_size(value: Sized_) -> Sized_:
     """Abort when a built list or string is longer than the limit allows."""
     run = CURRENT.get()
     limit = run.limits.max_size if run is not None else DEFAULT_LIMITS.max_size

@@ -31,7 +31,7 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-def _zone(text: str | None) -> dt.tzinfo | None | bool:
+def _zone(text: str | None) -> dt.tzinfo | bool | None:
     """The tzinfo of a time suffix, None for local, False when invalid."""
     if not text:
         return None
@@ -157,7 +157,7 @@ def moment_minus(a: dt.date, b: dt.date) -> DaysTimeDuration | None:
         return None
     first = a if a_time else _utc_midnight(a)
     second = b if b_time else _utc_midnight(b)
-    return from_timedelta(first - second)  # type: ignore[operator]
+    return from_timedelta(first - second)
 
 
 def date_time_minus(a: dt.datetime, b: dt.datetime) -> DaysTimeDuration | None:

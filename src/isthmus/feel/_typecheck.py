@@ -80,7 +80,9 @@ def _generic(head: str, inner: str, types: TypeTable | None) -> Check:
         for part in _split_top(inner):
             key, _, type_text = part.partition(":")
             fields[key.strip().strip('"')] = type_check(type_text.strip(), types)
-        return lambda v: isinstance(v, dict) and all(k in v and conforms_or_null(v[k], c) for k, c in fields.items())
+        return lambda v: (
+            isinstance(v, dict) and all(k in v and conforms_or_null(v[k], c) for k, c in fields.items())
+        )
     if head == "function":
         count = len(_split_top(inner))
         return lambda v: isinstance(v, FeelFunction) and (not v.params or len(v.params) == count)

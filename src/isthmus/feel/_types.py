@@ -14,7 +14,11 @@ from typing import Any
 
 #: IEEE 754 decimal128: 34 digits, round half even (DMN 1.5 §10.3.2.3.1).
 DECIMAL = Context(
-    prec=34, rounding=ROUND_HALF_EVEN, Emax=6144, Emin=-6143, traps=[InvalidOperation, DivisionByZero, Overflow]
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=6144,
+    Emin=-6143,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
 )
 
 
@@ -56,8 +60,7 @@ class DaysTimeDuration:
 
 
 def _plain(number: Decimal) -> str:
-    text = format(number.normalize(DECIMAL), "f")
-    return text
+    return format(number.normalize(DECIMAL), "f")
 
 
 @dataclass(frozen=True, slots=True)

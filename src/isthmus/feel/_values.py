@@ -10,7 +10,15 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from isthmus.feel._types import DECIMAL, DaysTimeDuration, Equals, FeelFunction, NotEqual, Range, YearsMonthsDuration
+from isthmus.feel._types import (
+    DECIMAL,
+    DaysTimeDuration,
+    Equals,
+    FeelFunction,
+    NotEqual,
+    Range,
+    YearsMonthsDuration,
+)
 
 NUMBER = "number"
 STRING = "string"
@@ -84,7 +92,7 @@ def equal(a: Any, b: Any) -> bool | None:
             return False
         return bool(a.replace(microsecond=0) == b.replace(microsecond=0))
     if ka == TIME:
-        return _time_key(a.replace(microsecond=0)) == _time_key(b.replace(microsecond=0))
+        return bool(_time_key(a.replace(microsecond=0)) == _time_key(b.replace(microsecond=0)))
     if ka == RANGE:
         return _equal_ranges(a, b)
     if ka == "unary test":
@@ -241,7 +249,7 @@ def to_string(value: Any) -> str | None:
     k = kind(value)
     formatter = _STRINGERS.get(k)
     if formatter is not None:
-        return formatter(value)
+        return str(formatter(value))
     if value is None:
         return None
     return str(value)
@@ -296,7 +304,9 @@ _PLAIN_KEY = re.compile(r"[^\W\d]\w*(?: \w+)*")
 
 def _context_text(context: dict[str, Any]) -> str:
     keys = [k if _PLAIN_KEY.fullmatch(k) else _nested_text(k) for k in context]
-    return "{" + ", ".join(f"{k}: {_nested_text(v)}" for k, v in zip(keys, context.values(), strict=True)) + "}"
+    return (
+        "{" + ", ".join(f"{k}: {_nested_text(v)}" for k, v in zip(keys, context.values(), strict=True)) + "}"
+    )
 
 
 def _nested_text(value: Any) -> str:
