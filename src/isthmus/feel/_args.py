@@ -17,6 +17,8 @@ def _single(value: Any) -> Any:
 
 
 def text(value: Any, what: str = "string") -> str:
+    if value.__class__ is str:
+        return str(value)
     value = _single(value)
     if not isinstance(value, str):
         raise FeelTypeError(f"{what} must be a string, not {kind(value)}")

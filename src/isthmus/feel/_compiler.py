@@ -14,6 +14,7 @@ from typing import Any
 from lark import Token, Tree
 
 from isthmus.feel._errors import FeelSyntaxError
+from isthmus.feel._fast import fused_arith, fused_builtin_call, fused_chain, fused_name_compare
 from isthmus.feel._functions import BUILTINS, invoke
 from isthmus.feel._loops import compile_for, compile_quantified, filter_list
 from isthmus.feel._operators import OPERATORS, negate
@@ -106,6 +107,10 @@ class Compiler:
 
     def __init__(self, types: TypeTable | None = None) -> None:
         self.types = types
+        #: closures that only read a name or a path (``order.customer.id``): their segments
+        self.chains: dict[Fn, tuple[str, ...]] = {}
+        #: names referenced while compiling each enclosing context literal
+        self.referenced: list[set[str]] = []
         self.simple = True
         self.uses_input = False
         self.constants: dict[Fn, Any] = {}
@@ -146,9 +151,11 @@ class Compiler:
         if name == "?":
             self.uses_input = True
         fallback = BUILTINS.get(name, MISSING)
+        for used in self.referenced:
+            used.add(name)
 
         def ref(env: Any) -> Any:
-            value = env.get(name, MISSING) if env.__class__ is not Frame else lookup(env, name)
+            value = env.get(name, MISSING)
             if value is MISSING:
                 if fallback is MISSING:
                     warn(f"unknown name {name!r}")
@@ -158,6 +165,7 @@ class Compiler:
                 return normalize(value)
             return value
 
+        self.chains[ref] = (name,)
         return ref
 
     # -- operators ----------------------------------------------------------------------------------
@@ -177,7 +185,7 @@ class Compiler:
                 return apply(a, b)
 
             return plus
-        return lambda env: apply(left(env), right(env))
+        return fused_arith(op, left, right, apply)
 
     def c_neg(self, node: Node) -> Fn:
         operand = self.compile(node.children[-1])
@@ -189,6 +197,10 @@ class Compiler:
         symbol = str(node.children[1].children[0])
         left, right = self.compile(node.children[0]), self.compile(node.children[2])
         test = comparison(symbol)
+        if left in self.chains and len(self.chains[left]) == 1 and right in self.constants:
+            fused = fused_name_compare(self.chains[left][0], symbol, self.constants[right], left)
+            if fused is not None:
+                return fused
         if right in self.constants and self.constants[right].__class__ in _FAST and symbol in _ORDER:
             return _compare_constant(left, self.constants[right], symbol, test)
         if right in self.constants and symbol == "=" and self.constants[right].__class__ in _FAST:
@@ -275,9 +287,13 @@ class Compiler:
         return lambda env: [item(env) for item in items]
 
     def c_context(self, node: Node) -> Fn:
+        self.referenced.append(set())
         entries = [(_entry_key(e.children[0]), self.compile(e.children[1])) for e in node.children]
+        used = self.referenced.pop()
         keys = [k for k, _ in entries]
         duplicate = len(set(keys)) != len(keys)
+        if not duplicate and not used & set(keys):
+            return _flat_context(entries)
 
         def context(env: Any) -> Any:
             if duplicate:
@@ -310,7 +326,16 @@ class Compiler:
 
     def c_path(self, node: Node) -> Fn:
         base, name = self.compile(node.children[0]), name_of(node.children[1])
-        return lambda env: path(base(env), name)
+
+        def slow(env: Any) -> Any:
+            return path(base(env), name)
+
+        if base not in self.chains:
+            return slow
+        segments = (*self.chains[base], name)
+        fused = fused_chain(segments, slow)
+        self.chains[fused] = segments
+        return fused
 
     def c_filter(self, node: Node) -> Fn:
         self.simple = False
@@ -333,7 +358,10 @@ class Compiler:
             named = [(name_of(a.children[0]), self.compile(a.children[1])) for a in args.children]
             return lambda env: invoke(callee(env), [], {k: f(env) for k, f in named})
         positional = [self.compile(a) for a in args.children]
-        return lambda env: invoke(callee(env), [f(env) for f in positional])
+        general: Fn = lambda env: invoke(callee(env), [f(env) for f in positional])  # noqa: E731
+        if self.chains.get(callee, ("",))[0] in BUILTINS and len(self.chains[callee]) == 1:
+            return fused_builtin_call(BUILTINS[self.chains[callee][0]], positional, general)
+        return general
 
     def c_function_def(self, node: Node) -> Fn:
         self.simple = False
@@ -382,6 +410,18 @@ def _compare_constant(left: Fn, value: Any, symbol: str, test: Callable[[Any, An
         return fast(a, value) if a.__class__ is cls else test(a, value)
 
     return compare_constant
+
+
+def _flat_context(entries: list[tuple[str, Fn]]) -> Fn:
+    """A context literal whose entries never refer to each other needs no scope of its own."""
+
+    def context(env: Any) -> Any:
+        result = {}
+        for key, value in entries:
+            result[key] = value(env)
+        return result
+
+    return context
 
 
 def _and(a: Any, b: Any) -> bool | None:

@@ -66,8 +66,10 @@ class Expression:
 
     def evaluate(self, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> Any:
         """The value in ``context``; a runtime error is null with a message appended to ``warnings``."""
-        fn, scope = self._fn, _scope(context)
-        if self._simple and warnings is None and CURRENT.get() is None:
+        fn = self._fn
+        scope = context if context.__class__ is dict else dict(context)
+        if self._simple and warnings is None:
+            # no loops, calls or function definitions: nothing to bound, nobody listening for warnings
             try:
                 return fn(scope)
             except Exception:

@@ -21,6 +21,11 @@ class Frame:
         self.vars = names
         self.parent = parent
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """Like ``dict.get`` across the chain, so closures treat frames and the root alike."""
+        value = lookup(self, name)
+        return default if value is MISSING else value
+
 
 def lookup(env: Any, name: str) -> Any:
     """The value of ``name`` in ``env`` or its parents, else :data:`MISSING`."""
