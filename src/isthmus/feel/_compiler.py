@@ -19,7 +19,7 @@ from isthmus.feel._functions import BUILTINS, invoke
 from isthmus.feel._loops import compile_for, compile_quantified, filter_list
 from isthmus.feel._operators import OPERATORS, negate
 from isthmus.feel._runtime import warn
-from isthmus.feel._scope import MISSING, Fn, Frame, lookup
+from isthmus.feel._scope import MISSING, Fn, Frame
 from isthmus.feel._semantics import in_range, match_value, path
 from isthmus.feel._temporal import parse_date, parse_date_time, parse_duration, parse_time
 from isthmus.feel._typecheck import TypeTable, conforms, type_check

@@ -66,11 +66,12 @@ def fused_name_compare(name: str, symbol: str, constant: Any, slow_left: Fn) -> 
 
     test = comparison(symbol)
     cls = constant.__class__
+    bound: Any = constant  # a Decimal or a str, compared only with its own class
     if symbol == ">":
 
         def greater(env: Any) -> Any:
             value = env.get(name, MISSING)
-            return value > constant if value.__class__ is cls else test(slow_left(env), constant)
+            return value > bound if value.__class__ is cls else test(slow_left(env), constant)
 
         return greater
     if symbol == "=":
