@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from isthmus.decisions import Definitions, parse_dmn
 
 DMN15 = "https://www.omg.org/spec/DMN/20230324/MODEL/"
@@ -40,8 +42,8 @@ def table(
     outs = "".join(f'<output name="{o}">{values}</output>' for o in outputs)
     rows = "".join(
         f'<rule id="r{n + 1}">'
-        + "".join(f"<inputEntry><text>{e}</text></inputEntry>" for e in ins_)
-        + "".join(f"<outputEntry><text>{e}</text></outputEntry>" for e in outs_)
+        + "".join(f"<inputEntry><text>{escape(e)}</text></inputEntry>" for e in ins_)
+        + "".join(f"<outputEntry><text>{escape(e)}</text></outputEntry>" for e in outs_)
         + "</rule>"
         for n, (ins_, outs_) in enumerate(rules)
     )

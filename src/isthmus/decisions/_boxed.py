@@ -64,6 +64,12 @@ class Evaluator:
             return value
         return self.types.coerce(value, self.resolve(type_ref), self.warnings, what)
 
+    def conform(self, value: Any, type_ref: str | None) -> tuple[bool, Any]:
+        """(True, converted value) when ``value`` conforms to ``type_ref``, else (False, None)."""
+        if not type_ref or value is None:
+            return True, value
+        return self.types.convert(value, self.resolve(type_ref))
+
     def record_matches(self, rule_ids: Sequence[str]) -> None:
         self.matched[self.current] = tuple(rule_ids)
 
@@ -152,9 +158,13 @@ def make_function(
     def body(*args: Any) -> Any:
         local = dict(scope)
         for param, arg in zip(params, args, strict=False):
-            local[param.name] = ev.coerce(
-                arg, param.type_ref, f"parameter {param.name!r} of {name or 'function'}"
-            )
+            ok, value = ev.conform(arg, param.type_ref)
+            if not ok:  # DMN 1.5 §10.3.2.9.4: a non-conforming argument makes the invocation null
+                ev.warnings.append(
+                    f"{name or 'function'}: argument {param.name!r} = {arg!r} does not conform"
+                )
+                return None
+            local[param.name] = value
         value = evaluate_expression(definition.body, local, ev)
         return ev.coerce(value, output_type, f"result of {name or 'function'}")
 
@@ -168,8 +178,19 @@ def _function(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:
 
 def _conditional(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:
     condition = evaluate_expression(expr.condition, scope, ev)
+    if condition is not None and not isinstance(condition, bool):
+        ev.warnings.append(f"conditional: the condition is {condition!r}, not a boolean; result is null")
+        return None
     branch = expr.then if condition is True else expr.otherwise
     return evaluate_expression(branch, scope, ev)
+
+
+def _booleans(results: list[Any], ev: Evaluator, what: str) -> bool:
+    """Whether every result is a boolean or null; a string, number … there makes the whole null."""
+    if all(r is None or isinstance(r, bool) for r in results):
+        return True
+    ev.warnings.append(f"{what}: a condition gave a non-boolean value; result is null")
+    return False
 
 
 def _iterable(value: Any) -> list[Any] | None:
@@ -187,6 +208,8 @@ def _iteration(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:
     results = [evaluate_expression(expr.body, {**scope, expr.variable: item}, ev) for item in items]
     if expr.kind is m.IterationKind.FOR:
         return results
+    if not _booleans(results, ev, expr.kind.value):
+        return None
     if expr.kind is m.IterationKind.SOME:
         return (
             True if any(r is True for r in results) else (False if all(r is False for r in results) else None)
@@ -198,12 +221,13 @@ def _filter(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:
     items = _iterable(evaluate_expression(expr.source, scope, ev))
     if items is None:
         return None
-    kept = []
+    matches = []
     for item in items:
         local = {**scope, **item, "item": item} if isinstance(item, dict) else {**scope, "item": item}
-        if evaluate_expression(expr.match, local, ev) is True:
-            kept.append(item)
-    return kept
+        matches.append(evaluate_expression(expr.match, local, ev))
+    if not _booleans(matches, ev, "filter"):
+        return None
+    return [item for item, match in zip(items, matches, strict=True) if match is True]
 
 
 def _table(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:

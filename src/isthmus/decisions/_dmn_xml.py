@@ -9,6 +9,7 @@ outright — a DMN file has no use for one, and refusing it is the clearest answ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -381,6 +382,12 @@ def parse_xml(data: bytes, *, source: str | None = None) -> Element:
         raise InvalidInput(
             "the file is larger than {limit} bytes", location=Location(file=source), limit=_MAX_BYTES
         )
+    doctype = data.find(b"<!DOCTYPE")
+    if doctype >= 0:  # refused before parsing, so no entity is ever declared, let alone expanded
+        raise InvalidInput(
+            "a DOCTYPE declaration is not allowed (entities are never expanded)",
+            location=Location(file=source, line=data.count(b"\n", 0, doctype) + 1),
+        )
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -397,7 +404,7 @@ def parse_xml(data: bytes, *, source: str | None = None) -> Element:
         raise SyntaxProblem(
             "not well-formed XML: {reason}",
             location=Location(file=source, line=line, column=column),
-            reason=str(exc.msg or exc),
+            reason=re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc)),
         ) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:

@@ -99,7 +99,7 @@ class _Run:
         ev.current = decision.name
         value = evaluate_expression(decision.expression, scope, ev)
         value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
-        self.results[self._qualified(model, decision.name)] = value
+        self.results[self.qualified(model, decision.name)] = value
         return value
 
     def _undeclared(self) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class _Run:
         declared = {e.name for e in self.engine.models.main.elements if isinstance(e, m.InputData)}
         return {k: v for k, v in self.inputs.items() if k not in declared}
 
-    def _qualified(self, model: m.Definitions, name: str) -> str:
+    def qualified(self, model: m.Definitions, name: str) -> str:
         if model is self.engine.models.main:
             return name
         prefix = self.engine.models.prefix(self.engine.models.main, model.namespace)
@@ -158,7 +158,17 @@ class _Run:
         engine = self.engine
         params = [engine.element(h).name for h in (*service.input_data, *service.input_decisions)]
 
+        elements = [engine.element(h) for h in (*service.input_data, *service.input_decisions)]
+
         def body(*args: Any) -> Any:
+            ev = self.evaluator(model.namespace)
+            for element, arg in zip(elements, args, strict=False):
+                ok, _ = ev.conform(arg, _type_ref(element))
+                if not ok:  # a FEEL call with a non-conforming argument is null (0085, 0082)
+                    ev.warnings.append(
+                        f"{service.name}: argument {element.name!r} = {arg!r} does not conform"
+                    )
+                    return None
             return engine.run_service(model, service, dict(zip(params, args, strict=False)), self.warnings)[0]
 
         return FeelFunction(params, body, name=service.name)
@@ -225,22 +235,26 @@ class DecisionEngine:
         run = _Run(self, {}, {}, warnings)
         for href in (*service.input_data, *service.input_decisions):
             element = self.element(href)
-            owner = self.models.by_namespace[href.namespace]
-            ev = run.evaluator(owner.namespace)
-            run.memo[(href.namespace, href.id)] = ev.coerce(
-                args.get(element.name),
-                element.type_ref if not isinstance(element, m.BusinessKnowledgeModel) else None,
-                f"parameter {element.name!r} of {service.name!r}",
-            )
+            ev = run.evaluator(href.namespace)
+            what = f"parameter {element.name!r} of {service.name!r}"
+            run.memo[(href.namespace, href.id)] = ev.coerce(args.get(element.name), _type_ref(element), what)
         outputs = [(self.element(h), self.models.by_namespace[h.namespace]) for h in service.output_decisions]
         values = {el.name: run.value(owner, el) for el, owner in outputs}
         value: Any = next(iter(values.values())) if len(values) == 1 else values
-        return run.evaluator(model.namespace).coerce(
-            value, service.type_ref and _output_type(model, service), f"decision service {service.name!r}"
-        ), run
+        value = run.evaluator(model.namespace).coerce(
+            value, _output_type(model, service), f"decision service {service.name!r}"
+        )
+        if len(outputs) == 1:  # the service's typed result is what its one output decision reports
+            run.results[run.qualified(outputs[0][1], outputs[0][0].name)] = value
+        return value, run
+
+
+def _type_ref(element: m.DrgElement) -> str | None:
+    return element.type_ref if isinstance(element, m.InputData | m.Decision) else None
 
 
 def _output_type(model: m.Definitions, service: m.DecisionService) -> str | None:
+    """A service's typeRef names a function type; only its functionItem says the output type."""
     item = model.item_definition(service.type_ref or "")
     if item is not None and item.function_item is not None:
         return item.function_item.output_type_ref

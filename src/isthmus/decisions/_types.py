@@ -169,17 +169,20 @@ class TypeSystem:
         """``value`` if it conforms to ``type_`` (after singleton-list conversion), else null."""
         if value is None or type_ is ANY:
             return value
-        ok, converted = self._convert(value, type_)
+        ok, converted = self.convert(value, type_)
         if ok:
             return converted
         warnings.append(f"{what}: value {_show(value)} does not conform to type {type_.name!r}; null used")
         return None
 
-    def _convert(self, value: Any, type_: ResolvedType) -> tuple[bool, Any]:
+    def convert(self, value: Any, type_: ResolvedType) -> tuple[bool, Any]:
+        """(True, value after at most one singleton-list conversion) or (False, None)."""
         if self.conforms(value, type_):
             return True, value
         if isinstance(value, list) and len(value) == 1 and not _is_list_type(type_):
-            return self._convert(value[0], type_)  # from singleton list
+            if self.conforms(value[0], type_):  # from singleton list (one level only)
+                return True, value[0]
+            return False, None
         if _is_list_type(type_) and not isinstance(value, list):
             element = _element(type_)
             if element is not None and self.conforms(value, element):
@@ -201,9 +204,9 @@ class TypeSystem:
         return self._constraints_hold(value, type_)
 
     def _components_conform(self, value: dict[str, Any], parts: tuple[tuple[str, ResolvedType], ...]) -> bool:
-        # A missing component reads as null, which conforms; extra entries are allowed (FEEL
-        # context subtyping, DMN 1.5 §10.3.2.9.1).
-        return all(self.conforms(value.get(name), part) for name, part in parts)
+        # Every component must be present (a context lacking one is not an instance); extra
+        # entries are allowed (FEEL context subtyping, DMN 1.5 §10.3.2.9.1).
+        return all(name in value and self.conforms(value[name], part) for name, part in parts)
 
     def _constraints_hold(self, value: Any, type_: ResolvedType) -> bool:
         for text in (type_.allowed_values, type_.type_constraint):
