@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -54,6 +55,11 @@ def _local(element: Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
+def _line(element: Element) -> int | None:
+    line: object = getattr(element, "sourceline", None)  # lxml-stubs mistype it
+    return line if isinstance(line, int) else None
+
+
 def _children(element: Element, name: str | None = None) -> list[Element]:
     return [c for c in element if isinstance(c.tag, str) and (name is None or _local(c) == name)]
 
@@ -79,8 +85,8 @@ class _Parser:
     def __init__(self, source: str | None) -> None:
         self.source = source
 
-    def fail(self, element: Element | None, template: str, **params: object) -> InvalidInput:
-        line = element.sourceline if element is not None else None
+    def fail(self, element: Element | None, template: str, **params: Any) -> InvalidInput:
+        line = _line(element) if element is not None else None
         return InvalidInput(template, location=Location(file=self.source, line=line), **params)
 
     def required(self, element: Element, attribute: str) -> str:
@@ -169,7 +175,7 @@ class _Parser:
             name=self.required(element, "name"),
             type_ref=self.variable_type(element),
             label=element.get("label"),
-            line=element.sourceline,
+            line=_line(element),
         )
 
     def decision(self, element: Element) -> m.Decision:
@@ -182,7 +188,7 @@ class _Parser:
             required_inputs=self.hrefs(element, "informationRequirement", "requiredInput"),
             required_knowledge=self.hrefs(element, "knowledgeRequirement", "requiredKnowledge"),
             label=element.get("label"),
-            line=element.sourceline,
+            line=_line(element),
         )
 
     def bkm(self, element: Element) -> m.BusinessKnowledgeModel:
@@ -194,7 +200,7 @@ class _Parser:
             logic=self.function_definition(logic) if logic is not None else None,
             required_knowledge=self.hrefs(element, "knowledgeRequirement", "requiredKnowledge"),
             label=element.get("label"),
-            line=element.sourceline,
+            line=_line(element),
         )
 
     def decision_service(self, element: Element) -> m.DecisionService:
@@ -210,7 +216,7 @@ class _Parser:
             input_decisions=refs("inputDecision"),
             input_data=refs("inputData"),
             label=element.get("label"),
-            line=element.sourceline,
+            line=_line(element),
         )
 
     # -- expressions ---------------------------------------------------------------------------
@@ -227,11 +233,11 @@ class _Parser:
     def expression(self, element: Element) -> m.Expression:
         reader = _EXPRESSIONS.get(_local(element))
         if reader is None:
-            return m.Unsupported(_local(element), element.get("typeRef"), element.sourceline)
+            return m.Unsupported(_local(element), element.get("typeRef"), _line(element))
         return reader(self, element)
 
     def literal(self, element: Element) -> m.LiteralExpression:
-        return m.LiteralExpression(_text_of(element) or "", element.get("typeRef"), element.sourceline)
+        return m.LiteralExpression(_text_of(element) or "", element.get("typeRef"), _line(element))
 
     def context(self, element: Element) -> m.Context:
         entries = []
@@ -240,11 +246,11 @@ class _Parser:
             name = variable.get("name") if variable is not None else None
             type_ref = variable.get("typeRef") if variable is not None else None
             entries.append(m.ContextEntry(name, type_ref, self.expression_in(entry)))
-        return m.Context(tuple(entries), element.get("typeRef"), element.sourceline)
+        return m.Context(tuple(entries), element.get("typeRef"), _line(element))
 
     def list_(self, element: Element) -> m.ListExpression:
         items = tuple(self.expression(c) for c in _children(element) if _local(c) in _EXPRESSIONS)
-        return m.ListExpression(items, element.get("typeRef"), element.sourceline)
+        return m.ListExpression(items, element.get("typeRef"), _line(element))
 
     def relation(self, element: Element) -> m.Relation:
         columns = tuple(self.required(c, "name") for c in _children(element, "column"))
@@ -255,7 +261,7 @@ class _Parser:
             ]
             cells.extend([None] * (len(columns) - len(cells)))
             rows.append(tuple(cells))
-        return m.Relation(columns, tuple(rows), element.get("typeRef"), element.sourceline)
+        return m.Relation(columns, tuple(rows), element.get("typeRef"), _line(element))
 
     def invocation(self, element: Element) -> m.Invocation:
         callee = self.expression_in(element)
@@ -267,7 +273,7 @@ class _Parser:
             if parameter is None:
                 raise self.fail(binding, "<binding> needs a <parameter>")
             bindings.append(m.Binding(self.required(parameter, "name"), self.expression_in(binding)))
-        return m.Invocation(callee, tuple(bindings), element.get("typeRef"), element.sourceline)
+        return m.Invocation(callee, tuple(bindings), element.get("typeRef"), _line(element))
 
     def function_definition(self, element: Element) -> m.FunctionDefinition:
         params = tuple(
@@ -279,7 +285,7 @@ class _Parser:
             self.expression_in(element),
             element.get("kind") or "FEEL",
             element.get("typeRef"),
-            element.sourceline,
+            _line(element),
         )
 
     def conditional(self, element: Element) -> m.Conditional:
@@ -288,7 +294,7 @@ class _Parser:
             self.expression_in(_child(element, "then")),
             self.expression_in(_child(element, "else")),
             element.get("typeRef"),
-            element.sourceline,
+            _line(element),
         )
 
     def iteration(self, element: Element) -> m.Iteration:
@@ -300,7 +306,7 @@ class _Parser:
             self.expression_in(_child(element, "in")),
             self.expression_in(_child(element, body_tag)),
             element.get("typeRef"),
-            element.sourceline,
+            _line(element),
         )
 
     def filter_(self, element: Element) -> m.Filter:
@@ -308,7 +314,7 @@ class _Parser:
             self.expression_in(_child(element, "in")),
             self.expression_in(_child(element, "match")),
             element.get("typeRef"),
-            element.sourceline,
+            _line(element),
         )
 
     def decision_table(self, element: Element) -> m.DecisionTable:
@@ -329,7 +335,7 @@ class _Parser:
             if len(rule.input_entries) != len(inputs) or len(rule.output_entries) != len(outputs):
                 raise self.fail(element, "rule {rule!r} has the wrong number of entries", rule=rule.id)
         return m.DecisionTable(
-            policy, aggregation, inputs, outputs, rules, element.get("typeRef"), element.sourceline
+            policy, aggregation, inputs, outputs, rules, element.get("typeRef"), _line(element)
         )
 
     def input_clause(self, element: Element) -> m.InputClause:
@@ -356,7 +362,7 @@ class _Parser:
             id=element.get("id") or f"rule {index + 1}",
             input_entries=tuple(_text_of(c) or "-" for c in _children(element, "inputEntry")),
             output_entries=tuple(_text_of(c) or "" for c in _children(element, "outputEntry")),
-            line=element.sourceline,
+            line=_line(element),
         )
 
 
@@ -407,7 +413,7 @@ def parse_xml(data: bytes, *, source: str | None = None) -> Element:
             reason=re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc)),
         ) from None
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise InvalidInput(
             "a DOCTYPE declaration is not allowed (entities are never expanded)",
             location=Location(file=source, line=1),
@@ -428,7 +434,7 @@ def parse_dmn(data: bytes | str, *, source: str | None = None) -> m.Definitions:
     if _local(root) != "definitions" or namespace not in DMN_NAMESPACES:
         raise InvalidInput(
             "not a DMN file: root element {tag!r} is not a DMN <definitions>",
-            location=Location(file=source, line=root.sourceline),
+            location=Location(file=source, line=_line(root)),
             tag=root.tag,
         )
     return _Parser(source).definitions(root)

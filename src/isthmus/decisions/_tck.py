@@ -22,7 +22,7 @@ from isthmus.errors import InvalidInput, IsthmusError, Location
 from isthmus.feel import compile_expression
 
 from . import _model as m
-from ._dmn_xml import load_dmn, parse_xml
+from ._dmn_xml import _line, load_dmn, parse_xml
 from ._engine import DecisionEngine
 
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -139,7 +139,7 @@ class _ValueReader:
         except InvalidOperation:
             raise InvalidInput(
                 "not a number: {text!r}",
-                location=Location(file=self.source, line=element.sourceline),
+                location=Location(file=self.source, line=_line(element)),
                 text=text,
             ) from None
         return value if value.is_finite() else None
