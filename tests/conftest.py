@@ -88,8 +88,14 @@ def clock() -> FakeClock:
 
 
 def make_settings(tmp_path: Path, db_url: str) -> Settings:
-    return load_settings({"ISTHMUS_DATA_DIR": str(tmp_path / "data"), "ISTHMUS_DB_URL": db_url,
-                          "ISTHMUS_LANGUAGE": "zh_CN", "ISTHMUS_TIMEZONE": "Asia/Shanghai"})
+    return load_settings(
+        {
+            "ISTHMUS_DATA_DIR": str(tmp_path / "data"),
+            "ISTHMUS_DB_URL": db_url,
+            "ISTHMUS_LANGUAGE": "zh_CN",
+            "ISTHMUS_TIMEZONE": "Asia/Shanghai",
+        }
+    )
 
 
 @pytest.fixture

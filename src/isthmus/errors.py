@@ -35,6 +35,7 @@ class Location:
     file: str | None = None
     sheet: str | None = None
     line: int | None = None
+    row: int | None = None
     column: int | str | None = None
     field: str | None = None
 
@@ -45,8 +46,10 @@ class Location:
             parts.append(self.file)
         if self.sheet:
             parts.append(f"sheet {self.sheet}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
         if self.line is not None:
-            parts.append(f"row {self.line}" if self.sheet else f"line {self.line}")
+            parts.append(f"line {self.line}")
         if self.column is not None:
             parts.append(f"column {self.column}")
         if self.field:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -99,7 +100,7 @@ def validate_process(process: Process, *, location: Location | None = None) -> l
     base = location or Location()
 
     def bad(field_name: str, template: str, **params: Any) -> None:
-        where = Location(file=base.file, sheet=base.sheet, line=base.line, field=field_name)
+        where = Location(file=base.file, sheet=base.sheet, row=base.row, field=field_name)
         problems.append(InvalidInput(template, location=where, **params))
 
     if not PROCESS_ID_PATTERN.match(process.id):
@@ -129,8 +130,8 @@ def _check_texts(process: Process, bad: Callable[..., None]) -> None:
         value: str = getattr(process, name)
         if len(value) > MAX_TEXT:
             bad(name, "expected at most {limit} characters, got {length}", limit=MAX_TEXT, length=len(value))
-        if "\n" in value:
-            bad(name, "expected a single line of text")
+        if "\n" in value or _has_control(value):
+            bad(name, "expected a single line of text without control characters")
 
 
 def _check_lists(process: Process, bad: Callable[..., None]) -> None:
@@ -139,11 +140,15 @@ def _check_lists(process: Process, bad: Callable[..., None]) -> None:
         if len(items) > MAX_LIST_ITEMS:
             bad(name, "expected at most {limit} entries, got {count}", limit=MAX_LIST_ITEMS, count=len(items))
         for item in items:
-            if not item.strip() or "\n" in item or len(item) > MAX_TEXT:
+            if not item.strip() or "\n" in item or _has_control(item) or len(item) > MAX_TEXT:
                 bad(name, "expected non-empty single-line entries, got {value!r}", value=item)
     for role in process.roles:
         if any(sep in role for sep in ROLE_SEPARATORS):
             bad("roles", "a role name cannot contain a list separator, got {value!r}", value=role)
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 ROLE_SEPARATORS = ("、", ",", "，", ";", "；")

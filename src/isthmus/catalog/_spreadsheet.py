@@ -74,10 +74,10 @@ def _rows_to_processes(rows: Iterable[tuple[Location, Sequence[Any]]], filename:
                 InvalidInput(
                     "duplicate process id {value!r}, first seen at row {first}",
                     location=Location(
-                        file=location.file, sheet=location.sheet, line=location.line, column="流程编号"
+                        file=location.file, sheet=location.sheet, row=location.row, column="流程编号"
                     ),
                     value=process.id,
-                    first=first_seen[process.id].line,
+                    first=first_seen[process.id].row,
                 )
             )
             continue
@@ -120,7 +120,7 @@ def _xlsx_rows(data: bytes, filename: str) -> Iterator[tuple[Location, Sequence[
     try:
         sheet = workbook[SHEET_TITLE] if SHEET_TITLE in workbook.sheetnames else workbook.worksheets[0]
         rows = [
-            (Location(file=filename, sheet=sheet.title, line=index), row)
+            (Location(file=filename, sheet=sheet.title, row=index), row)
             for index, row in enumerate(sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 50), start=1)
         ]
     finally:
@@ -130,13 +130,14 @@ def _xlsx_rows(data: bytes, filename: str) -> Iterator[tuple[Location, Sequence[
 
 def _csv_rows(data: bytes, filename: str) -> Iterator[tuple[Location, Sequence[Any]]]:
     text = _decode(data, filename)
+    # Only the delimiter is guessed, from the header line: csv.Sniffer also guesses quoting and
+    # gets it wrong on cells that contain quotes.
+    header = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header.count)
+    dialect: Any = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, delimiter=delimiter)
     try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        rows = [(Location(file=filename, line=reader.line_num), row) for row in reader]
+        rows = [(Location(file=filename, row=index), row) for index, row in enumerate(reader, start=1)]
     except csv.Error as exc:
         raise InvalidInput(
             "malformed CSV: {reason}", location=Location(file=filename, line=reader.line_num), reason=str(exc)
@@ -169,6 +170,10 @@ def write_xlsx(processes: Sequence[Process], language: str = "zh_CN") -> bytes:
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for process in processes:
         sheet.append(process_to_row(process))
+        for cell in sheet[sheet.max_row]:
+            # Text is text: a name starting with "=" must not become a formula (formula injection).
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     widths = [14, 22, 12, 26, 12, 28, 12, 16, 50, 14, 12, 12, 14, 16]
     for index, width in enumerate(widths[: len(ALL_COLUMNS)]):
         sheet.column_dimensions[chr(ord("A") + index)].width = width

@@ -91,7 +91,7 @@ def map_headers(cells: Sequence[Any], location: Location) -> dict[int, Column]:
         if cell is None or str(cell).strip() == "":
             continue
         column = _HEADER_LOOKUP.get(_normalise_header(str(cell)))
-        where = Location(file=location.file, sheet=location.sheet, line=location.line, column=index + 1)
+        where = Location(file=location.file, sheet=location.sheet, row=location.row, column=index + 1)
         if column is None:
             problems.append(
                 InvalidInput(
@@ -119,22 +119,32 @@ def map_headers(cells: Sequence[Any], location: Location) -> dict[int, Column]:
     return mapping
 
 
+_NUMBERED_START = re.compile(r"^\s*1\s*[.、．)]")
+_NEXT_NUMBER = re.compile(r"[;；]\s*(?=\d+\s*[.、．)])")
+
+
 def split_list(text: str, *, numbered: bool) -> tuple[str, ...]:
-    """Cell text → list. Pain points: one per line, or the guide's ``1.…;2.…`` form."""
+    """Cell text → list.
+
+    Roles: separated by 、 , ， ; ；. Pain points: one per line (our export), or the guide's
+    ``1.…;2.…`` form — there a ";" only separates when the next running number follows it, so a
+    pain point may itself contain ";".
+    """
     text = text.strip()
     if not text:
         return ()
-    parts = (
-        text.splitlines()
-        if "\n" in text
-        else _LIST_SPLIT.split(text)
-        if not numbered
-        else re.split(r"[;；]", text)
-    )
+    if "\n" in text:
+        parts = text.splitlines()
+    elif not numbered:
+        parts = _LIST_SPLIT.split(text)
+    elif _NUMBERED_START.match(text):
+        parts = _NEXT_NUMBER.split(text)
+    else:
+        parts = re.split(r"[;；]", text)
     items = [p.strip() for p in parts if p.strip()]
     if numbered:
         items = [_strip_number(item, i + 1) for i, item in enumerate(items)]
-    return tuple(items)
+    return tuple(item for item in items if item)
 
 
 def _strip_number(item: str, expected: int) -> str:
@@ -197,7 +207,7 @@ def row_to_process(cells: dict[Column, Any], location: Location) -> tuple[Proces
     text = {c.key: _text(cells.get(c)) for c in ALL_COLUMNS}
 
     def bad(column: Column, template: str, **params: Any) -> None:
-        where = Location(file=location.file, sheet=location.sheet, line=location.line, column=column.zh)
+        where = Location(file=location.file, sheet=location.sheet, row=location.row, column=column.zh)
         problems.append(InvalidInput(template, location=where, **params))
 
     col = {c.key: c for c in ALL_COLUMNS}
@@ -253,7 +263,22 @@ def row_to_process(cells: dict[Column, Any], location: Location) -> tuple[Proces
             scores=scores,
         )
     )
-    return process, validate_process(process, location=location)
+    by_field = {c.key: c.zh for c in ALL_COLUMNS}
+    return process, [
+        InvalidInput(
+            problem.template,
+            location=Location(
+                file=location.file,
+                sheet=location.sheet,
+                row=location.row,
+                column=by_field.get(problem.location.field or "", problem.location.field)
+                if problem.location
+                else None,
+            ),
+            **problem.params,
+        )
+        for problem in validate_process(process, location=location)
+    ]
 
 
 def _scores(text: dict[str, str], col: dict[str, Column], bad: Any) -> PriorityScores | None:

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from isthmus.errors import IsthmusError, NotFound, is_retryable
+from isthmus.errors import IsthmusError, NotFound, Terminal, is_retryable
 from isthmus.jobs import Job, JobId, JobState
 from isthmus.security import Principal
 from isthmus.services import audit
@@ -23,7 +23,7 @@ log = logging.getLogger("isthmus.jobs")
 DEFAULT_LEASE_S = 300.0
 
 
-class UnknownJobKind(IsthmusError):
+class UnknownJobKind(IsthmusError, Terminal):
     code = "unknown_job_kind"
 
 

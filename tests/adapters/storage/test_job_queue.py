@@ -1,0 +1,204 @@
+"""The job queue: outbox enqueue, claims, retries with backoff, incidents, leases, serial keys."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from isthmus.adapters.storage import Database
+from isthmus.bootstrap import Container
+from isthmus.errors import IntegrationFailure, InvalidInput
+from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
+from isthmus.security import SYSTEM
+from isthmus.services import audit
+from isthmus.services.jobs import JobRunner
+from isthmus.services.ports import UnitOfWork
+from isthmus.testing import FakeClock
+
+
+def _enqueue(container: Container, *jobs: NewJob) -> list[JobId | None]:
+    with container.database.unit_of_work() as uow:
+        ids = [uow.jobs.enqueue(job, container.clock.now()) for job in jobs]
+        uow.commit()
+    return ids
+
+
+def _runner(container: Container, handlers: dict[str, object], worker: str = "w1") -> JobRunner:
+    return JobRunner(container.database.unit_of_work, container.clock, handlers, worker)  # type: ignore[arg-type]
+
+
+def _record_effect(job: Job, uow: UnitOfWork) -> None:
+    """A real database effect in the job's own transaction: one audit record per run."""
+    audit.record(uow, FakeClock(), SYSTEM, "test.effect", "job", str(job.id), after=job.payload)
+
+
+def _effects(container: Container) -> int:
+    return container.audit.search(SYSTEM, action="test.effect")[1]
+
+
+def test_enqueue_is_part_of_the_callers_transaction(container: Container) -> None:
+    with container.database.unit_of_work() as uow:
+        uow.jobs.enqueue(NewJob(kind="k"), container.clock.now())
+        # no commit: rolled back with the caller's work
+    assert container.jobs.find(SYSTEM) == []
+
+
+def test_a_job_runs_once_and_its_effect_commits_with_completion(container: Container) -> None:
+    (job_id,) = _enqueue(container, NewJob(kind="effect", payload={"n": 1}))
+    stats = _runner(container, {"effect": _record_effect}).run_until_idle()
+    assert (stats.claimed, stats.done) == (1, 1)
+    assert _effects(container) == 1
+    assert container.jobs.get(SYSTEM, int(job_id or 0)).state is JobState.DONE
+    assert _runner(container, {"effect": _record_effect}).run_until_idle().claimed == 0
+
+
+def test_failing_target_is_retried_with_backoff_then_becomes_an_incident(
+    container: Container, clock: FakeClock
+) -> None:
+    attempts: list[int] = []
+
+    def always_down(job: Job, uow: UnitOfWork) -> None:
+        attempts.append(job.attempts)
+        raise IntegrationFailure("target down")
+
+    (job_id,) = _enqueue(container, NewJob(kind="down", policy=RetryPolicy(jitter=0)))
+    runner = _runner(container, {"down": always_down})
+    delays = []
+    for _ in range(4):
+        assert runner.run_until_idle().claimed == 1
+        job = container.jobs.get(SYSTEM, int(job_id or 0))
+        delays.append(job.run_at - clock.now())
+        clock.advance(hours=2)
+    assert attempts == [1, 2, 3, 4]  # 1 try + 3 retries, the default policy
+    assert delays[:3] == [timedelta(seconds=2), timedelta(seconds=4), timedelta(seconds=8)]
+    job = container.jobs.get(SYSTEM, int(job_id or 0))
+    assert job.state is JobState.INCIDENT
+    assert "target down" in (job.last_error or "")
+
+
+def test_target_failing_three_times_then_recovering_gets_exactly_four_attempts(
+    container: Container, clock: FakeClock
+) -> None:
+    calls: list[int] = []
+
+    def flaky(job: Job, uow: UnitOfWork) -> None:
+        calls.append(job.attempts)
+        if len(calls) <= 3:
+            raise IntegrationFailure("HTTP 500")
+        _record_effect(job, uow)
+
+    _enqueue(container, NewJob(kind="flaky"))
+    runner = _runner(container, {"flaky": flaky})
+    for _ in range(6):
+        runner.run_until_idle()
+        clock.advance(hours=1)
+    assert len(calls) == 4
+    assert _effects(container) == 1
+
+
+def test_terminal_errors_are_not_retried(container: Container) -> None:
+    def bad_data(job: Job, uow: UnitOfWork) -> None:
+        raise InvalidInput("amount: expected a number")
+
+    (job_id,) = _enqueue(container, NewJob(kind="bad"))
+    assert _runner(container, {"bad": bad_data}).run_until_idle().incidents == 1
+    job = container.jobs.get(SYSTEM, int(job_id or 0))
+    assert job.attempts == 1
+    assert job.state is JobState.INCIDENT
+
+
+def test_failed_handler_effects_are_rolled_back(container: Container) -> None:
+    def half_done(job: Job, uow: UnitOfWork) -> None:
+        _record_effect(job, uow)
+        raise RuntimeError("crash after the effect")
+
+    _enqueue(container, NewJob(kind="half", policy=RetryPolicy(max_attempts=1)))
+    _runner(container, {"half": half_done}).run_until_idle()
+    assert _effects(container) == 0
+
+
+def test_unknown_kind_becomes_an_incident_and_can_be_retried(container: Container) -> None:
+    (job_id,) = _enqueue(container, NewJob(kind="nobody-handles-me"))
+    assert _runner(container, {}).run_until_idle().incidents == 1
+    retried = container.jobs.retry(SYSTEM, int(job_id or 0))
+    assert (retried.state, retried.attempts) == (JobState.READY, 0)
+    assert _runner(container, {"nobody-handles-me": _record_effect}).run_until_idle().done == 1
+    assert container.audit.search(SYSTEM, action="job.retry")[1] == 1
+
+
+def test_future_jobs_wait_for_their_time(container: Container, clock: FakeClock) -> None:
+    _enqueue(container, NewJob(kind="effect", run_at=clock.now() + timedelta(minutes=10)))
+    runner = _runner(container, {"effect": _record_effect})
+    assert runner.run_until_idle().claimed == 0
+    clock.advance(minutes=10)
+    assert runner.run_until_idle().done == 1
+
+
+def test_dedupe_key_makes_enqueue_idempotent(container: Container) -> None:
+    first, second = _enqueue(
+        container, NewJob(kind="k", dedupe_key="order-1"), NewJob(kind="k", dedupe_key="order-1")
+    )
+    assert first is not None
+    assert second is None
+
+
+def test_expired_lease_lets_another_worker_take_over_and_refuses_the_late_one(
+    container: Container, clock: FakeClock
+) -> None:
+    _enqueue(container, NewJob(kind="effect"))
+    with container.database.unit_of_work() as uow:
+        (stale,) = uow.jobs.claim("dead-worker", clock.now(), 60, 10)
+        uow.commit()
+    runner = _runner(container, {"effect": _record_effect}, worker="w2")
+    assert runner.run_due().claimed == 0  # still leased
+    clock.advance(seconds=61)
+    assert runner.run_due().done == 1
+    with container.database.unit_of_work() as uow:
+        assert not uow.jobs.complete(stale.id, "dead-worker", clock.now())
+    assert _effects(container) == 1
+
+
+def test_jobs_with_one_serial_key_never_run_together(container: Container, clock: FakeClock) -> None:
+    _enqueue(
+        container,
+        *(NewJob(kind="effect", serial_key="instance-1") for _ in range(3)),
+        NewJob(kind="effect", serial_key="instance-2"),
+    )
+    with container.database.unit_of_work() as uow:
+        claimed = uow.jobs.claim("w1", clock.now(), 60, 10)
+        uow.commit()
+    assert sorted(j.serial_key or "" for j in claimed) == ["instance-1", "instance-2"]
+    with container.database.unit_of_work() as uow:
+        assert uow.jobs.claim("w2", clock.now(), 60, 10) == []
+
+
+@pytest.mark.postgres
+def test_concurrent_workers_on_postgresql_never_take_the_same_job(db_url: str, container: Container) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED concurrency is a PostgreSQL property")
+    _enqueue(container, *(NewJob(kind="effect", payload={"i": i}) for i in range(200)))
+    handled: list[int] = []
+    lock = threading.Lock()
+
+    def effect(job: Job, uow: UnitOfWork) -> None:
+        with lock:
+            handled.append(job.id)
+        _record_effect(job, uow)
+
+    databases = [Database(db_url) for _ in range(4)]
+    runners = [
+        JobRunner(db.unit_of_work, container.clock, {"effect": effect}, f"w{i}")
+        for i, db in enumerate(databases)
+    ]
+    threads = [threading.Thread(target=r.run_until_idle) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for db in databases:
+        db.dispose()
+    assert sorted(handled) == sorted(set(handled))
+    assert len(handled) == 200
+    assert _effects(container) == 200
