@@ -36,7 +36,7 @@ def pg_server() -> Iterator[str | None]:
         return
     script = ROOT / "scripts" / "throwaway-postgres"
     workdir = tempfile.mkdtemp(prefix="isthmus-pg-")
-    os.chmod(workdir, 0o755)
+    Path(workdir).chmod(0o755)  # the postgres user must be able to enter it
     try:
         started = subprocess.run([str(script), "start", workdir], capture_output=True, text=True, check=False)
     except OSError:

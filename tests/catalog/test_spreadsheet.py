@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
@@ -38,7 +39,7 @@ GUIDE_HEADERS = [
 ]
 
 
-def _workbook(rows: list[list[object]]) -> bytes:
+def _workbook(rows: Sequence[Sequence[object]]) -> bytes:
     wb = Workbook()
     sheet = wb.active
     assert sheet is not None

@@ -63,7 +63,8 @@ def test_duplicate_id_is_a_conflict_and_bad_values_are_named(container: Containe
 def test_query_searches_sorts_filters_and_pages(container: Container) -> None:
     _load(container)
     found, total = container.catalog.query(SYSTEM, ProcessQuery(search="erp"))
-    assert {p.id for p in found} == {"SAL-ORD-001", "PUR-REQ-001"} and total == 2
+    assert {p.id for p in found} == {"SAL-ORD-001", "PUR-REQ-001"}
+    assert total == 2
     found, _ = container.catalog.query(SYSTEM, ProcessQuery(search="仓库主管"))
     assert [p.id for p in found] == ["SAL-ORD-001"]
     found, _ = container.catalog.query(SYSTEM, ProcessQuery(sort=SortField.AVG_HOURS, descending=True))
