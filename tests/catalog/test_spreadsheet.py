@@ -45,7 +45,7 @@ def _workbook(rows: Sequence[Sequence[object]]) -> bytes:
     assert sheet is not None
     sheet.title = "表1"
     for row in rows:
-        sheet.append(row)
+        sheet.append(list(row))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
