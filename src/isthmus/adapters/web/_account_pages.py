@@ -62,7 +62,9 @@ def _login_page(
     headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, Throttled) else None
     response = render(request, "login.html", context, status_code=status_code, headers=headers)
     secure = _secure(request)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/login"
+    )
     return response
 
 
@@ -85,7 +87,9 @@ async def login(
     if not expected or not tokens_equal(csrf_token, expected):
         return _login_page(request, next_url=target, notice="stale_form", username=username, status_code=403)
     try:
-        signed = await run_in_threadpool(container.accounts.login, username, password, client_address(request))
+        signed = await run_in_threadpool(
+            container.accounts.login, username, password, client_address(request)
+        )
     except AuthenticationFailed as error:
         status = 429 if isinstance(error, Throttled) else 401
         return _login_page(request, next_url=target, error=error, username=username, status_code=status)

@@ -39,10 +39,13 @@ def diff(record: AuditRecord) -> list[DiffRow]:
             assert isinstance(side, dict)
             in_after = side is after
             return [
-                DiffRow(k, "" if in_after else show(v), show(v) if in_after else "", True) for k, v in side.items()
+                DiffRow(k, "" if in_after else show(v), show(v) if in_after else "", True)
+                for k, v in side.items()
             ]
         return [DiffRow("", show(before), show(after), before != after)]
     keys = list(dict.fromkeys([*before, *after]))
     return [
-        DiffRow(k, show(before.get(k)), show(after.get(k)), True) for k in keys if before.get(k) != after.get(k)
+        DiffRow(k, show(before.get(k)), show(after.get(k)), True)
+        for k in keys
+        if before.get(k) != after.get(k)
     ]

@@ -19,6 +19,7 @@ from isthmus.catalog import (
     Process,
     ProcessId,
     priority_score,
+    validate_process,
 )
 from isthmus.errors import InvalidInput, IsthmusError, Location
 
@@ -98,10 +99,22 @@ class _Parser:
         try:
             number = int(text or "0")
         except ValueError:
-            self.bad(field, "expected a whole number from {low} to {high}, got {value!r}", low=low, high=high, value=text)
+            self.bad(
+                field,
+                "expected a whole number from {low} to {high}, got {value!r}",
+                low=low,
+                high=high,
+                value=text,
+            )
             return low
         if not low <= number <= high:
-            self.bad(field, "expected a whole number from {low} to {high}, got {value!r}", low=low, high=high, value=text)
+            self.bad(
+                field,
+                "expected a whole number from {low} to {high}, got {value!r}",
+                low=low,
+                high=high,
+                value=text,
+            )
         return number
 
     def hours(self, field: str, text: str) -> Decimal:
@@ -136,9 +149,7 @@ def to_process(form: ProcessForm) -> Process:
             pain=parser.integer("pain_score", form.pain_score, 1, 5),
             ease=parser.integer("ease_score", form.ease_score, 1, 5),
         )
-    if parser.problems:
-        raise InvalidInput("{first}", details=parser.problems, first=parser.problems[0].message)
-    return Process(
+    process = Process(
         id=ProcessId(form.id),
         name=form.name,
         department=form.department,
@@ -153,6 +164,14 @@ def to_process(form: ProcessForm) -> Process:
         scores=scores,
         version=version,
     )
+    # Report every problem at once: the domain's checks on fields the form could parse too.
+    flagged = {p.location.field for p in parser.problems if p.location}
+    problems = parser.problems + [
+        p for p in validate_process(process) if not p.location or p.location.field not in flagged
+    ]
+    if problems:
+        raise InvalidInput("{first}", details=problems, first=problems[0].message)
+    return process
 
 
 def field_errors(error: IsthmusError) -> dict[str, list[IsthmusError]]:

@@ -14,6 +14,7 @@ from isthmus.adapters.web._catalog_view import (
     SORTABLE,
     CatalogView,
     chart_data,
+    problem_cells,
     score_text,
 )
 from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
@@ -49,6 +50,7 @@ def _list_context(container: Container, principal: Principal, view: CatalogView)
         "priorities": list(Priority),
         "priority_labels": PRIORITY_LABELS,
         "score_text": score_text,
+        "problem_cells": problem_cells,
         "chart": chart_data(items),
     }
 
@@ -63,12 +65,16 @@ def catalog_list(
     request: Request, container: WebContainer, principal: WebPrincipal, msg: str = "", id: str = ""
 ) -> Response:
     view = CatalogView.parse(dict(request.query_params))
+    # One URL answers with a fragment (htmx) or a page: caches must keep them apart.
+    vary = {"Vary": "HX-Request, HX-Target"}
     if is_htmx(request, RESULTS_TARGET):
-        return render(request, "catalog/_results.html", _list_context(container, principal, view))
+        return render(
+            request, "catalog/_results.html", _list_context(container, principal, view), headers=vary
+        )
     context = _full_context(container, principal, view)
     context["flash"] = MESSAGES.get(msg)
     context["flash_id"] = id
-    return render(request, "catalog/list.html", context)
+    return render(request, "catalog/list.html", context, headers=vary)
 
 
 @router.post("/import", include_in_schema=False)
@@ -142,14 +148,18 @@ async def create(request: Request, container: WebContainer, principal: WebPrinci
 
 
 @router.get("/{process_id}/edit", include_in_schema=False)
-def edit_form(request: Request, process_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+def edit_form(
+    request: Request, process_id: str, container: WebContainer, principal: WebPrincipal
+) -> Response:
     principal.require("catalog:write")
     process = container.catalog.get(principal, process_id)
     return _form_page(request, ProcessForm.from_process(process), editing=True)
 
 
 @router.post("/{process_id}/edit", include_in_schema=False)
-async def update(request: Request, process_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+async def update(
+    request: Request, process_id: str, container: WebContainer, principal: WebPrincipal
+) -> Response:
     form = ProcessForm.from_mapping(dict(await request.form()))
     form.id = process_id  # the id is the key; the form shows it read-only
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from isthmus.adapters.web._catalog_form import computed_score
 from isthmus.adapters.web._redirects import with_query
 from isthmus.catalog import Priority, Process, ProcessQuery, SortField
+from isthmus.errors import IsthmusError
 from isthmus.i18n import N_
 
 PAGE_SIZE = 50
@@ -97,6 +98,18 @@ def chart_data(processes: list[Process]) -> list[dict[str, Any]]:
         {"id": p.id, "name": p.name, "hours": float(p.avg_hours), "priority": p.priority.value}
         for p in processes
     ]
+
+
+def problem_cells(problem: IsthmusError) -> tuple[str, str, str]:
+    """Sheet, row and column of an import problem, as table cells ("" where unknown)."""
+    where = problem.location
+    if where is None:
+        return "", "", ""
+    # A spreadsheet row is ``row``; a CSV or text line is ``line``.
+    row = getattr(where, "row", None)
+    row = where.line if row is None else row
+    column = where.column if where.column is not None else where.field
+    return where.sheet or "", "" if row is None else str(row), "" if column is None else str(column)
 
 
 def score_text(process: Process) -> str | None:

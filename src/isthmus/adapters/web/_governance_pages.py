@@ -129,7 +129,9 @@ def add_user(
     try:
         if not roles:
             raise InvalidInput("roles: choose at least one role")
-        container.accounts.add_user(principal, username.strip(), password, _roles(roles), display_name.strip())
+        container.accounts.add_user(
+            principal, username.strip(), password, _roles(roles), display_name.strip()
+        )
     except (InvalidInput, Conflict) as error:
         return _users_page(request, container, principal, error=error, draft=draft, status_code=422)
     return RedirectResponse(with_query("/users", msg="added", user=username), status_code=303)
