@@ -51,10 +51,10 @@ class Evaluator:
     # -- TableHost ------------------------------------------------------------------------------
 
     def feel(self, text: str, scope: Mapping[str, Any]) -> Any:
-        return self.compiler.evaluate(text, scope, self.warnings)
+        return self.compiler.evaluate(text, scope, self.warnings, self.namespace)
 
     def matches(self, text: str, value: Any, scope: Mapping[str, Any]) -> bool:
-        return self.compiler.matches(text, value, scope, self.warnings)
+        return self.compiler.matches(text, value, scope, self.warnings, self.namespace)
 
     def resolve(self, type_ref: str | None) -> ResolvedType:
         return self.types.resolve(type_ref, self.namespace)

@@ -185,6 +185,8 @@ class DecisionEngine:
         self.models = ModelSet(models)
         self.compiler = Compiler()
         self.types = TypeSystem(self.models.by_namespace, self.compiler)
+        for namespace, model in self.models.by_namespace.items():
+            self.compiler.set_types(namespace, self.types.table(model))
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)

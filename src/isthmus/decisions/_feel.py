@@ -8,10 +8,13 @@ treats any other runtime error, so one bad cell cannot take a whole model down.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from isthmus.feel import FeelSyntaxError, compile_expression, compile_unary_tests
+
+#: user type name -> predicate, for FEEL ``instance of`` (the shape isthmus.feel accepts)
+TypeTable = Mapping[str, Callable[[Any], bool]]
 
 
 class _Failed:
@@ -25,17 +28,22 @@ class Compiler:
     """Caches compiled FEEL expressions and unary tests keyed by (text, in-scope names)."""
 
     def __init__(self) -> None:
-        self._expressions: dict[tuple[str, frozenset[str]], Any] = {}
-        self._tests: dict[tuple[str, frozenset[str]], Any] = {}
+        self._expressions: dict[tuple[str, frozenset[str], str], Any] = {}
+        self._tests: dict[tuple[str, frozenset[str], str], Any] = {}
+        self._types: dict[str, TypeTable] = {}
 
-    def evaluate(self, text: str, scope: Mapping[str, Any], warnings: list[str]) -> Any:
+    def set_types(self, namespace: str, table: TypeTable) -> None:
+        """The item definitions ``instance of`` may name in texts of the model ``namespace``."""
+        self._types[namespace] = table
+
+    def evaluate(self, text: str, scope: Mapping[str, Any], warnings: list[str], namespace: str = "") -> Any:
         """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning."""
         names = _names(scope)
-        key = (text, names)
+        key = (text, names, namespace)
         compiled = self._expressions.get(key)
         if compiled is None:
             try:
-                compiled = compile_expression(text, names=names)
+                compiled = compile_expression(text, names=names, types=self._types.get(namespace))
             except FeelSyntaxError as exc:
                 compiled = _Failed(text, str(exc))
             self._expressions[key] = compiled
@@ -48,14 +56,16 @@ class Compiler:
             warnings.append(f"FEEL error in {text!r}: {exc}")
             return None
 
-    def matches(self, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str]) -> bool:
+    def matches(
+        self, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str], namespace: str = ""
+    ) -> bool:
         """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
         names = _names(scope)
-        key = (text, names)
+        key = (text, names, namespace)
         compiled = self._tests.get(key)
         if compiled is None:
             try:
-                compiled = compile_unary_tests(text, names=names)
+                compiled = compile_unary_tests(text, names=names, types=self._types.get(namespace))
             except FeelSyntaxError as exc:
                 compiled = _Failed(text, str(exc))
             self._tests[key] = compiled

@@ -163,6 +163,17 @@ class TypeSystem:
             item.name, base=base, allowed_values=item.allowed_values, type_constraint=constraint
         )
 
+    def table(self, model: m.Definitions) -> dict[str, Callable[[Any], bool]]:
+        """Predicates for FEEL ``instance of`` over the item definitions of ``model``."""
+
+        def check(name: str) -> Callable[[Any], bool]:
+            # ``instance of`` tests the base type only: allowed values are not part of it (TCK 0070).
+            return lambda v: (
+                v is not None and self.conforms(v, self.resolve(name, model.namespace), constraints=False)
+            )
+
+        return {item.name: check(item.name) for item in model.item_definitions}
+
     # -- conformance ---------------------------------------------------------------------------
 
     def coerce(self, value: Any, type_: ResolvedType, warnings: list[str], what: str) -> Any:
@@ -189,24 +200,33 @@ class TypeSystem:
                 return True, [value]  # to singleton list
         return False, None
 
-    def conforms(self, value: Any, type_: ResolvedType) -> bool:
-        """Whether ``value`` is an instance of ``type_`` (null conforms to every type)."""
+    def conforms(self, value: Any, type_: ResolvedType, *, constraints: bool = True) -> bool:
+        """Whether ``value`` is an instance of ``type_`` (null conforms to every type).
+
+        ``constraints=False`` ignores allowed values and type constraints, as FEEL ``instance of`` does.
+        """
         if value is None:
             return True
-        if type_.base is not None and not self.conforms(value, type_.base):
+        if type_.base is not None and not self.conforms(value, type_.base, constraints=constraints):
             return False
         if type_.builtin is not None and not _BUILTINS[type_.builtin](value):
             return False
-        if type_.element is not None and not all(self.conforms(v, type_.element) for v in value):
+        element = type_.element
+        if element is not None and not all(self.conforms(v, element, constraints=constraints) for v in value):
             return False
-        if type_.components is not None and not self._components_conform(value, type_.components):
+        parts = type_.components
+        if parts is not None and not self._components_conform(value, parts, constraints):
             return False
-        return self._constraints_hold(value, type_)
+        return not constraints or self._constraints_hold(value, type_)
 
-    def _components_conform(self, value: dict[str, Any], parts: tuple[tuple[str, ResolvedType], ...]) -> bool:
+    def _components_conform(
+        self, value: dict[str, Any], parts: tuple[tuple[str, ResolvedType], ...], constraints: bool
+    ) -> bool:
         # Every component must be present (a context lacking one is not an instance); extra
         # entries are allowed (FEEL context subtyping, DMN 1.5 §10.3.2.9.1).
-        return all(name in value and self.conforms(value[name], part) for name, part in parts)
+        return all(
+            name in value and self.conforms(value[name], p, constraints=constraints) for name, p in parts
+        )
 
     def _constraints_hold(self, value: Any, type_: ResolvedType) -> bool:
         for text in (type_.allowed_values, type_.type_constraint):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,9 +23,16 @@ app = typer.Typer(help="DMN decisions: evaluate models and run the DMN TCK.", no
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _fail(error: IsthmusError) -> typer.Exit:
+def _exit(code: int) -> NoReturn:
+    # SystemExit rather than typer.Exit: a host that runs click with standalone_mode=False gets
+    # typer.Exit's code back as a return value and may drop it; SystemExit always reaches the shell.
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _fail(error: IsthmusError) -> NoReturn:
     sys.stderr.write(f"error: {error.message}\n")
-    return typer.Exit(2)
+    _exit(2)
 
 
 def _inputs(text: str) -> dict[str, Any]:
@@ -54,7 +61,7 @@ def eval_decision(
     try:
         result = evaluate(load_dmn_set(model), decision, _inputs(input_json))
     except IsthmusError as exc:
-        raise _fail(exc) from None
+        _fail(exc)
     value = to_json_value(result.value)
     if json_out:
         sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
@@ -74,14 +81,13 @@ def tck(
     try:
         report = run_tck(directory)
     except IsthmusError as exc:
-        raise _fail(exc) from None
+        _fail(exc)
     if json_out:
         sys.stdout.write(json.dumps(_report_json(report), ensure_ascii=False, indent=1) + "\n")
     else:
         _print_table(report)
     sys.stdout.write(f"{report.passed} passed, {report.failed} failed\n")
-    sys.stdout.flush()
-    raise typer.Exit(0 if report.failed == 0 else 1)
+    _exit(0 if report.failed == 0 else 1)
 
 
 def _report_json(report: TckReport) -> list[dict[str, Any]]:
