@@ -17,7 +17,9 @@ SEEDS = [
     "{f: function(n) if n <= 1 then 1 else n * f(n - 1), r: f(5)}.r",
     "x in (< 5, [6..8], not(10))",
 ]
-ALPHABET = st.sampled_from(list('abcxyz0123456789 +-*/=<>!.,:;()[]{}"@?\\\n') + ["and", "or", "for", "in", " if "])
+ALPHABET = st.sampled_from(
+    [*list('abcxyz0123456789 +-*/=<>!.,:;()[]{}"@?\\\n'), "and", "or", "for", "in", " if "]
+)
 CONTEXT = {"a": Decimal(2), "x": [Decimal(1)], "b": "s"}
 
 
@@ -44,7 +46,9 @@ def test_token_soup_never_raises_anything_else(parts: list[str]) -> None:
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.integers(0, 200), st.integers(0, 5), st.text(max_size=4))
-def test_mutated_valid_expressions_never_raise_anything_else(seed: str, at: int, cut: int, insert: str) -> None:
+def test_mutated_valid_expressions_never_raise_anything_else(
+    seed: str, at: int, cut: int, insert: str
+) -> None:
     position = at % (len(seed) + 1)
     _check(seed[:position] + insert + seed[position + cut :])
 

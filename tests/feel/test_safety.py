@@ -12,7 +12,9 @@ from ._helpers import feel, feel_warnings
 
 def test_runaway_recursion_is_cut_at_the_depth_limit() -> None:
     warnings: list[str] = []
-    expression = compile_expression("{f: function(n) f(n + 1), r: f(0)}.r", limits=EvaluationLimits(max_depth=20))
+    expression = compile_expression(
+        "{f: function(n) f(n + 1), r: f(0)}.r", limits=EvaluationLimits(max_depth=20)
+    )
     assert expression.evaluate({}, warnings=warnings) is None
     assert any("deeper than 20" in w for w in warnings)
 

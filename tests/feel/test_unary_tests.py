@@ -41,7 +41,7 @@ CASES = [
     ("true", True, True),
     ("false", True, False),
     ('< date("2024-01-01")', dt.date(2023, 12, 31), True),
-    ("[date(\"2024-01-01\")..date(\"2024-12-31\")]", dt.date(2024, 6, 1), True),
+    ('[date("2024-01-01")..date("2024-12-31")]', dt.date(2024, 6, 1), True),
 ]
 
 

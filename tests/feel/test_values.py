@@ -40,7 +40,8 @@ def test_from_feel_gives_json_values() -> None:
 
 
 def test_feel_type_names() -> None:
-    assert [feel_type_of(v) for v in (Decimal(1), "s", True, None, dt.date.today(), [], {})] == [
+    values: tuple[object, ...] = (Decimal(1), "s", True, None, dt.date.today(), [], {})
+    assert [feel_type_of(v) for v in values] == [
         "number",
         "string",
         "boolean",

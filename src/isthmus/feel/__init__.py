@@ -15,6 +15,7 @@ from __future__ import annotations
 #: FEEL times are ``datetime.time`` values (naive = local; tzinfo a fixed offset or a ``ZoneInfo``).
 from datetime import time as FeelTime  # noqa: N812
 
+from isthmus.feel._batch import BatchExpression, compile_batch
 from isthmus.feel._errors import FeelSyntaxError
 from isthmus.feel._expression import Expression, UnaryTests, compile_expression, compile_unary_tests
 from isthmus.feel._functions import BUILTINS
@@ -27,6 +28,7 @@ BUILTIN_NAMES = frozenset(BUILTINS)
 
 __all__ = [
     "BUILTIN_NAMES",
+    "BatchExpression",
     "DaysTimeDuration",
     "EvaluationLimits",
     "Expression",
@@ -36,6 +38,7 @@ __all__ = [
     "Range",
     "UnaryTests",
     "YearsMonthsDuration",
+    "compile_batch",
     "compile_expression",
     "compile_unary_tests",
     "conforms",
