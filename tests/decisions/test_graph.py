@@ -66,3 +66,14 @@ def test_a_missing_import_is_refused() -> None:
     main = model('<import namespace="urn:gone" name="gone" importType="x"/>')
     with pytest.raises(InvalidInput, match="urn:gone"):
         DecisionEngine([main])
+
+
+def test_load_dmn_set_reads_imported_models_beside_the_file() -> None:
+    from pathlib import Path
+
+    from isthmus.decisions import load_dmn_set
+
+    main = Path(__file__).parent / "tck_extra" / "0006-import" / "0006-import.dmn"
+    models = load_dmn_set(main)
+    assert [m.name for m in models] == ["0006-import", "Library"]
+    assert evaluate(models, "Welcome", {"visitor": {"name": "Ann"}}).value == "Hello, Ann"

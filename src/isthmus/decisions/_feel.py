@@ -42,6 +42,7 @@ class Compiler:
         key = (text, names, namespace)
         compiled = self._expressions.get(key)
         if compiled is None:
+            _bound(self._expressions)
             try:
                 compiled = compile_expression(text, names=names, types=self._types.get(namespace))
             except FeelSyntaxError as exc:
@@ -64,6 +65,7 @@ class Compiler:
         key = (text, names, namespace)
         compiled = self._tests.get(key)
         if compiled is None:
+            _bound(self._tests)
             try:
                 compiled = compile_unary_tests(text, names=names, types=self._types.get(namespace))
             except FeelSyntaxError as exc:
@@ -77,6 +79,15 @@ class Compiler:
         except Exception as exc:
             warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
             return False
+
+
+_MAX_CACHED = 20_000
+
+
+def _bound(cache: dict[Any, Any]) -> None:
+    """Keep a long-lived engine's cache finite: scopes vary with the (free-form) inputs given."""
+    if len(cache) >= _MAX_CACHED:
+        cache.clear()
 
 
 def _names(scope: Mapping[str, Any]) -> frozenset[str]:

@@ -147,7 +147,16 @@ class _ValueReader:
 
 def read_test_file(path: Path) -> TckTestFile:
     """Parse one TCK ``*-test-*.xml`` file."""
-    root = parse_xml(path.read_bytes(), source=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            "cannot read {path}: {reason}",
+            location=Location(file=str(path)),
+            path=str(path),
+            reason=exc.strerror or str(exc),
+        ) from None
+    root = parse_xml(data, source=str(path))
     reader = _ValueReader(str(path))
     model_name = next((c.text.strip() for c in _kids(root, "modelName") if c.text), None)
     cases = tuple(_test_case(c, reader) for c in _kids(root, "testCase"))
@@ -219,9 +228,7 @@ def _feel_string(value: Any) -> str:
 def test_folders(directory: Path) -> Iterator[Path]:
     """Every folder under ``directory`` (itself included) that holds ``*-test-*.xml`` files."""
     if not directory.is_dir():
-        raise InvalidInput(
-            "not a directory: {path}", location=Location(file=str(directory)), path=str(directory)
-        )
+        raise InvalidInput("not a directory", location=Location(file=str(directory)))
     folders = {p.parent for p in directory.rglob("*-test-*.xml")}
     yield from sorted(folders)
 
