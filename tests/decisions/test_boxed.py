@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from isthmus.decisions import DecisionEngine, evaluate, invoke_decision_service
+from isthmus.decisions import DecisionEngine, DecisionResult, evaluate, invoke_decision_service
 
 from ._builders import input_data, literal_decision, model
 
@@ -114,3 +114,26 @@ def test_decision_service_invoked_from_the_api_takes_input_decisions_as_given() 
 
 def test_decision_service_as_a_feel_function_takes_input_data_then_input_decisions() -> None:
     assert evaluate(model(SERVICE), "caller", {}).value == "given/out"
+
+
+def _java(cls: str, signature: str) -> str:
+    return (
+        '<functionDefinition kind="Java"><formalParameter name="a"/><formalParameter name="b"/><context>'
+        f'<contextEntry><variable name="class"/>{_lit(chr(34) + cls + chr(34))}</contextEntry>'
+        f'<contextEntry><variable name="method signature"/>{_lit(chr(34) + signature + chr(34))}</contextEntry>'
+        "</context></functionDefinition>"
+    )
+
+
+def test_java_functions_only_from_the_math_whitelist() -> None:
+    def run(cls: str, signature: str) -> DecisionResult:
+        ctx = (
+            f'<context><contextEntry><variable name="f"/>{_java(cls, signature)}</contextEntry>'
+            f"<contextEntry>{_lit('f(123, 456)')}</contextEntry></context>"
+        )
+        return evaluate(model(_decision("d", ctx)), "d", {})
+
+    assert run("java.lang.Math", "max(double, double)").value == Decimal(456)
+    refused = run("java.lang.Runtime", "exec(java.lang.String)")
+    assert refused.value is None
+    assert any("not available" in w for w in refused.warnings)

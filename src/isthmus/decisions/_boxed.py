@@ -15,6 +15,7 @@ from isthmus.feel import FeelFunction
 
 from . import _model as m
 from ._feel import Compiler
+from ._java import java_method
 from ._tables import evaluate_table
 from ._types import ResolvedType, TypeSystem
 
@@ -147,13 +148,7 @@ def make_function(
     """A FEEL function value whose body is a boxed expression evaluated in ``scope`` + parameters."""
     params = definition.parameters
     if definition.kind.upper() != "FEEL":
-        kind = definition.kind
-
-        def unsupported(*_args: Any) -> Any:
-            ev.warnings.append(f"function kind {kind!r} is not supported; result is null")
-            return None
-
-        return FeelFunction([p.name for p in params], unsupported, name=name)
+        return _external(definition, scope, ev, name)
 
     def body(*args: Any) -> Any:
         local = dict(scope)
@@ -169,6 +164,22 @@ def make_function(
         return ev.coerce(value, output_type, f"result of {name or 'function'}")
 
     return FeelFunction([p.name for p in params], body, name=name)
+
+
+def _external(
+    definition: m.FunctionDefinition, scope: dict[str, Any], ev: Evaluator, name: str
+) -> FeelFunction:
+    """Java (whitelisted ``java.lang.Math``) or PMML functions; anything else is null with a warning."""
+    kind = definition.kind
+    method = java_method(evaluate_expression(definition.body, scope, ev)) if kind.upper() == "JAVA" else None
+
+    def body(*args: Any) -> Any:
+        if method is None:
+            ev.warnings.append(f"{kind} function {name or ''} is not available; result is null")
+            return None
+        return method(*args)
+
+    return FeelFunction([p.name for p in definition.parameters], body, name=name)
 
 
 def _function(expr: Any, scope: dict[str, Any], ev: Evaluator) -> Any:
