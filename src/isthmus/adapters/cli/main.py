@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from isthmus import __version__
@@ -65,6 +64,10 @@ def _root(
 GLOBAL_OPTIONS = ("--db", "--as")
 
 
+class UsageProblem(Exception):
+    """A malformed global option (found before click parses anything)."""
+
+
 def split_global_options(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """Take ``--db URL`` / ``--db=URL`` / ``--as USER`` out of ``argv`` wherever they stand
     (up to a ``--`` separator); raise UsageError when a value is missing."""
@@ -81,7 +84,7 @@ def split_global_options(argv: Sequence[str]) -> tuple[list[str], dict[str, str]
         if name in GLOBAL_OPTIONS:
             if not eq:
                 if i + 1 >= len(args):
-                    raise click.UsageError(f"{name} needs a value")
+                    raise UsageProblem(f"{name} needs a value")
                 value = args[i + 1]
                 i += 1
             found[name] = value
@@ -105,21 +108,20 @@ def run(argv: Sequence[str] | None = None) -> int:
         args, options = split_global_options(sys.argv[1:] if argv is None else argv)
         state.db_url, state.as_user = options.get("--db"), options.get("--as")
         command = typer.main.get_command(app)
-        command.main(args=args, prog_name="isthmus", standalone_mode=False, obj=state)
+        # Standalone mode: click itself reports usage errors (exit 2) and turns typer.Exit into
+        # SystemExit; only our own errors and surprises reach the handlers below.
+        command.main(args=args, prog_name="isthmus", standalone_mode=True, obj=state)
         return 0
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except UsageProblem as usage:
+        err_console.print(f"error: {usage}", markup=False)
+        return 2
     except IsthmusError as error:
         err_console.print(f"error: {error.message}", markup=False, soft_wrap=True)
         for detail in error.details[:20]:
             err_console.print(f"  {detail.message}", markup=False, soft_wrap=True)
         return exit_code_for(error)
-    except click.exceptions.Exit as done:
-        return int(done.exit_code or 0)
-    except click.ClickException as usage:
-        usage.show()
-        return 2 if isinstance(usage, click.UsageError) else usage.exit_code
-    except click.Abort:
-        err_console.print("aborted")
-        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as unexpected:
