@@ -133,7 +133,15 @@ class UnaryTests:
         tests = self._tests
         if tests is None:
             return True
-        scope = _scope(context)
+        scope = context if context.__class__ is dict else dict(context)
+        if self._simple and warnings is None:
+            try:
+                for test in tests:
+                    if test(input_value, scope) is True:
+                        return not self._negated
+            except Exception:
+                return False
+            return self._negated
 
         def run() -> bool:
             for test in tests:
@@ -141,11 +149,6 @@ class UnaryTests:
                     return not self._negated
             return self._negated
 
-        if self._simple and warnings is None and CURRENT.get() is None:
-            try:
-                return run()
-            except Exception:
-                return False
         return _guarded(run, self.limits, warnings, False) is True
 
     def __repr__(self) -> str:
@@ -197,18 +200,48 @@ def _compile_test(compiler: Compiler, node: Tree[Token]) -> Test:
         operand = compiler.compile(node.children[1])
         return _comparison_test(symbol, operand, compiler.constants.get(operand))
     if node.data == "range":
-        make = compiler.compile(node)
-        return lambda value, env: _in_made_range(value, make(env))
+        return _range_test(compiler, node)
     before = compiler.uses_input
     compiler.uses_input = False
     fn = compiler.compile(node)
     uses_input, compiler.uses_input = compiler.uses_input, before
     if fn in compiler.constants:
         constant = compiler.constants[fn]
+        if constant.__class__ in (Decimal, str):
+            cls = constant.__class__
+            return lambda value, env: (
+                value == constant if value.__class__ is cls else match_value(value, constant)
+            )
         return lambda value, env: match_value(value, constant)
     if uses_input:
         return lambda value, env: _input_test(value, fn(Frame({"?": value}, env)))
     return lambda value, env: _plain_test(value, fn(env))
+
+
+def _range_test(compiler: Compiler, node: Tree[Token]) -> Test:
+    """``[a..b)``: with literal number or string endpoints, two comparisons and no Range object."""
+    make = compiler.compile(node)
+    start, end = (compiler.compile(c) for c in node.children[1:3])
+    low, high = compiler.constants.get(start), compiler.constants.get(end)
+    if (
+        low is None
+        or high is None
+        or low.__class__ is not high.__class__
+        or low.__class__ not in (Decimal, str)
+    ):
+        return lambda value, env: _in_made_range(value, make(env))
+    cls, ascending = low.__class__, low <= high
+    start_in, end_in = str(node.children[0]) == "[", str(node.children[3].children[0]) == "]"  # type: ignore[union-attr]
+
+    def in_literal_range(value: Any, env: Any) -> Any:
+        if value.__class__ is not cls:
+            return _in_made_range(value, make(env))
+        if not ascending:
+            return None
+        above = low < value or (start_in and value == low)
+        return above and (value < high or (end_in and value == high))
+
+    return in_literal_range
 
 
 def _in_made_range(value: Any, made: Any) -> Any:
