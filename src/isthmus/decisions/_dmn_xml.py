@@ -447,7 +447,7 @@ def load_dmn(path: str | Path) -> m.Definitions:
         data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(
-            "cannot read {path}: {reason}",
+            "cannot read the file: {reason}",
             location=Location(file=str(file)),
             path=str(file),
             reason=exc.strerror or str(exc),

@@ -151,7 +151,7 @@ def read_test_file(path: Path) -> TckTestFile:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(
-            "cannot read {path}: {reason}",
+            "cannot read the file: {reason}",
             location=Location(file=str(path)),
             path=str(path),
             reason=exc.strerror or str(exc),
