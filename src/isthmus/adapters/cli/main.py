@@ -7,8 +7,6 @@ sub-command), because every command works on a database and as someone.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -17,7 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from isthmus import __version__
-from isthmus.adapters.cli import admin, audit, catalog, jobs, users
+from isthmus.adapters.cli import admin, audit, catalog, dmn, feel, jobs, users
 from isthmus.adapters.cli.context import CliState
 from isthmus.adapters.cli.output import err_console
 from isthmus.errors import IntegrationFailure, IsthmusError
@@ -37,11 +35,8 @@ app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(jobs.app, name="job")
 admin.register(app)
-
-# Sub-apps owned by other modules, registered when present.
-for _name, _module in (("feel", "isthmus.adapters.cli.feel"), ("dmn", "isthmus.adapters.cli.dmn")):
-    if importlib.util.find_spec(_module) is not None:
-        app.add_typer(importlib.import_module(_module).app, name=_name)
+app.add_typer(feel.app, name="feel")
+app.add_typer(dmn.app, name="dmn")
 
 
 def _version(value: bool) -> None:
