@@ -30,7 +30,7 @@ def test_gateway_condition_with_a_json_context(capsys: pytest.CaptureFixture[str
 
 def test_dates_come_back_as_iso_strings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "feel", "eval", 'date("2024-01-31") + duration("P1M")', "--json")
-    assert json.loads(out) == "2024-02-29"
+    assert (code, json.loads(out)) == (0, "2024-02-29")
 
 
 def test_runtime_error_is_null_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
