@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
 API_PREFIX = "/api/v1"
+SHUTDOWN_GRACE_S = 30.0
 
 
 def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
@@ -26,14 +28,17 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop: WorkerLoop | None = None
+        thread = None
         if run_worker:
             loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock)
-            loop.start_thread()
+            thread = loop.start_thread()
         try:
             yield
         finally:
-            if loop is not None:
+            if loop is not None and thread is not None:
                 loop.stop()
+                # Let the job in hand finish and commit: a graceful stop loses no work.
+                await asyncio.to_thread(thread.join, SHUTDOWN_GRACE_S)
 
     app = FastAPI(
         title="Isthmus API",
