@@ -18,6 +18,7 @@ from isthmus.services.accounts import AccountService, SessionTimeouts
 from isthmus.services.audit import AuditService
 from isthmus.services.catalog import CatalogService
 from isthmus.services.clock import SystemClock
+from isthmus.services.decisions import DecisionService
 from isthmus.services.jobs import JobRunner, JobService
 from isthmus.services.ports import Clock, JobHandler
 from isthmus.settings import Settings
@@ -32,6 +33,7 @@ class Container:
     accounts: AccountService
     audit: AuditService
     jobs: JobService
+    decisions: DecisionService
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
@@ -65,6 +67,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         accounts=AccountService(uow, clock, timeouts),
         audit=AuditService(uow),
         jobs=JobService(uow, clock),
+        decisions=DecisionService(uow, clock),
     )
 
 

@@ -10,6 +10,15 @@ BKMs, decision services), plus a runner for the DMN TCK.
 from __future__ import annotations
 
 from ._api import evaluate, invoke_decision_service, load_dmn_set, to_json_value
+from ._deployment import (
+    DecisionInfo,
+    DecisionInput,
+    DecisionKind,
+    DeployedModel,
+    ModelDraft,
+    content_hash,
+    prepare_model,
+)
 from ._dmn_xml import DMN_NAMESPACES, load_dmn, parse_dmn
 from ._engine import DecisionEngine, DecisionResult
 from ._model import Aggregation, Definitions, HitPolicy
@@ -19,16 +28,23 @@ __all__ = [
     "DMN_NAMESPACES",
     "Aggregation",
     "DecisionEngine",
+    "DecisionInfo",
+    "DecisionInput",
+    "DecisionKind",
     "DecisionResult",
     "Definitions",
+    "DeployedModel",
     "HitPolicy",
+    "ModelDraft",
     "TckCaseResult",
     "TckReport",
+    "content_hash",
     "evaluate",
     "invoke_decision_service",
     "load_dmn",
     "load_dmn_set",
     "parse_dmn",
+    "prepare_model",
     "run_tck",
     "tck_equal",
     "to_json_value",

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from isthmus.catalog import Process, ProcessId, ProcessQuery
+from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.security import ApiToken, AuditEvent, AuditRecord, User, UserId, WebSession
 
@@ -142,6 +143,28 @@ class JobRepository(Protocol):
     def counts(self) -> dict[JobState, int]: ...
 
 
+class DecisionModelRepository(Protocol):
+    """Deployed DMN models, in immutable versions numbered 1, 2, 3 … per key."""
+
+    def add(self, draft: ModelDraft, *, deployed_by: str, now: datetime) -> DeployedModel:
+        """Store ``draft`` as the next version of its key (1 for a new key) and return it.
+
+        When ``draft.content_hash`` equals the latest version's hash, nothing is stored and that
+        latest version is returned (deploying the same file twice is idempotent). Raises
+        ``Conflict`` when a concurrent deployment took the version number first."""
+
+    def latest(self, key: str) -> DeployedModel | None:
+        """The highest version of ``key``; None when the key was never deployed."""
+
+    def get(self, key: str, version: int) -> DeployedModel | None: ...
+
+    def versions(self, key: str) -> list[DeployedModel]:
+        """Every version of ``key``, oldest first (empty for an unknown key)."""
+
+    def list_latest(self) -> list[DeployedModel]:
+        """The latest version of every key, ordered by key."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -167,6 +190,9 @@ class UnitOfWork(Protocol):
     @property
     def jobs(self) -> JobRepository: ...
 
+    @property
+    def decision_models(self) -> DecisionModelRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -182,6 +208,7 @@ JobHandler = Callable[[Job, UnitOfWork], None]
 __all__ = [
     "AuditRepository",
     "Clock",
+    "DecisionModelRepository",
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",

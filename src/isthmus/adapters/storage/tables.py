@@ -187,3 +187,20 @@ jobs = Table(
     Index("ix_jobs_state_run_at", "state", "run_at"),
     Index("ix_jobs_serial_key_state", "serial_key", "state"),
 )
+
+# Deployed DMN models: immutable versions per key; `decisions` lists what each version offers.
+decision_models = Table(
+    "decision_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("namespace", String(1000), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("decisions", JSON, nullable=False),
+    Column("deployed_at", UtcDateTime, nullable=False),
+    Column("deployed_by", String(200), nullable=False),
+    UniqueConstraint("key", "version", name="uq_decision_models_key_version"),
+)

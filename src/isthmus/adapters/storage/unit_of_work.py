@@ -16,6 +16,7 @@ from isthmus.adapters.storage.accounts import (
 )
 from isthmus.adapters.storage.audit import SqlAuditRepository
 from isthmus.adapters.storage.catalog import SqlProcessRepository
+from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.job_queue import SqlJobRepository
 from isthmus.errors import ConfigurationError
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
     login_attempts: SqlLoginAttemptRepository
     audit: SqlAuditRepository
     jobs: SqlJobRepository
+    decision_models: SqlDecisionModelRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.login_attempts = SqlLoginAttemptRepository(db)
         self.audit = SqlAuditRepository(db)
         self.jobs = SqlJobRepository(db)
+        self.decision_models = SqlDecisionModelRepository(db)
         return self
 
     def __exit__(
