@@ -28,4 +28,3 @@ def demo_processes(container: Container, demo_users: None) -> None:
 def client(container: Container, demo_users: None) -> Iterator[TestClient]:
     with TestClient(create_app(container), base_url="http://testserver") as test_client:
         yield test_client
-

@@ -64,12 +64,20 @@ def test_the_catalog_shows_the_three_guide_processes_with_every_column(client: T
     for header in GUIDE_HEADERS:
         assert header in text, header
     sales = GUIDE_PROCESSES[0]
-    for value in (sales.name, sales.department, sales.system_support, sales.owner, "销售专员、仓库主管、财务专员"):
+    for value in (
+        sales.name,
+        sales.department,
+        sales.system_support,
+        sales.owner,
+        "销售专员、仓库主管、财务专员",
+    ):
         assert value in text
     assert "<li>库存查询需手动登录ERP</li>" in page.text  # pain points as a list
-    assert 'class="badge badge-high"' in page.text and 'class="badge badge-medium"' in page.text
+    assert 'class="badge badge-high"' in page.text
+    assert 'class="badge badge-medium"' in page.text
     assert "手动设定" in text  # the guide's priorities were set by hand
-    assert 'id="catalog-chart-data"' in page.text and '"hours": 72.0' in page.text
+    assert 'id="catalog-chart-data"' in page.text
+    assert '"hours": 72.0' in page.text
 
 
 def test_search_answers_htmx_with_only_the_results(client: TestClient) -> None:
@@ -89,7 +97,8 @@ def test_search_without_javascript_returns_the_whole_page(client: TestClient) ->
 
     assert "<html" in page.text
     assert sorted(_row_ids(page.text)) == ["PUR-REQ-001", "SAL-ORD-001"]
-    assert 'hx-trigger="keyup changed delay:300ms, search"' in page.text
+    # keyup for typing; input too, because an IME commits Chinese text without a keyup of its own.
+    assert 'hx-trigger="keyup changed delay:300ms, input changed delay:300ms, search"' in page.text
 
 
 def test_clicking_a_header_sorts_and_clicking_again_reverses(client: TestClient) -> None:
@@ -123,16 +132,20 @@ def test_create_edit_and_delete_through_the_forms(client: TestClient, container:
     created = client.post("/catalog/new", data=_form(csrf_token=csrf), follow_redirects=False)
     assert created.status_code == 303, created.text
     stored = container.catalog.get(SYSTEM, "HR-ONB-001")
-    assert stored.roles == ("HR 专员", "部门经理") and str(stored.avg_hours) == "30.5"
+    assert stored.roles == ("HR 专员", "部门经理")
+    assert str(stored.avg_hours) == "30.5"
     assert "流程 HR-ONB-001 已创建" in client.get(created.headers["location"]).text
 
     edit = client.get("/catalog/HR-ONB-001/edit")
     assert 'name="version" value="1"' in edit.text
-    computed = _form(csrf_token=csrf, priority_mode="computed", value_score="5", pain_score="5", ease_score="3")
+    computed = _form(
+        csrf_token=csrf, priority_mode="computed", value_score="5", pain_score="5", ease_score="3"
+    )
     edited = client.post("/catalog/HR-ONB-001/edit", data=computed, follow_redirects=False)
     assert edited.status_code == 303, edited.text
     again = container.catalog.get(SYSTEM, "HR-ONB-001")
-    assert again.priority.value == "high" and not again.priority_manual
+    assert again.priority.value == "high"
+    assert not again.priority_manual
     assert "计算得出，评分 4.50" in client.get("/catalog").text
 
     assert "确定删除流程 HR-ONB-001" in client.get("/catalog/HR-ONB-001/delete").text
@@ -144,12 +157,17 @@ def test_create_edit_and_delete_through_the_forms(client: TestClient, container:
 def test_validation_errors_are_shown_next_to_their_fields(client: TestClient) -> None:
     csrf = sign_in(client, "owner")
 
-    response = client.post("/catalog/new", data=_form(csrf_token=csrf, id="bad id!", name="", avg_hours="lots"))
+    response = client.post(
+        "/catalog/new", data=_form(csrf_token=csrf, id="bad id!", name="", avg_hours="lots")
+    )
 
     assert response.status_code == 422
     for field in ("id", "avg_hours"):
         assert f'id="f-{field}-error"' in response.text
-        assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"[^>]*aria-describedby="[^"]*f-{field}-error', response.text)
+        assert re.search(
+            rf'id="f-{field}"[^>]*aria-invalid="true"[^>]*aria-describedby="[^"]*f-{field}-error',
+            response.text,
+        )
     assert "应为小时数" in response.text
     assert 'value="bad id!"' in response.text  # what was typed comes back
 
@@ -160,7 +178,8 @@ def test_service_validation_lands_on_the_field(client: TestClient) -> None:
     response = client.post("/catalog/new", data=_form(csrf_token=csrf, id="bad id!"))
 
     assert response.status_code == 422
-    assert 'id="f-id-error"' in response.text and "流程编号应由字母" in response.text
+    assert 'id="f-id-error"' in response.text
+    assert "流程编号应由字母" in response.text
 
 
 def test_a_duplicate_id_is_an_error_on_the_id_field(client: TestClient) -> None:
@@ -169,16 +188,20 @@ def test_a_duplicate_id_is_an_error_on_the_id_field(client: TestClient) -> None:
     response = client.post("/catalog/new", data=_form(csrf_token=csrf, id="SAL-ORD-001"))
 
     assert response.status_code == 409
-    assert 'id="f-id-error"' in response.text and "流程 SAL-ORD-001 已存在" in response.text
+    assert 'id="f-id-error"' in response.text
+    assert "流程 SAL-ORD-001 已存在" in response.text
 
 
-def test_a_stale_edit_reports_the_conflict_and_offers_a_reload(client: TestClient, container: Container) -> None:
+def test_a_stale_edit_reports_the_conflict_and_offers_a_reload(
+    client: TestClient, container: Container
+) -> None:
     csrf = sign_in(client, "owner")
     current = container.catalog.get(SYSTEM, "SAL-ORD-001")
     container.catalog.update(SYSTEM, current.with_changes(owner="钱*"))
 
     response = client.post(
-        "/catalog/SAL-ORD-001/edit", data=_form(csrf_token=csrf, id="SAL-ORD-001", version=str(current.version))
+        "/catalog/SAL-ORD-001/edit",
+        data=_form(csrf_token=csrf, id="SAL-ORD-001", version=str(current.version)),
     )
 
     assert response.status_code == 409
@@ -201,9 +224,11 @@ def test_a_viewer_sees_no_edit_button_and_may_not_post(client: TestClient) -> No
     page = client.get("/catalog")
     response = client.post("/catalog/SAL-ORD-001/delete", data={"csrf_token": csrf})
 
-    assert "/catalog/SAL-ORD-001/edit" not in page.text and "新建流程" not in page.text
+    assert "/catalog/SAL-ORD-001/edit" not in page.text
+    assert "新建流程" not in page.text
     assert response.status_code == 403
-    assert "catalog:write" in response.text and "您没有执行此操作的权限" in response.text
+    assert "catalog:write" in response.text
+    assert "您没有执行此操作的权限" in response.text
     assert client.get("/catalog/new").status_code == 403
 
 

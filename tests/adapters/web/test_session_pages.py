@@ -20,11 +20,17 @@ def test_a_page_without_a_session_redirects_to_login_with_next(client: TestClien
 
 def test_login_with_the_right_password_opens_the_next_page(client: TestClient) -> None:
     form = client.get("/login?next=/catalog")
-    assert 'for="f-username"' in form.text and 'id="f-username"' in form.text
+    assert 'for="f-username"' in form.text
+    assert 'id="f-username"' in form.text
 
     response = client.post(
         "/login",
-        data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_of(form.text), "next": "/catalog"},
+        data={
+            "username": "admin",
+            "password": PASSWORDS["admin"],
+            "csrf_token": csrf_of(form.text),
+            "next": "/catalog",
+        },
         follow_redirects=False,
     )
 
@@ -49,7 +55,9 @@ def test_login_with_a_wrong_password_says_so(client: TestClient) -> None:
 def test_login_is_refused_politely_when_throttled(client: TestClient) -> None:
     for _ in range(5):
         form = client.get("/login")
-        client.post("/login", data={"username": "admin", "password": "wrong-pass", "csrf_token": csrf_of(form.text)})
+        client.post(
+            "/login", data={"username": "admin", "password": "wrong-pass", "csrf_token": csrf_of(form.text)}
+        )
     form = client.get("/login")
 
     response = client.post(
@@ -57,7 +65,8 @@ def test_login_is_refused_politely_when_throttled(client: TestClient) -> None:
     )
 
     assert response.status_code == 429
-    assert "登录失败次数过多" in response.text and "15 分钟" in response.text
+    assert "登录失败次数过多" in response.text
+    assert "15 分钟" in response.text
     assert response.headers["retry-after"] == "900"
 
 
@@ -72,14 +81,21 @@ def test_open_redirects_are_not_followed_after_login(client: TestClient) -> None
     form = client.get("/login")
     response = client.post(
         "/login",
-        data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_of(form.text), "next": "//evil.example"},
+        data={
+            "username": "admin",
+            "password": PASSWORDS["admin"],
+            "csrf_token": csrf_of(form.text),
+            "next": "//evil.example",
+        },
         follow_redirects=False,
     )
 
     assert response.headers["location"] == "/"
 
 
-def test_an_expired_session_sends_the_browser_to_login_with_a_message(client: TestClient, clock: FakeClock) -> None:
+def test_an_expired_session_sends_the_browser_to_login_with_a_message(
+    client: TestClient, clock: FakeClock
+) -> None:
     sign_in(client, "admin")
     clock.advance(minutes=31)
 
@@ -145,8 +161,10 @@ def test_pages_carry_a_self_only_content_security_policy(client: TestClient) -> 
     response = client.get("/catalog")
 
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    assert "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe-inline" not in CONTENT_SECURITY_POLICY
-    assert "<script>" not in response.text and " onclick=" not in response.text
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    assert "<script>" not in response.text
+    assert " onclick=" not in response.text
     assert 'hx-headers=\'{"X-CSRF-Token": "' in response.text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from isthmus.catalog import (
     HIGH_FROM,
@@ -92,7 +93,7 @@ class _Parser:
     def __init__(self) -> None:
         self.problems: list[InvalidInput] = []
 
-    def bad(self, field: str, template: str, **params: object) -> None:
+    def bad(self, field: str, template: str, **params: Any) -> None:
         self.problems.append(InvalidInput(template, location=Location(field=field), **params))
 
     def integer(self, field: str, text: str, low: int, high: int) -> int:

@@ -52,7 +52,10 @@ def _audit_context(request: Request, container: Container, principal: Principal)
     page = max(int(page_text), 1) if page_text.isdigit() else 1
     records, total = container.audit.search(
         principal,
-        **{k: v or None for k, v in filters.items()},
+        actor=filters["actor"] or None,
+        action=filters["action"] or None,
+        object_type=filters["object_type"] or None,
+        object_id=filters["object_id"] or None,
         limit=AUDIT_PAGE_SIZE,
         offset=(page - 1) * AUDIT_PAGE_SIZE,
     )

@@ -8,8 +8,8 @@ route, including errors raised while resolving dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -84,7 +84,7 @@ def error_page(request: Request, error: IsthmusError) -> Response:
 class WebRoute(APIRoute):
     """A route whose errors are pages: login redirects, 403/404/409 pages, never JSON."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:

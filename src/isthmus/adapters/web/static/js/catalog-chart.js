@@ -23,7 +23,7 @@
           var item = data.items[params[0].dataIndex];
           return item.id + " " + item.name + "\n" + item.hours + " " + data.unit + " · " + data.labels[item.priority];
         } },
-      xAxis: { type: "value", name: data.unit, nameLocation: "end", splitLine: { lineStyle: { color: "#e5e7eb" } } },
+      xAxis: { type: "value", splitLine: { lineStyle: { color: "#e5e7eb" } } },
       yAxis: { type: "category", inverse: true, axisTick: { show: false },
         data: data.items.map(function (item) { return item.id; }) },
       series: [{
@@ -40,6 +40,12 @@
 
   function start() {
     draw(document);
+    // Free the old chart before htmx replaces its element, then draw the new one.
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      var old = event.target.querySelector("[data-chart-source]");
+      var chart = old && typeof echarts !== "undefined" ? echarts.getInstanceByDom(old) : null;
+      if (chart) { chart.dispose(); }
+    });
     document.body.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
     window.addEventListener("resize", function () {
       var holder = document.querySelector("[data-chart-source]");
