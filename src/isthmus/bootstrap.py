@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from isthmus.adapters.storage import Database
+from isthmus.errors import ConfigurationError
 from isthmus.security import Principal, cli_operator
 from isthmus.services.accounts import AccountService, SessionTimeouts
 from isthmus.services.audit import AuditService
@@ -52,7 +53,11 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
     """
     database = Database(settings.db_url)
     if check_schema:
-        database.require_current_schema()
+        try:
+            database.require_current_schema()
+        except ConfigurationError:
+            database.dispose()  # no Container will exist to close it
+            raise
     clock = clock or SystemClock()
     uow = database.unit_of_work
     timeouts = SessionTimeouts(

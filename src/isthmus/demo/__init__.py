@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 
 from isthmus.catalog import Priority, Process, ProcessId
+from isthmus.decisions import DeployedModel
 from isthmus.errors import Conflict
 from isthmus.security import Principal, Role
 from isthmus.services.accounts import AccountService
 from isthmus.services.catalog import CatalogService
+from isthmus.services.decisions import DecisionService
 
 # The guide, ch. 3, template 1 (企业信息化流程现状分析表), rows as printed.
 GUIDE_PROCESSES: tuple[Process, ...] = (
@@ -99,3 +102,13 @@ def load_demo(principal: Principal, catalog: CatalogService, accounts: AccountSe
         accounts.ensure_user(principal, u.username, u.password, {u.role}, u.display_name) for u in DEMO_USERS
     )
     return LoadReport(processes_added=processes_added, users_added=users_added)
+
+
+# The guide's decisions (docs/decisions.md): CHG-2024-005 tiered approval, CHG-2024-008 phone check.
+DEMO_DECISION_FILES = ("tiered-approval.dmn", "phone-validation.dmn")
+
+
+def deploy_demo_decisions(principal: Principal, decisions: DecisionService) -> list[DeployedModel]:
+    """Deploy the demo DMN models; idempotent, since the same content keeps its version."""
+    folder = resources.files("isthmus.demo") / "decisions"
+    return [decisions.deploy(principal, (folder / name).read_bytes(), name) for name in DEMO_DECISION_FILES]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from isthmus import __version__
 from isthmus.adapters.api import problems
 from isthmus.adapters.api.problems import problem
-from isthmus.adapters.api.routes import catalog, governance
+from isthmus.adapters.api.routes import catalog, decisions, governance
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
@@ -72,22 +72,15 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog.router)
     api.include_router(governance.router)
+    api.include_router(decisions.router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
-    for module in _optional_routers():
-        app.include_router(module.router, prefix=API_PREFIX)
     _mount_web(app)
     return app
-
-
-def _optional_routers() -> list[Any]:
-    """Routers of domains that ship in other modules (decisions, …), when present."""
-    names = ("isthmus.adapters.api.routes.decisions",)
-    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
 
 
 def _mount_web(app: FastAPI) -> None:

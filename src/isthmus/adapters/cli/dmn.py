@@ -1,7 +1,9 @@
-"""``isthmus dmn``: evaluate a DMN decision, or run a DMN TCK folder.
+"""``isthmus dmn``: evaluate a DMN decision, run a DMN TCK folder, deploy models and list them.
 
-Thin on purpose: parsing, evaluation and the TCK live in :mod:`isthmus.decisions`. Errors from the
-domain (``IsthmusError``) print one line ``error: <message>`` on stderr and exit 2.
+Thin on purpose: parsing, evaluation and the TCK live in :mod:`isthmus.decisions`, deployed models
+in :class:`~isthmus.services.decisions.DecisionService`. Errors from the domain (``IsthmusError``)
+print one line ``error: <message>`` on stderr and exit 2. ``eval`` and ``tck`` work on files and
+need no database; ``deploy`` and ``list`` need a migrated one (``isthmus db upgrade``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from isthmus.adapters.cli.context import state
+from isthmus.adapters.cli.output import emit_json
 from isthmus.decisions import TckReport, evaluate, load_dmn_set, run_tck, to_json_value
-from isthmus.errors import InvalidInput, IsthmusError
+from isthmus.errors import InvalidInput, IsthmusError, Location
 
-app = typer.Typer(help="DMN decisions: evaluate models and run the DMN TCK.", no_args_is_help=True)
+app = typer.Typer(
+    help="DMN decisions: evaluate models, run the DMN TCK, deploy models and list them.", no_args_is_help=True
+)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -108,4 +114,45 @@ def _print_table(report: TckReport) -> None:
     table = Table("folder", "case", "result node", "outcome", "reason")
     for r in report.results:
         table.add_row(r.folder, r.case_id, r.result_node, "pass" if r.passed else "FAIL", r.reason[:120])
+    Console(highlight=False, width=200).print(table)
+
+
+@app.command("deploy")
+def deploy(
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Argument(help="The .dmn file to deploy as the next version of its key.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Deploy a DMN model; the same content as the latest version deploys nothing new."""
+    s = state(ctx)
+    try:
+        data = model.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            "cannot read the file: {reason}",
+            location=Location(file=str(model)),
+            reason=exc.strerror or str(exc),
+        ) from None
+    deployed = s.container().decisions.deploy(s.principal(), data, model.name)
+    if json_out:
+        emit_json(deployed.summary())
+        return
+    names = ", ".join(d.name for d in deployed.decisions)
+    Console(highlight=False).print(f"{deployed.key} version {deployed.version} ({names})", markup=False)
+
+
+@app.command("list")
+def list_models(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """List deployed models (the latest version of each)."""
+    s = state(ctx)
+    models = s.container().decisions.list(s.principal())
+    if json_out:
+        emit_json([m.summary() for m in models])
+        return
+    table = Table("key", "version", "name", "decisions", "deployed at (UTC)", "by")
+    for m in models:
+        deployed_at = m.deployed_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            m.key, str(m.version), m.name, ", ".join(d.name for d in m.decisions), deployed_at, m.deployed_by
+        )
     Console(highlight=False, width=200).print(table)
