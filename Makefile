@@ -51,6 +51,9 @@ pytest: install ## The test suite on SQLite and a throwaway PostgreSQL, browser 
 test-fast: install ## pytest without PostgreSQL and browser tests
 	$(BIN)/pytest -m "not postgres and not browser"
 
+i18n: install ## Extract and merge the translation catalogs, then check zh_CN coverage
+	scripts/i18n check
+
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock -q
 

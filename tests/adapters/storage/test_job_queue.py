@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from isthmus.adapters.storage import Database
-from isthmus.bootstrap import Container
+from isthmus.bootstrap import Container, build
 from isthmus.errors import IntegrationFailure, InvalidInput
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
 from isthmus.security import SYSTEM
@@ -16,6 +19,7 @@ from isthmus.services import audit
 from isthmus.services.jobs import JobRunner
 from isthmus.services.ports import UnitOfWork
 from isthmus.testing import FakeClock
+from tests.conftest import _fresh_pg_database, make_settings
 
 
 def _enqueue(container: Container, *jobs: NewJob) -> list[JobId | None]:
@@ -174,10 +178,26 @@ def test_jobs_with_one_serial_key_never_run_together(container: Container, clock
         assert uow.jobs.claim("w2", clock.now(), 60, 10) == []
 
 
+@pytest.fixture
+def pg_container(tmp_path: Path, pg_server: str | None, clock: FakeClock) -> Iterator[Container]:
+    """A container on PostgreSQL only: SKIP LOCKED concurrency is a PostgreSQL property."""
+    if pg_server is None:
+        if os.environ.get("ISTHMUS_REQUIRE_PG"):
+            pytest.fail("ISTHMUS_REQUIRE_PG is set but no PostgreSQL could be started")
+        pytest.skip("no PostgreSQL available")
+    for url in _fresh_pg_database(pg_server):
+        migrator = Database(url)
+        migrator.upgrade()
+        migrator.dispose()
+        built = build(make_settings(tmp_path, url), clock=clock)
+        yield built
+        built.close()
+
+
 @pytest.mark.postgres
-def test_concurrent_workers_on_postgresql_never_take_the_same_job(db_url: str, container: Container) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SKIP LOCKED concurrency is a PostgreSQL property")
+def test_concurrent_workers_on_postgresql_never_take_the_same_job(pg_container: Container) -> None:
+    container = pg_container
+    db_url = container.settings.db_url
     _enqueue(container, *(NewJob(kind="effect", payload={"i": i}) for i in range(200)))
     handled: list[int] = []
     lock = threading.Lock()

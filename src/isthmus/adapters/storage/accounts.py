@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from isthmus.adapters.storage.tables import api_tokens, inserted_id, login_attempts, users, web_sessions
 from isthmus.errors import Conflict
@@ -40,17 +41,21 @@ class SqlUserRepository:
     def add(self, user: User, now: datetime) -> User:
         if self.by_name(user.username) is not None:
             raise Conflict("user {name} already exists", name=user.username)
-        result = self._db.execute(
-            insert(users).values(
-                username=user.username,
-                display_name=user.display_name,
-                roles=sorted(r.value for r in user.roles),
-                password_hash=user.password_hash,
-                active=user.active,
-                language=user.language,
-                created_at=now,
-            )
-        )
+        values = {
+            "username": user.username,
+            "display_name": user.display_name,
+            "roles": sorted(r.value for r in user.roles),
+            "password_hash": user.password_hash,
+            "active": user.active,
+            "language": user.language,
+            "created_at": now,
+        }
+        try:
+            # A savepoint: a concurrent insert of the same name loses the race cleanly.
+            with self._db.begin_nested():
+                result = self._db.execute(insert(users).values(**values))
+        except IntegrityError as exc:
+            raise Conflict("user {name} already exists", name=user.username) from exc
         new_id = UserId(inserted_id(result))
         return User(
             id=new_id,

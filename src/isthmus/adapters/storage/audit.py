@@ -80,10 +80,13 @@ class SqlAuditRepository:
             after = rows[-1].seq
 
     def head(self) -> tuple[int, str] | None:
+        """None while nothing was appended (the head row migration 0001 seeds holds sequence 0)."""
         row = self._db.execute(
             select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
         ).first()
-        return (int(row.seq), str(row.hash)) if row else None
+        if row is None or int(row.seq) == 0:
+            return None
+        return int(row.seq), str(row.hash)
 
     def search(
         self,
