@@ -99,7 +99,7 @@ def test_unknown_key_version_or_decision_is_not_found(container: Container) -> N
         container.decisions.evaluate(SYSTEM, "nope", "x", {})
     with pytest.raises(NotFound, match="version 7"):
         container.decisions.get(SYSTEM, "tiered_approval", 7)
-    with pytest.raises(NotFound, match="'Route'.*Approval route"):
+    with pytest.raises(NotFound, match=r"'Route'.*Approval route"):
         container.decisions.evaluate(SYSTEM, "tiered_approval", "Route", {})
     with pytest.raises(NotFound):
         container.decisions.versions(SYSTEM, "nope")
