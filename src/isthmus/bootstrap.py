@@ -70,7 +70,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         clock=clock,
         catalog=CatalogService(uow, clock),
         accounts=AccountService(uow, clock, timeouts),
-        audit=AuditService(uow),
+        audit=AuditService(uow, clock),
         jobs=JobService(uow, clock),
         decisions=DecisionService(uow, clock),
     )

@@ -64,8 +64,27 @@ class VerifyReport:
 
 
 class AuditService:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow_factory
+        self._clock = clock
+
+    def record_operation(
+        self,
+        principal: Principal,
+        action: str,
+        object_type: str,
+        object_id: str,
+        *,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditRecord:
+        """Audit an operator action that changes no domain object itself (a schema upgrade, say)."""
+        with self._uow() as uow:
+            appended = record(
+                uow, self._clock, principal, action, object_type, object_id, before=before, after=after
+            )
+            uow.commit()
+        return appended
 
     def verify(self, principal: Principal) -> VerifyReport:
         principal.require("audit:read")

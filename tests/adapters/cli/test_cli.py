@@ -88,7 +88,7 @@ def test_add_edit_delete_and_the_audit_trail_names_the_cli_operator(cli: Invoke)
     _, out, _ = cli("catalog", "edit", "HR-LEAVE-001", "--avg-hours", "12.5", "--json")
     assert json.loads(out)["avg_hours"] == 12.5
     assert cli("catalog", "delete", "HR-LEAVE-001")[0] == 0
-    _code, out, _ = cli("audit", "list", "--json")
+    _code, out, _ = cli("audit", "list", "--action", "catalog.", "--json")
     items = json.loads(out)["items"]
     assert [i["action"] for i in items] == ["catalog.delete", "catalog.update", "catalog.create"]
     assert all(i["actor"].startswith("cli:") for i in items)
@@ -180,3 +180,12 @@ def test_real_process_bad_usage_and_unmigrated_database_exit_2_without_traceback
     )
     assert bad_db.returncode == 2
     assert "expected a sqlite:/// or postgresql:// URL" in bad_db.stderr
+
+
+def test_schema_upgrade_is_audited_once(cli: Invoke) -> None:
+    code, out, _ = cli("audit", "list", "--action", "db.", "--json")
+    items = json.loads(out)["items"]
+    assert (code, [i["action"] for i in items]) == (0, ["db.upgrade"])
+    assert items[0]["before"] == {"revision": None}
+    assert cli("db", "upgrade")[0] == 0  # nothing to do: no second record
+    assert json.loads(cli("audit", "list", "--action", "db.", "--json")[1])["total"] == 1

@@ -21,8 +21,19 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the schema to the current version (safe to repeat)."""
     s = state(ctx)
     container = s.container(check_schema=False)
+    before = migrate.current_revision(container.database.engine)
     container.database.upgrade()
-    console.print(f"database at revision {migrate.current_revision(container.database.engine)}")
+    after = migrate.current_revision(container.database.engine)
+    if after != before:
+        container.audit.record_operation(
+            s.principal(),
+            "db.upgrade",
+            "schema",
+            "alembic",
+            before={"revision": before},
+            after={"revision": after},
+        )
+    console.print(f"database at revision {after}")
 
 
 @db_app.command("current")
