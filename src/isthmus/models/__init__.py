@@ -1,0 +1,65 @@
+"""BPMN 2.0 models: parse (hardened) into immutable specs, validate, export losslessly, diff.
+
+>>> from isthmus.models import parse_bpmn
+>>> model = parse_bpmn(open("tests/data/bpmn/approval.bpmn", "rb").read())
+>>> [n.id for n in model.process("approval").start_events()]
+['start']
+
+The specs (:class:`ProcessSpec`, :class:`NodeSpec`, :class:`FlowSpec` …) are what the engine runs;
+:meth:`BpmnModel.to_xml` gives the document back with its diagram and vendor extensions intact.
+See ``docs/models.md``.
+"""
+
+from isthmus.models._model import BpmnModel, content_hash, parse_bpmn
+from isthmus.models._properties import CAMUNDA_NAMESPACES, ZEEBE_NS, feel_text, juel_to_feel
+from isthmus.models._reader import BPMN_NS, UNSUPPORTED_ELEMENTS
+from isthmus.models._specs import (
+    ISTHMUS_NS,
+    SUPPORTED_EVENT_KINDS,
+    EventDefinition,
+    EventKind,
+    FlowSpec,
+    FormField,
+    IoMapping,
+    MultiInstanceSpec,
+    NodeKind,
+    NodeProperties,
+    NodeSpec,
+    ProcessSpec,
+    RefSpec,
+    TimerKind,
+    TimerSpec,
+    UnsupportedElement,
+)
+from isthmus.models._xml import MAX_BYTES, canonical, same_document
+
+__all__ = [
+    "BPMN_NS",
+    "CAMUNDA_NAMESPACES",
+    "ISTHMUS_NS",
+    "MAX_BYTES",
+    "SUPPORTED_EVENT_KINDS",
+    "UNSUPPORTED_ELEMENTS",
+    "ZEEBE_NS",
+    "BpmnModel",
+    "EventDefinition",
+    "EventKind",
+    "FlowSpec",
+    "FormField",
+    "IoMapping",
+    "MultiInstanceSpec",
+    "NodeKind",
+    "NodeProperties",
+    "NodeSpec",
+    "ProcessSpec",
+    "RefSpec",
+    "TimerKind",
+    "TimerSpec",
+    "UnsupportedElement",
+    "canonical",
+    "content_hash",
+    "feel_text",
+    "juel_to_feel",
+    "parse_bpmn",
+    "same_document",
+]
