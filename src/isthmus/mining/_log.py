@@ -1,0 +1,88 @@
+"""An event log in memory: a Polars frame in the Isthmus schema, kept sorted by case, timestamp and
+source position, so every analysis reads it in pm4py's order without sorting again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from isthmus.mining._schema import ACTIVITY, CASE, INDEX, TIMESTAMP, normalise
+
+
+@dataclass(frozen=True, slots=True)
+class EventLog:
+    """Build with :meth:`of` (sorts) or :meth:`presorted` (a frame already in order, e.g. read back
+    from the Parquet file an import wrote)."""
+
+    frame: pl.DataFrame
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> EventLog:
+        return cls(normalise(frame).sort(CASE, TIMESTAMP, INDEX, maintain_order=True))
+
+    @classmethod
+    def presorted(cls, frame: pl.DataFrame) -> EventLog:
+        return cls(frame)
+
+    def lazy(self) -> pl.LazyFrame:
+        return self.frame.lazy()
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+@dataclass(frozen=True, slots=True)
+class LogStatistics:
+    """What the registry stores next to a log (and the log page shows)."""
+
+    events: int
+    cases: int
+    activities: int
+    variants: int
+    first_event: datetime | None
+    last_event: datetime | None
+    columns: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "cases": self.cases,
+            "activities": self.activities,
+            "variants": self.variants,
+            "first_event": self.first_event.isoformat() if self.first_event else None,
+            "last_event": self.last_event.isoformat() if self.last_event else None,
+            "columns": list(self.columns),
+        }
+
+
+def statistics(log: EventLog) -> LogStatistics:
+    frame = log.frame
+    summary = frame.select(
+        pl.len().alias("events"),
+        pl.col(CASE).n_unique().alias("cases"),
+        pl.col(ACTIVITY).n_unique().alias("activities"),
+        pl.col(TIMESTAMP).min().alias("first"),
+        pl.col(TIMESTAMP).max().alias("last"),
+    ).row(0, named=True)
+    variants = (
+        frame.lazy()
+        .group_by(CASE, maintain_order=True)
+        .agg(pl.col(ACTIVITY))
+        .select(pl.col(ACTIVITY).n_unique())
+        .collect()
+        .item()
+        if frame.height
+        else 0
+    )
+    return LogStatistics(
+        events=int(summary["events"]),
+        cases=int(summary["cases"]),
+        activities=int(summary["activities"]),
+        variants=int(variants),
+        first_event=summary["first"],
+        last_event=summary["last"],
+        columns=tuple(frame.columns),
+    )

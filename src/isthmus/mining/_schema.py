@@ -1,0 +1,67 @@
+"""The one event-log schema of Isthmus (DESIGN.md): the columns every importer produces.
+
+``case_id, activity, timestamp (UTC), lifecycle, resource, system`` plus ``start_timestamp`` when
+the source has one, plus free attributes. ``event_index`` is the position of the event in its
+source file: pm4py keeps source order as the tiebreak of equal timestamps, so we store it and sort
+on it instead of trusting any sort to be stable.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+CASE = "case_id"
+ACTIVITY = "activity"
+TIMESTAMP = "timestamp"
+START = "start_timestamp"
+LIFECYCLE = "lifecycle"
+RESOURCE = "resource"
+SYSTEM = "system"
+INDEX = "event_index"
+
+CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, START, LIFECYCLE, RESOURCE, SYSTEM)
+TIME_TYPE = pl.Datetime("us", "UTC")
+
+
+def ordered(log: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """The log sorted by case, then timestamp, then source position (pm4py's stable sort)."""
+    return log.lazy().sort(CASE, TIMESTAMP, INDEX)
+
+
+def normalise(frame: pl.DataFrame) -> pl.DataFrame:
+    """Give ``frame`` every core column with its canonical type, the event index last-resort
+    numbering, and the core columns first."""
+    columns = set(frame.columns)
+    extra: list[pl.Expr] = []
+    for name in (START, LIFECYCLE, RESOURCE, SYSTEM):
+        if name not in columns:
+            dtype = TIME_TYPE if name == START else pl.String
+            extra.append(pl.lit(None, dtype=dtype).alias(name))
+    if INDEX not in columns:
+        extra.append(pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
+    frame = frame.with_columns(extra) if extra else frame
+    frame = frame.with_columns(
+        pl.col(CASE).cast(pl.String),
+        pl.col(ACTIVITY).cast(pl.String),
+        pl.col(TIMESTAMP).cast(TIME_TYPE),
+        pl.col(START).cast(TIME_TYPE),
+        pl.col(LIFECYCLE).cast(pl.String),
+        pl.col(RESOURCE).cast(pl.String),
+        pl.col(SYSTEM).cast(pl.String),
+        pl.col(INDEX).cast(pl.UInt64),
+    )
+    rest = [c for c in frame.columns if c not in (*CORE_COLUMNS, INDEX)]
+    return frame.select(*CORE_COLUMNS, INDEX, *rest)
+
+
+_DAY_US = 86_400_000_000
+
+
+def seconds(delta: pl.Expr) -> pl.Expr:
+    """A duration in float seconds, computed as pm4py does (``86400·days + seconds + 1e-6·µs``,
+    pandas' timedelta components), so sums and means come out bit-for-bit equal to pm4py's."""
+    us = delta.dt.total_microseconds()
+    days = us.floordiv(_DAY_US)
+    rest = us - days * _DAY_US
+    whole = (days * 86_400 + rest.floordiv(1_000_000)).cast(pl.Float64)
+    return whole + (rest % 1_000_000).cast(pl.Float64) * 1e-6

@@ -1,0 +1,99 @@
+"""Timestamps from text to UTC, vectorised where Polars can and exact where it cannot.
+
+Exports write timestamps in many shapes (ISO 8601 with or without an offset, ``2024-06-30 14:05``,
+``30.06.2024 14:05:00``). A value with an offset is converted to UTC; a value without one is read
+in the zone the caller names (default UTC), because that is what the exporting system meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from isthmus.errors import InvalidInput, Location
+from isthmus.mining._schema import TIME_TYPE
+
+_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.fZ")
+_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_timestamps(
+    values: pl.Series,
+    *,
+    fmt: str | None = None,
+    zone: str = "UTC",
+    file: str = "",
+    column: str = "",
+    first_line: int = 2,
+    lines: Sequence[int] | None = None,
+) -> pl.Series:
+    """Parse ``values`` (strings) to ``Datetime(us, UTC)``.
+
+    Raises ``InvalidInput`` naming the line (``first_line`` is the line of the first value) and
+    the column of the first value no format reads.
+    """
+    if values.dtype == pl.Datetime or isinstance(values.dtype, pl.Datetime):
+        return _to_utc(values, zone)
+    text = values.cast(pl.String).str.strip_chars()
+    formats = (fmt,) if fmt else _WITH_OFFSET + _NAIVE
+    for candidate in formats:
+        parsed = _try(text, candidate, zone)
+        if parsed is not None and parsed.null_count() == text.null_count():
+            return parsed
+    parsed = _python_iso(text, zone)
+    bad = parsed.is_null() & text.is_not_null()
+    if bad.any():
+        position = int(bad.arg_true()[0])
+        raise InvalidInput(
+            "not a timestamp: {value!r} (expected ISO 8601{hint})",
+            location=Location(
+                file=file or None,
+                line=lines[position] if lines is not None else first_line + position,
+                column=column or None,
+            ),
+            value=text[position],
+            hint=f" or {fmt}" if fmt else "",
+        )
+    return parsed
+
+
+def _try(text: pl.Series, fmt: str, zone: str) -> pl.Series | None:
+    try:
+        if "%z" in fmt or "%:z" in fmt or fmt.endswith("Z"):
+            out = text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+            return out.cast(TIME_TYPE)
+        naive = text.str.to_datetime(fmt, strict=False, time_unit="us")
+        return _to_utc(naive, zone)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
+        return None
+
+
+def _to_utc(values: pl.Series, zone: str) -> pl.Series:
+    dtype = values.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    localised = values.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return localised.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def _python_iso(text: pl.Series, zone: str) -> pl.Series:
+    """The slow, exact fallback: ``datetime.fromisoformat`` value by value (Python 3.11 reads
+    every ISO 8601 form, including offsets like ``+0800`` and a trailing ``Z``)."""
+    local = ZoneInfo(zone)
+    out: list[datetime | None] = []
+    for value in text.to_list():
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            out.append(None)
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=local)
+        out.append(moment.astimezone(UTC))
+    return pl.Series(text.name, out, dtype=TIME_TYPE)
