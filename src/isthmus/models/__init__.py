@@ -1,15 +1,18 @@
 """BPMN 2.0 models: parse (hardened) into immutable specs, validate, export losslessly, diff.
 
->>> from isthmus.models import parse_bpmn
+>>> from isthmus.models import parse_bpmn, validate
 >>> model = parse_bpmn(open("tests/data/bpmn/approval.bpmn", "rb").read())
 >>> [n.id for n in model.process("approval").start_events()]
 ['start']
+>>> validate(model)
+[]
 
 The specs (:class:`ProcessSpec`, :class:`NodeSpec`, :class:`FlowSpec` …) are what the engine runs;
 :meth:`BpmnModel.to_xml` gives the document back with its diagram and vendor extensions intact.
 See ``docs/models.md``.
 """
 
+from isthmus.models._iso8601 import IsoCycle, IsoDuration, parse_datetime
 from isthmus.models._model import BpmnModel, content_hash, parse_bpmn
 from isthmus.models._properties import CAMUNDA_NAMESPACES, ZEEBE_NS, feel_text, juel_to_feel
 from isthmus.models._reader import BPMN_NS, UNSUPPORTED_ELEMENTS
@@ -31,6 +34,7 @@ from isthmus.models._specs import (
     TimerSpec,
     UnsupportedElement,
 )
+from isthmus.models._validation import ModelProblem, Severity, errors_of, feel_problems, validate
 from isthmus.models._xml import MAX_BYTES, canonical, same_document
 
 __all__ = [
@@ -47,19 +51,27 @@ __all__ = [
     "FlowSpec",
     "FormField",
     "IoMapping",
+    "IsoCycle",
+    "IsoDuration",
+    "ModelProblem",
     "MultiInstanceSpec",
     "NodeKind",
     "NodeProperties",
     "NodeSpec",
     "ProcessSpec",
     "RefSpec",
+    "Severity",
     "TimerKind",
     "TimerSpec",
     "UnsupportedElement",
     "canonical",
     "content_hash",
+    "errors_of",
+    "feel_problems",
     "feel_text",
     "juel_to_feel",
     "parse_bpmn",
+    "parse_datetime",
     "same_document",
+    "validate",
 ]

@@ -40,6 +40,14 @@ def feel_text(text: str | None) -> str | None:
     return stripped[1:].strip() if stripped.startswith("=") else stripped
 
 
+def zeebe_value(text: str | None) -> str | None:
+    """A Zeebe attribute that takes FEEL or a static value: ``=expr`` → ``expr``, ``text`` → ``"text"``."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    return feel_text(stripped) if stripped.startswith("=") else json.dumps(text, ensure_ascii=False)
+
+
 def juel_to_feel(text: str | None) -> str | None:
     """A Camunda 7 value as FEEL: ``${a.b}`` → ``a.b``, ``plain`` → ``"plain"``, other JUEL kept."""
     if text is None:
@@ -208,7 +216,7 @@ class PropertyReader:
             for item in elements(mapping, direction):
                 source, target = item.get("source"), item.get("target")
                 if source is not None and target:
-                    found.append(IoMapping(feel_text(source) or "", target))
+                    found.append(IoMapping(zeebe_value(source) or '""', target))
         for mapping in _extensions(element, CAMUNDA_NAMESPACES, "inputOutput"):
             for item in elements(mapping, f"{direction}Parameter"):
                 name = item.get("name")

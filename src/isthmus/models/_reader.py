@@ -27,6 +27,7 @@ from isthmus.models._specs import (
 from isthmus.models._xml import Element, elements, line_of, local_name, namespace_of, text_of
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 
 _NODE_KINDS: Mapping[str, NodeKind] = {
     "startEvent": NodeKind.START_EVENT,

@@ -175,8 +175,11 @@ class FormField:
 class NodeProperties:
     """What a node carries beyond its shape, merged from ``isthmus:``, Camunda 7 and Zeebe extensions.
 
-    See ``docs/models.md`` for which attribute fills which field. FEEL texts never carry Zeebe's
-    leading ``=``. ``task_type`` binds a service (or send) task: ``flow:<id>`` for an integration
+    See ``docs/models.md`` for which attribute fills which field. FEEL texts (mappings, script,
+    correlation key) never carry Zeebe's leading ``=``; a static Zeebe mapping value becomes a FEEL
+    string literal. ``assignee``, ``due_date`` and ``follow_up`` are literal values (a user name; an
+    ISO 8601 date-time, or a duration counted from the task's creation) unless they start with ``=``,
+    which marks FEEL, as in Zeebe. ``task_type`` binds a service (or send) task: ``flow:<id>`` for an integration
     flow (``isthmus:flow``), else a handler name (``zeebe:taskDefinition type``, ``camunda:topic``,
     ``camunda:class`` …). ``called_version_binding`` is ``latest``, ``deployment`` or ``version:N``.
     """
