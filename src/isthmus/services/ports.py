@@ -14,6 +14,7 @@ from typing import Protocol, Self
 from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.jobs import Job, JobId, JobState, NewJob
+from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditEvent, AuditRecord, User, UserId, WebSession
 
 
@@ -165,6 +166,21 @@ class DecisionModelRepository(Protocol):
         """The latest version of every key, ordered by key."""
 
 
+class EventLogRepository(Protocol):
+    """The registry of imported event logs (their events are Parquet files the service owns)."""
+
+    def add(self, log: StoredLog) -> StoredLog:
+        """Insert; raises ``Conflict`` when the id exists."""
+
+    def get(self, log_id: str) -> StoredLog | None: ...
+
+    def list(self) -> list[StoredLog]:
+        """Newest import first."""
+
+    def link(self, log_id: str, process_id: str | None) -> None:
+        """Record which catalog process the log describes (None: none)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -193,6 +209,9 @@ class UnitOfWork(Protocol):
     @property
     def decision_models(self) -> DecisionModelRepository: ...
 
+    @property
+    def event_logs(self) -> EventLogRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -209,6 +228,7 @@ __all__ = [
     "AuditRepository",
     "Clock",
     "DecisionModelRepository",
+    "EventLogRepository",
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",

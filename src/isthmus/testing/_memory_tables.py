@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from isthmus.catalog import Process, ProcessId
 from isthmus.jobs import Job, JobId
+from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
 from isthmus.testing._memory_decisions import DecisionModelRows
 
@@ -44,6 +45,7 @@ class Tables:
     # ``jobs.locked_until`` of the SQL table: not part of :class:`Job`, so kept beside it.
     leases: dict[JobId, datetime] = field(default_factory=dict)
     decision_models: DecisionModelRows = field(default_factory=dict)
+    event_logs: dict[str, StoredLog] = field(default_factory=dict)
     next_user_id: int = 1
     next_token_id: int = 1
     next_job_id: int = 1
@@ -61,6 +63,7 @@ class Tables:
             jobs=dict(self.jobs),
             leases=dict(self.leases),
             decision_models=dict(self.decision_models),
+            event_logs=dict(self.event_logs),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,
             next_job_id=self.next_job_id,

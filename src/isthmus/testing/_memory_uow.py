@@ -22,6 +22,7 @@ from isthmus.testing._memory_accounts import (
 from isthmus.testing._memory_audit import InMemoryAuditRepository
 from isthmus.testing._memory_catalog import InMemoryProcessRepository
 from isthmus.testing._memory_decisions import InMemoryDecisionModelRepository
+from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
 from isthmus.testing._memory_tables import Tables
 
@@ -85,6 +86,7 @@ class InMemoryUnitOfWork:
     audit: InMemoryAuditRepository
     jobs: InMemoryJobRepository
     decision_models: InMemoryDecisionModelRepository
+    event_logs: InMemoryEventLogRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -102,6 +104,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditRepository(tables)
         self.jobs = InMemoryJobRepository(tables)
         self.decision_models = InMemoryDecisionModelRepository(tables.decision_models)
+        self.event_logs = InMemoryEventLogRepository(tables.event_logs)
         return self
 
     def __exit__(

@@ -204,3 +204,23 @@ decision_models = Table(
     Column("deployed_by", String(200), nullable=False),
     UniqueConstraint("key", "version", name="uq_decision_models_key_version"),
 )
+
+# The registry of imported event logs; the events themselves are Parquet files in <data dir>/logs.
+event_logs = Table(
+    "event_logs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("file", String(200), nullable=False),
+    Column("source_format", String(20), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("activities", Integer, nullable=False),
+    Column("variants", Integer, nullable=False),
+    Column("first_event", UtcDateTime, nullable=True),
+    Column("last_event", UtcDateTime, nullable=True),
+    Column("columns", JSON, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("process_id", String(50), nullable=True),
+)

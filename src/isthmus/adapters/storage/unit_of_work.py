@@ -18,6 +18,7 @@ from isthmus.adapters.storage.audit import SqlAuditRepository
 from isthmus.adapters.storage.catalog import SqlProcessRepository
 from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
+from isthmus.adapters.storage.event_logs import SqlEventLogRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
 from isthmus.errors import ConfigurationError
 
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     jobs: SqlJobRepository
     decision_models: SqlDecisionModelRepository
+    event_logs: SqlEventLogRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(db)
         self.jobs = SqlJobRepository(db)
         self.decision_models = SqlDecisionModelRepository(db)
+        self.event_logs = SqlEventLogRepository(db)
         return self
 
     def __exit__(
