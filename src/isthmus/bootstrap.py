@@ -20,8 +20,9 @@ from isthmus.services.audit import AuditService
 from isthmus.services.catalog import CatalogService
 from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
-from isthmus.services.mining import MiningService
 from isthmus.services.jobs import JobRunner, JobService
+from isthmus.services.mining import MiningService
+from isthmus.services.models import ModelService
 from isthmus.services.ports import Clock, JobHandler
 from isthmus.settings import Settings
 
@@ -36,6 +37,7 @@ class Container:
     audit: AuditService
     jobs: JobService
     decisions: DecisionService
+    models: ModelService
     mining: MiningService
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
@@ -75,6 +77,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         audit=AuditService(uow, clock),
         jobs=JobService(uow, clock),
         decisions=DecisionService(uow, clock),
+        models=ModelService(uow, clock),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),
     )
 

@@ -12,6 +12,16 @@ The specs (:class:`ProcessSpec`, :class:`NodeSpec`, :class:`FlowSpec` …) are w
 See ``docs/models.md``.
 """
 
+from isthmus.models._deployment import (
+    KEY_MAX_LENGTH,
+    DeployedProcess,
+    InvalidModel,
+    ProcessDraft,
+    check_key,
+    prepare_deployment,
+    prepare_draft,
+)
+from isthmus.models._diff import Change, ElementDiff, ElementSummary, ProcessDiff, diff_processes
 from isthmus.models._iso8601 import IsoCycle, IsoDuration, parse_datetime
 from isthmus.models._model import BpmnModel, content_hash, parse_bpmn
 from isthmus.models._properties import CAMUNDA_NAMESPACES, ZEEBE_NS, feel_text, juel_to_feel
@@ -41,15 +51,21 @@ __all__ = [
     "BPMN_NS",
     "CAMUNDA_NAMESPACES",
     "ISTHMUS_NS",
+    "KEY_MAX_LENGTH",
     "MAX_BYTES",
     "SUPPORTED_EVENT_KINDS",
     "UNSUPPORTED_ELEMENTS",
     "ZEEBE_NS",
     "BpmnModel",
+    "Change",
+    "DeployedProcess",
+    "ElementDiff",
+    "ElementSummary",
     "EventDefinition",
     "EventKind",
     "FlowSpec",
     "FormField",
+    "InvalidModel",
     "IoMapping",
     "IsoCycle",
     "IsoDuration",
@@ -58,6 +74,8 @@ __all__ = [
     "NodeKind",
     "NodeProperties",
     "NodeSpec",
+    "ProcessDiff",
+    "ProcessDraft",
     "ProcessSpec",
     "RefSpec",
     "Severity",
@@ -65,13 +83,17 @@ __all__ = [
     "TimerSpec",
     "UnsupportedElement",
     "canonical",
+    "check_key",
     "content_hash",
+    "diff_processes",
     "errors_of",
     "feel_problems",
     "feel_text",
     "juel_to_feel",
     "parse_bpmn",
     "parse_datetime",
+    "prepare_deployment",
+    "prepare_draft",
     "same_document",
     "validate",
 ]

@@ -15,6 +15,7 @@ from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.mining import StoredLog
+from isthmus.models import DeployedProcess, ProcessDraft
 from isthmus.security import ApiToken, AuditEvent, AuditRecord, User, UserId, WebSession
 
 
@@ -181,6 +182,32 @@ class EventLogRepository(Protocol):
         """Record which catalog process the log describes (None: none)."""
 
 
+class ProcessDefinitionRepository(Protocol):
+    """BPMN process definitions, in immutable versions numbered 1, 2, 3 … per key (the process id).
+
+    Drafts and deployments share the numbering; a draft is a saved version that is never run, so
+    :meth:`latest` skips drafts unless asked for them."""
+
+    def add(
+        self, draft: ProcessDraft, *, deployment_id: str, deployed_by: str, now: datetime
+    ) -> DeployedProcess:
+        """Store ``draft`` as the next version of its key (1 for a new key) and return it.
+
+        Raises ``Conflict`` when a concurrent deployment took the version number first."""
+
+    def latest(self, key: str, *, include_drafts: bool = False) -> DeployedProcess | None:
+        """The highest (deployed, unless ``include_drafts``) version of ``key``; None when none."""
+
+    def get(self, key: str, version: int) -> DeployedProcess | None: ...
+
+    def versions(self, key: str) -> list[DeployedProcess]:
+        """Every version of ``key``, drafts included, oldest first (empty for an unknown key)."""
+
+    def list_latest(self, *, include_drafts: bool = False) -> list[DeployedProcess]:
+        """The latest version of every key, ordered by key (keys with only drafts are left out
+        unless ``include_drafts``)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -210,6 +237,9 @@ class UnitOfWork(Protocol):
     def decision_models(self) -> DecisionModelRepository: ...
 
     @property
+    def process_definitions(self) -> ProcessDefinitionRepository: ...
+
+    @property
     def event_logs(self) -> EventLogRepository: ...
 
     def __enter__(self) -> Self: ...
@@ -232,6 +262,7 @@ __all__ = [
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",
+    "ProcessDefinitionRepository",
     "ProcessRepository",
     "SessionRepository",
     "TokenRepository",

@@ -18,6 +18,7 @@ from isthmus.jobs import Job, JobId
 from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
 from isthmus.testing._memory_decisions import DecisionModelRows
+from isthmus.testing._memory_process_definitions import ProcessDefinitionRows
 
 _T = TypeVar("_T")
 
@@ -45,6 +46,7 @@ class Tables:
     # ``jobs.locked_until`` of the SQL table: not part of :class:`Job`, so kept beside it.
     leases: dict[JobId, datetime] = field(default_factory=dict)
     decision_models: DecisionModelRows = field(default_factory=dict)
+    process_definitions: ProcessDefinitionRows = field(default_factory=dict)
     event_logs: dict[str, StoredLog] = field(default_factory=dict)
     next_user_id: int = 1
     next_token_id: int = 1
@@ -63,6 +65,7 @@ class Tables:
             jobs=dict(self.jobs),
             leases=dict(self.leases),
             decision_models=dict(self.decision_models),
+            process_definitions=dict(self.process_definitions),
             event_logs=dict(self.event_logs),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,

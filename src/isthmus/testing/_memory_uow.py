@@ -24,6 +24,7 @@ from isthmus.testing._memory_catalog import InMemoryProcessRepository
 from isthmus.testing._memory_decisions import InMemoryDecisionModelRepository
 from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
+from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables
 
 # As long as SQLite waits for its write lock (engine.SQLITE_BUSY_TIMEOUT_MS) before giving up.
@@ -86,6 +87,7 @@ class InMemoryUnitOfWork:
     audit: InMemoryAuditRepository
     jobs: InMemoryJobRepository
     decision_models: InMemoryDecisionModelRepository
+    process_definitions: InMemoryProcessDefinitionRepository
     event_logs: InMemoryEventLogRepository
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -104,6 +106,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditRepository(tables)
         self.jobs = InMemoryJobRepository(tables)
         self.decision_models = InMemoryDecisionModelRepository(tables.decision_models)
+        self.process_definitions = InMemoryProcessDefinitionRepository(tables.process_definitions)
         self.event_logs = InMemoryEventLogRepository(tables.event_logs)
         return self
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -203,6 +204,25 @@ decision_models = Table(
     Column("deployed_at", UtcDateTime, nullable=False),
     Column("deployed_by", String(200), nullable=False),
     UniqueConstraint("key", "version", name="uq_decision_models_key_version"),
+)
+
+# Deployed BPMN process definitions: immutable versions per key (the <process id>); drafts are saved
+# versions that never run. ``content`` keeps the uploaded bytes, so an export is byte-identical.
+process_definitions = Table(
+    "process_definitions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("filename", String(500), nullable=False),
+    Column("deployment_id", String(36), nullable=False, index=True),
+    Column("deployed_at", UtcDateTime, nullable=False),
+    Column("deployed_by", String(200), nullable=False),
+    Column("draft", Boolean, nullable=False),
+    UniqueConstraint("key", "version", name="uq_process_definitions_key_version"),
 )
 
 # The registry of imported event logs; the events themselves are Parquet files in <data dir>/logs.

@@ -20,6 +20,7 @@ from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.event_logs import SqlEventLogRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
+from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.errors import ConfigurationError
 
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     jobs: SqlJobRepository
     decision_models: SqlDecisionModelRepository
+    process_definitions: SqlProcessDefinitionRepository
     event_logs: SqlEventLogRepository
 
     def __init__(self, engine: Engine) -> None:
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(db)
         self.jobs = SqlJobRepository(db)
         self.decision_models = SqlDecisionModelRepository(db)
+        self.process_definitions = SqlProcessDefinitionRepository(db)
         self.event_logs = SqlEventLogRepository(db)
         return self
 
