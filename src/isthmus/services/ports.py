@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
@@ -13,6 +15,7 @@ from typing import Protocol, Self
 
 from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
+from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.mining import StoredLog
 from isthmus.models import DeployedProcess, ProcessDraft
@@ -208,6 +211,60 @@ class ProcessDefinitionRepository(Protocol):
         unless ``include_drafts``)."""
 
 
+class ProcessInstanceRepository(Protocol):
+    """Process instances of the engine: the state document plus the columns to query it by."""
+
+    def add(self, instance: ProcessInstance) -> None:
+        """Insert; raises ``Conflict`` when the id exists."""
+
+    def get(self, instance_id: str) -> ProcessInstance | None: ...
+
+    def save(self, instance: ProcessInstance) -> ProcessInstance:
+        """Replace the row whose id and ``revision`` match; returns it with revision + 1. Raises
+        ``Conflict`` when someone else saved the instance first (the caller retries the step)."""
+
+    def list(
+        self, *, status: str | None = None, definition_key: str | None = None, limit: int = 100
+    ) -> builtins.list[ProcessInstance]:
+        """Newest first."""
+
+    def children(self, parent_id: str) -> builtins.list[ProcessInstance]:
+        """Instances started by call activities of ``parent_id``."""
+
+    def incident_jobs(self, instance_id: str) -> int:
+        """How many jobs of this instance (serial key = its id) are incidents."""
+
+
+class UserTaskRepository(Protocol):
+    """The inbox: one row per user task activation."""
+
+    def add(self, task: UserTask) -> UserTask:
+        """Insert; returns the task with its new id."""
+
+    def get(self, task_id: int) -> UserTask | None: ...
+
+    def update(self, task: UserTask) -> None: ...
+
+    def open_for_token(self, instance_id: str, token: int) -> UserTask | None: ...
+
+    def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
+        """Close the open task of ``token`` (completed or cancelled)."""
+
+    def find(self, query: TaskQuery) -> list[UserTask]:
+        """Matching tasks, oldest first (open only unless ``query.include_closed``)."""
+
+
+class EngineHistoryRepository(Protocol):
+    """The engine's event log (DESIGN.md schema)."""
+
+    def append(self, lines: list[HistoryLine]) -> None: ...
+
+    def for_instance(self, instance_id: str) -> list[HistoryLine]:
+        """In the order written."""
+
+    def all(self, limit: int = 100_000) -> list[HistoryLine]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -237,6 +294,15 @@ class UnitOfWork(Protocol):
     def decision_models(self) -> DecisionModelRepository: ...
 
     @property
+    def instances(self) -> ProcessInstanceRepository: ...
+
+    @property
+    def user_tasks(self) -> UserTaskRepository: ...
+
+    @property
+    def history(self) -> EngineHistoryRepository: ...
+
+    @property
     def process_definitions(self) -> ProcessDefinitionRepository: ...
 
     @property
@@ -258,15 +324,18 @@ __all__ = [
     "AuditRepository",
     "Clock",
     "DecisionModelRepository",
+    "EngineHistoryRepository",
     "EventLogRepository",
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",
     "ProcessDefinitionRepository",
+    "ProcessInstanceRepository",
     "ProcessRepository",
     "SessionRepository",
     "TokenRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "UserTaskRepository",
 ]

@@ -11,13 +11,16 @@ import copy
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from isthmus.catalog import Process, ProcessId
 from isthmus.jobs import Job, JobId
 from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
 from isthmus.testing._memory_decisions import DecisionModelRows
+
+if TYPE_CHECKING:
+    from isthmus.testing._memory_engine import EngineRows
 from isthmus.testing._memory_process_definitions import ProcessDefinitionRows
 
 _T = TypeVar("_T")
@@ -46,6 +49,7 @@ class Tables:
     # ``jobs.locked_until`` of the SQL table: not part of :class:`Job`, so kept beside it.
     leases: dict[JobId, datetime] = field(default_factory=dict)
     decision_models: DecisionModelRows = field(default_factory=dict)
+    engine: EngineRows = field(default_factory=lambda: _engine_rows())
     process_definitions: ProcessDefinitionRows = field(default_factory=dict)
     event_logs: dict[str, StoredLog] = field(default_factory=dict)
     next_user_id: int = 1
@@ -65,12 +69,20 @@ class Tables:
             jobs=dict(self.jobs),
             leases=dict(self.leases),
             decision_models=dict(self.decision_models),
+            engine=self.engine.copy(),
             process_definitions=dict(self.process_definitions),
             event_logs=dict(self.event_logs),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,
             next_job_id=self.next_job_id,
         )
+
+
+def _engine_rows() -> EngineRows:
+    # imported late: _memory_engine imports this module
+    from isthmus.testing._memory_engine import EngineRows
+
+    return EngineRows()
 
 
 def utc(value: datetime) -> datetime:

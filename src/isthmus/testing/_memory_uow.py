@@ -23,6 +23,11 @@ from isthmus.testing._memory_audit import InMemoryAuditRepository
 from isthmus.testing._memory_catalog import InMemoryProcessRepository
 from isthmus.testing._memory_decisions import InMemoryDecisionModelRepository
 from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
+from isthmus.testing._memory_engine import (
+    InMemoryEngineHistoryRepository,
+    InMemoryProcessInstanceRepository,
+    InMemoryUserTaskRepository,
+)
 from isthmus.testing._memory_jobs import InMemoryJobRepository
 from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables
@@ -87,6 +92,9 @@ class InMemoryUnitOfWork:
     audit: InMemoryAuditRepository
     jobs: InMemoryJobRepository
     decision_models: InMemoryDecisionModelRepository
+    instances: InMemoryProcessInstanceRepository
+    user_tasks: InMemoryUserTaskRepository
+    history: InMemoryEngineHistoryRepository
     process_definitions: InMemoryProcessDefinitionRepository
     event_logs: InMemoryEventLogRepository
 
@@ -106,6 +114,9 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditRepository(tables)
         self.jobs = InMemoryJobRepository(tables)
         self.decision_models = InMemoryDecisionModelRepository(tables.decision_models)
+        self.instances = InMemoryProcessInstanceRepository(tables.engine, tables.jobs)
+        self.user_tasks = InMemoryUserTaskRepository(tables.engine)
+        self.history = InMemoryEngineHistoryRepository(tables.engine)
         self.process_definitions = InMemoryProcessDefinitionRepository(tables.process_definitions)
         self.event_logs = InMemoryEventLogRepository(tables.event_logs)
         return self

@@ -20,6 +20,11 @@ from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.event_logs import SqlEventLogRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
+from isthmus.adapters.storage.process_engine import (
+    SqlEngineHistoryRepository,
+    SqlProcessInstanceRepository,
+    SqlUserTaskRepository,
+)
 from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.errors import ConfigurationError
 
@@ -35,6 +40,9 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     jobs: SqlJobRepository
     decision_models: SqlDecisionModelRepository
+    instances: SqlProcessInstanceRepository
+    user_tasks: SqlUserTaskRepository
+    history: SqlEngineHistoryRepository
     process_definitions: SqlProcessDefinitionRepository
     event_logs: SqlEventLogRepository
 
@@ -54,6 +62,9 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(db)
         self.jobs = SqlJobRepository(db)
         self.decision_models = SqlDecisionModelRepository(db)
+        self.instances = SqlProcessInstanceRepository(db)
+        self.user_tasks = SqlUserTaskRepository(db)
+        self.history = SqlEngineHistoryRepository(db)
         self.process_definitions = SqlProcessDefinitionRepository(db)
         self.event_logs = SqlEventLogRepository(db)
         return self

@@ -1,0 +1,206 @@
+"""A deployed process, prepared once for the interpreter: node index, boundary map, reachability for
+converging inclusive gateways, and a cache of compiled FEEL.
+
+A :class:`Definition` is immutable after construction and shared by every instance of one
+(key, version), so nothing here is paid per instance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from isthmus.feel import Expression, compile_expression, from_feel, to_feel
+from isthmus.models import EventKind, FlowSpec, NodeKind, NodeSpec, ProcessSpec, RefSpec
+
+_DURATION = re.compile(
+    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class EngineModelError(ValueError):
+    """The model cannot be run as drawn (e.g. no start event, a condition that does not compile)."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration; years and months count as 365 and 30 days (timers only need that)."""
+    match = _DURATION.match(text.strip())
+    if match is None or text.strip() in ("P", "PT"):
+        raise EngineModelError(f"not an ISO 8601 duration: {text!r}")
+    part = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    days = part["y"] * 365 + part["mo"] * 30 + part["w"] * 7 + part["d"]
+    return timedelta(days=days, hours=part["h"], minutes=part["mi"], seconds=part["s"])
+
+
+def feel_duration(value: Any) -> timedelta | None:
+    """A FEEL result used as a duration: a FEEL days-time duration or an ISO text."""
+    if isinstance(value, timedelta):
+        return value
+    json = from_feel(value)
+    if isinstance(json, str) and json.startswith(("P", "-P")):
+        return parse_duration(json.lstrip("-"))
+    return None
+
+
+def parse_instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise EngineModelError(f"a timer date needs a time zone: {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """``R[n]/[start/]duration``: ``repeat`` None means forever."""
+
+    repeat: int | None
+    every: timedelta
+
+
+def parse_cycle(text: str) -> Cycle:
+    parts = text.strip().split("/")
+    if not parts[0].startswith("R"):
+        return Cycle(None, parse_duration(parts[0]))
+    count = parts[0][1:]
+    return Cycle(int(count) if count else None, parse_duration(parts[-1]))
+
+
+@dataclass(slots=True)
+class Definition:
+    """What the interpreter needs of one deployed process version."""
+
+    key: str
+    version: int
+    process: ProcessSpec
+    messages: Mapping[str, RefSpec] = field(default_factory=dict)
+    signals: Mapping[str, RefSpec] = field(default_factory=dict)
+    errors: Mapping[str, RefSpec] = field(default_factory=dict)
+    escalations: Mapping[str, RefSpec] = field(default_factory=dict)
+    nodes: dict[str, NodeSpec] = field(init=False)
+    scope_of: dict[str, ProcessSpec] = field(init=False)
+    flows: dict[str, FlowSpec] = field(init=False)
+    boundaries: dict[str, tuple[NodeSpec, ...]] = field(init=False)
+    event_subprocesses: dict[str, tuple[NodeSpec, ...]] = field(init=False)
+    _reach: dict[str, frozenset[str]] = field(init=False)
+    _feel: dict[str, Expression] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nodes, self.scope_of, self.flows = {}, {}, {}
+        boundaries: dict[str, list[NodeSpec]] = {}
+        events: dict[str, list[NodeSpec]] = {}
+        for scope, node in self.process.walk():
+            self.nodes[node.id] = node
+            self.scope_of[node.id] = scope
+            if node.attached_to is not None:
+                boundaries.setdefault(node.attached_to, []).append(node)
+            if node.kind is NodeKind.SUB_PROCESS and node.triggered_by_event:
+                events.setdefault(scope.id, []).append(node)
+        for _, flow in self.process.walk_flows():
+            self.flows[flow.id] = flow
+        self.boundaries = {k: tuple(v) for k, v in boundaries.items()}
+        self.event_subprocesses = {k: tuple(v) for k, v in events.items()}
+        self._reach = {}
+        self._feel = {}
+
+    def node(self, node_id: str) -> NodeSpec:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
+
+    def start_event(self, scope: ProcessSpec, event: EventKind = EventKind.NONE) -> NodeSpec:
+        for node in scope.start_events():
+            kind = node.event.kind if node.event else EventKind.NONE
+            if kind is event or (event is EventKind.NONE and kind is EventKind.TIMER):
+                return node
+        starts = scope.start_events()
+        if len(starts) == 1 and event is EventKind.NONE:
+            return starts[0]
+        raise EngineModelError(f"{scope.id} has no {event.value} start event")
+
+    def reaches(self, source: str, target: str) -> bool:
+        """Whether a token at ``source`` can still arrive at ``target`` along sequence flows."""
+        found = self._reach.get(source)
+        if found is None:
+            seen: set[str] = set()
+            stack = [source]
+            while stack:
+                node = self.nodes[stack.pop()]
+                for flow_id in node.outgoing:
+                    nxt = self.flows[flow_id].target
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+                for boundary in self.boundaries.get(node.id, ()):
+                    if boundary.id not in seen:
+                        seen.add(boundary.id)
+                        stack.append(boundary.id)
+            found = self._reach[source] = frozenset(seen)
+        return target in found
+
+    def ref_name(self, refs: Mapping[str, RefSpec], ref: str | None) -> str | None:
+        """The name (or code) a ``messageRef``/``errorRef`` … stands for; the ref itself if unknown."""
+        if ref is None:
+            return None
+        spec = refs.get(ref)
+        if spec is None:
+            return ref
+        return spec.code or spec.name or spec.id
+
+    def expression(self, text: str) -> Expression:
+        compiled = self._feel.get(text)
+        if compiled is None:
+            try:
+                compiled = compile_expression(text)
+            except Exception as error:
+                raise EngineModelError(f"FEEL {text!r} does not compile: {error}") from error
+            self._feel[text] = compiled
+        return compiled
+
+    def evaluate(self, text: str, context: Mapping[str, Any]) -> Any:
+        """Evaluate FEEL ``text`` on JSON ``context``; the result as JSON data."""
+        warnings: list[str] = []
+        return from_feel(self.expression(text).evaluate(feel_context(context), warnings=warnings))
+
+    def is_true(self, text: str, context: Mapping[str, Any]) -> bool:
+        return self.evaluate(text, context) is True
+
+
+def feel_context(variables: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: to_feel(v) for k, v in variables.items()}
+
+
+def as_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise EngineModelError(f"a multi-instance cardinality must be a number, got {value!r}")
+    return int(value)
+
+
+def labels(nodes: Iterable[NodeSpec]) -> list[str]:
+    return [n.id for n in nodes]
+
+
+def definition_of(key: str, version: int, model: Any, process_id: str | None = None) -> Definition:
+    """The :class:`Definition` of process ``process_id`` (default: the only executable one, or
+    the one whose id is ``key``) of a parsed :class:`~isthmus.models.BpmnModel`."""
+    processes = model.executable_processes or model.processes
+    if process_id is None:
+        chosen = next((p for p in processes if p.id == key), processes[0] if processes else None)
+    else:
+        chosen = model.process(process_id)
+    if chosen is None:
+        raise EngineModelError(f"{key} has no executable process")
+    return Definition(
+        key,
+        version,
+        chosen,
+        messages=model.messages,
+        signals=model.signals,
+        errors=model.errors,
+        escalations=model.escalations,
+    )

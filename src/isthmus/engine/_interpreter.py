@@ -1,0 +1,365 @@
+"""The token walker: moves the tokens of one instance through its definition until each waits.
+
+One :class:`Interpreter` serves one step on one instance: the caller loads the state, calls one
+entry point (:meth:`start`, :meth:`complete`, :meth:`fire_timer`, :meth:`correlate` …), then stores
+``state`` and carries out ``effects`` in the same transaction. Semantics follow Camunda 8 (Zeebe)
+where BPMN 2.0 leaves room: conditions and mappings are FEEL, an exclusive gateway with no
+matching flow and no default is an incident, a converging inclusive gateway waits only for tokens
+that can still reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from isthmus.engine import _events, _multi
+from isthmus.engine._definition import Definition, EngineModelError
+from isthmus.engine._effects import (
+    Effect,
+    EngineIncident,
+    HistoryEvent,
+    ServiceCall,
+    TaskClosed,
+    TaskOpened,
+)
+from isthmus.engine._state import ROOT_SCOPE, InstanceState, InstanceStatus, Token, Wait
+from isthmus.models import EventKind, NodeKind, NodeSpec
+
+MAX_MOVES = 100_000  # a model that loops without waiting is an incident, not a hung worker
+WAITING = (Wait.TASK, Wait.SERVICE, Wait.TIMER, Wait.MESSAGE, Wait.SIGNAL, Wait.SCOPE, Wait.CALL)
+
+
+class DecisionPort(Protocol):
+    def decide(self, decision_ref: str, variables: Mapping[str, Any]) -> Any:
+        """Evaluate the deployed decision ``decision_ref`` (``key`` or ``key:decision``) on the
+        variables; the result as JSON data."""
+
+
+class Interpreter:
+    """One step of one instance. ``effects`` collects what the caller must carry out."""
+
+    def __init__(
+        self,
+        definition: Definition,
+        state: InstanceState,
+        *,
+        now: datetime,
+        decisions: DecisionPort | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.d = definition
+        self.state = state
+        self.now = now
+        self.decisions = decisions
+        self.actor = actor
+        self.effects: list[Effect] = []
+        self._handlers: dict[NodeKind, Callable[[Token, NodeSpec], None]] = {
+            NodeKind.START_EVENT: self._pass,
+            NodeKind.END_EVENT: lambda t, n: _events.end(self, t, n),
+            NodeKind.TASK: self._pass,
+            NodeKind.MANUAL_TASK: self._pass,
+            NodeKind.USER_TASK: self._user_task,
+            NodeKind.SERVICE_TASK: self._service_task,
+            NodeKind.SEND_TASK: self._service_task,
+            NodeKind.RECEIVE_TASK: lambda t, n: self._wait(t, n, Wait.MESSAGE),
+            NodeKind.SCRIPT_TASK: self._script_task,
+            NodeKind.BUSINESS_RULE_TASK: self._rule_task,
+            NodeKind.EXCLUSIVE_GATEWAY: self._exclusive,
+            NodeKind.INCLUSIVE_GATEWAY: self._inclusive,
+            NodeKind.PARALLEL_GATEWAY: self._parallel,
+            NodeKind.EVENT_BASED_GATEWAY: lambda t, n: _events.event_gateway(self, t, n),
+            NodeKind.INTERMEDIATE_CATCH_EVENT: lambda t, n: _events.catch(self, t, n),
+            NodeKind.INTERMEDIATE_THROW_EVENT: lambda t, n: _events.throw(self, t, n),
+            NodeKind.BOUNDARY_EVENT: self._pass,
+            NodeKind.SUB_PROCESS: lambda t, n: _events.enter_subprocess(self, t, n),
+            NodeKind.CALL_ACTIVITY: lambda t, n: _events.call(self, t, n),
+        }
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def start(self, variables: Mapping[str, Any], *, event: EventKind = EventKind.NONE) -> None:
+        """Put a token on the start event of the process (a ``message``/``signal`` one when asked)."""
+        self.state.variables.update(variables)
+        start = self.d.start_event(self.d.process, event)
+        self.state.tokens.append(Token(self.state.new_id(), start.id))
+        _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
+        self.run()
+
+    def complete(self, token_id: int, variables: Mapping[str, Any], activation: int | None = None) -> None:
+        """The task, service call, message wait or called instance of ``token_id`` is done."""
+        token = self.waiting(token_id, activation)
+        node = self.d.node(token.node)
+        if token.wait is Wait.TASK:
+            self.effects.append(TaskClosed(token.id, node.id, cancelled=False))
+        self.apply_outputs(token, node, variables)
+        self.leave(token, node)
+        self.run()
+
+    def waiting(self, token_id: int, activation: int | None = None) -> Token:
+        token = self.state.token(token_id)
+        if (
+            token is None
+            or token.wait not in WAITING
+            or (activation is not None and token.activation != activation)
+        ):
+            raise EngineIncident(
+                "token {token} of this instance is not waiting there any more", token=token_id
+            )
+        return token
+
+    def fire_timer(self, token_id: int, node_id: str, activation: int, fired: int = 0) -> bool:
+        """A timer job came due; False when it is stale (its token moved on)."""
+        done = _events.fire_timer(self, token_id, node_id, activation, fired)
+        if done:
+            self.run()
+        return done
+
+    def correlate(self, message: str, variables: Mapping[str, Any]) -> bool:
+        """Deliver message ``message`` (name or id) to the first subscription that waits for it."""
+        done = _events.deliver(self, EventKind.MESSAGE, message, variables, first_only=True)
+        if done:
+            self.run()
+        return done
+
+    def signal(self, name: str, variables: Mapping[str, Any]) -> bool:
+        done = _events.deliver(self, EventKind.SIGNAL, name, variables, first_only=False)
+        if done:
+            self.run()
+        return done
+
+    def throw_error(self, token_id: int, code: str, activation: int | None = None) -> None:
+        """A service handler raised a BPMN error: caught by a boundary or event subprocess, else an incident."""
+        token = self.waiting(token_id, activation)
+        _events.throw_from(self, token, EventKind.ERROR, code)
+        self.run()
+
+    def terminate(self) -> None:
+        for token in list(self.state.tokens):
+            if token.scope == ROOT_SCOPE:
+                self.cancel(token)
+        self.state.status = InstanceStatus.TERMINATED
+        self.run()
+
+    # --- the walk -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for _ in range(MAX_MOVES):
+            token = next((t for t in self.state.tokens if t.wait is Wait.READY), None)
+            if token is None and not _events.fire_inclusive_joins(self):
+                break
+            if token is not None:
+                self.execute(token)
+        else:
+            raise EngineIncident("the instance moved {n} times without waiting: a loop?", n=MAX_MOVES)
+        if not self.state.tokens and self.state.status is InstanceStatus.ACTIVE:
+            self.state.status = InstanceStatus.COMPLETED
+            _events.ended(self)
+
+    def execute(self, token: Token) -> None:
+        node = self.d.node(token.node)
+        if node.multi_instance is not None and not _multi.is_body(self.state, token):
+            _multi.begin(self, token, node)
+            return
+        if not node.kind.is_gateway:
+            self.history(node, "start")
+        self._handlers[node.kind](token, node)
+
+    def leave(self, token: Token, node: NodeSpec, flows: tuple[str, ...] | None = None) -> None:
+        """Complete ``node`` and move ``token`` along ``flows`` (default: the enabled outgoing flows)."""
+        self.state.completed.append(node.id)
+        if not node.kind.is_gateway:
+            self.history(node, "complete")
+        if _multi.is_body(self.state, token):
+            _multi.body_done(self, token, node)
+            return
+        self.move(token, node, self.enabled_flows(token, node) if flows is None else flows)
+
+    def move(self, token: Token, node: NodeSpec, flows: tuple[str, ...]) -> None:
+        if not flows:
+            self.consume(token)
+            return
+        for index, flow_id in enumerate(flows):
+            target = self.d.flows[flow_id].target
+            if index == 0:
+                token.node, token.flow, token.wait, token.child = target, flow_id, Wait.READY, None
+            else:
+                self.state.tokens.append(Token(self.state.new_id(), target, token.scope, flow=flow_id))
+
+    def enabled_flows(self, token: Token, node: NodeSpec) -> tuple[str, ...]:
+        """Uncontrolled flow out of an activity or event: every flow without a condition or whose
+        condition holds; the default flow when no conditional flow holds."""
+        context: dict[str, Any] | None = None
+        taken: list[str] = []
+        conditional = False
+        for flow_id in node.outgoing:
+            if flow_id == node.default_flow:
+                continue
+            condition = self.d.flows[flow_id].condition
+            if condition is None:
+                taken.append(flow_id)
+                continue
+            conditional = True
+            context = context if context is not None else self.context(token)
+            if self.d.is_true(condition, context):
+                taken.append(flow_id)
+        if node.default_flow and (not taken or (conditional and len(taken) == 0)):
+            taken.append(node.default_flow)
+        return tuple(taken)
+
+    def consume(self, token: Token) -> None:
+        """Remove ``token``; an embedded subprocess whose last token this was completes."""
+        self.state.tokens.remove(token)
+        _events.scope_maybe_done(self, token.scope)
+
+    def cancel(self, token: Token) -> None:
+        """Remove ``token`` and everything below it (subprocess tokens, tasks, called instances)."""
+        _events.cancel(self, token)
+
+    # --- variables ----------------------------------------------------------------------------
+
+    def context(self, token: Token) -> dict[str, Any]:
+        """The variables visible at ``token``: the instance's, overlaid by its scopes' (inner wins)."""
+        chain = []
+        scope_id = token.scope
+        while scope_id != ROOT_SCOPE:
+            scope = self.state.scopes[scope_id]
+            chain.append(scope.variables)
+            scope_id = scope.parent
+        if not chain:
+            return dict(self.state.variables)
+        merged = dict(self.state.variables)
+        for variables in reversed(chain):
+            merged.update(variables)
+        return merged
+
+    def set_variable(self, token: Token, name: str, value: Any) -> None:
+        """Set in the innermost scope that defines ``name``, else on the instance (Camunda 7 rule)."""
+        scope_id = token.scope
+        while scope_id != ROOT_SCOPE:
+            scope = self.state.scopes[scope_id]
+            if name in scope.variables:
+                scope.variables[name] = value
+                return
+            scope_id = scope.parent
+        self.state.variables[name] = value
+
+    def inputs(self, token: Token, node: NodeSpec) -> dict[str, Any]:
+        """The variables an activity sees: its input mappings when it has some, else everything."""
+        context = self.context(token)
+        if not node.props.inputs:
+            return context
+        local = dict(context)
+        for mapping in node.props.inputs:
+            local[mapping.target] = self.d.evaluate(mapping.source, local)
+        return local
+
+    def apply_outputs(self, token: Token, node: NodeSpec, result: Mapping[str, Any]) -> None:
+        if not node.props.outputs:
+            for name, value in result.items():
+                self.set_variable(token, name, value)
+            return
+        local = self.inputs(token, node) | dict(result)
+        for mapping in node.props.outputs:
+            self.set_variable(token, mapping.target, self.d.evaluate(mapping.source, local))
+
+    def history(self, node: NodeSpec, lifecycle: str) -> None:
+        resource = self.actor if node.kind is NodeKind.USER_TASK and lifecycle == "complete" else None
+        self.effects.append(HistoryEvent(node.id, node.label, lifecycle, resource))
+
+    # --- node kinds ---------------------------------------------------------------------------
+
+    def _pass(self, token: Token, node: NodeSpec) -> None:
+        self.leave(token, node)
+
+    def _wait(self, token: Token, node: NodeSpec, wait: Wait) -> None:
+        token.wait = wait
+        token.activation = self.state.activate(node.id)
+        _events.arm_boundaries(self, token, node)
+
+    def _user_task(self, token: Token, node: NodeSpec) -> None:
+        self._wait(token, node, Wait.TASK)
+        self.effects.append(TaskOpened(token.id, node.id, token.activation))
+
+    def _service_task(self, token: Token, node: NodeSpec) -> None:
+        if node.kind is NodeKind.SEND_TASK and not node.props.task_type:
+            self.leave(token, node)  # an unbound send task has nothing to deliver
+            return
+        self.service(token, node)
+
+    def service(self, token: Token, node: NodeSpec) -> None:
+        self._wait(token, node, Wait.SERVICE)
+        self.effects.append(ServiceCall(token.id, node.id, token.activation))
+
+    def _script_task(self, token: Token, node: NodeSpec) -> None:
+        script = node.props.script
+        if script is None or (node.props.script_format or "feel").lower() != "feel":
+            raise EngineModelError(f"script task {node.id} needs a FEEL script")
+        value = self.d.evaluate(script, self.inputs(token, node))
+        result = {node.props.result_variable: value} if node.props.result_variable else {}
+        self.apply_outputs(token, node, result)
+        self.leave(token, node)
+
+    def _rule_task(self, token: Token, node: NodeSpec) -> None:
+        if self.decisions is None or not node.props.decision_ref:
+            raise EngineIncident("business rule task {node} has no decision to evaluate", node=node.id)
+        value = self.decisions.decide(node.props.decision_ref, self.inputs(token, node))
+        if node.props.result_variable:
+            result = {node.props.result_variable: value}
+        else:
+            result = dict(value) if isinstance(value, Mapping) else {}
+        self.apply_outputs(token, node, result)
+        self.leave(token, node)
+
+    def _exclusive(self, token: Token, node: NodeSpec) -> None:
+        if len(node.outgoing) <= 1:
+            self.leave(token, node)
+            return
+        context = self.context(token)
+        for flow_id in node.outgoing:
+            condition = self.d.flows[flow_id].condition
+            if flow_id != node.default_flow and (condition is None or self.d.is_true(condition, context)):
+                self.leave(token, node, (flow_id,))
+                return
+        if node.default_flow is None:
+            raise EngineIncident(
+                "no outgoing flow of gateway {node} matched and it has no default", node=node.id
+            )
+        self.leave(token, node, (node.default_flow,))
+
+    def _inclusive(self, token: Token, node: NodeSpec) -> None:
+        if len(node.incoming) > 1:
+            token.wait = Wait.JOIN  # _events.fire_inclusive_joins releases it
+            return
+        self._inclusive_split(token, node)
+
+    def _inclusive_split(self, token: Token, node: NodeSpec) -> None:
+        flows = self.enabled_flows(token, node)
+        if not flows and len(node.outgoing) > 0:
+            raise EngineIncident(
+                "no outgoing flow of gateway {node} matched and it has no default", node=node.id
+            )
+        self.leave(token, node, flows)
+
+    def inclusive_split(self, token: Token, node: NodeSpec) -> None:
+        self._inclusive_split(token, node)
+
+    def _parallel(self, token: Token, node: NodeSpec) -> None:
+        if len(node.incoming) > 1:
+            token.wait = Wait.JOIN
+            arrived: dict[str | None, Token] = {token.flow: token}
+            for other in self.state.tokens:
+                if other.node == node.id and other.scope == token.scope and other.wait is Wait.JOIN:
+                    arrived.setdefault(other.flow, other)
+            if any(flow not in arrived for flow in node.incoming):
+                return
+            for other in arrived.values():
+                if other is not token:
+                    self.state.tokens.remove(other)
+            token.wait = Wait.READY
+        self.leave(token, node, node.outgoing)
+
+    def service_result(self, token_id: int) -> tuple[Token, NodeSpec]:
+        token = self.waiting(token_id)
+        return token, self.d.node(token.node)

@@ -1,0 +1,336 @@
+"""Running one engine step inside a unit of work: load the instance and its definition, run the
+interpreter, and carry out its effects — new state, inbox rows, jobs, history — in the same
+transaction (DESIGN.md: every state change and the jobs it causes commit together).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from isthmus.engine import (
+    SCHEMA_VERSION,
+    CallCancelled,
+    CallStarted,
+    Definition,
+    Effect,
+    Ended,
+    EngineIncident,
+    HistoryEvent,
+    HistoryLine,
+    InstanceState,
+    Interpreter,
+    ProcessInstance,
+    ServiceCall,
+    TaskClosed,
+    TaskOpened,
+    TaskState,
+    TimerSet,
+    UserTask,
+    definition_of,
+    load_state,
+    parse_duration,
+)
+from isthmus.errors import NotFound
+from isthmus.jobs import NewJob, RetryPolicy
+from isthmus.models import NodeSpec, parse_bpmn
+from isthmus.services.ports import Clock, UnitOfWork
+
+SERVICE_JOB = "engine.service"
+TIMER_JOB = "engine.timer"
+NOTIFY_JOB = "engine.notify"
+
+
+class ProcessSource(Protocol):
+    """Where deployed BPMN comes from (the models' deployments)."""
+
+    def latest(self, uow: UnitOfWork, key: str) -> tuple[int, bytes] | None:
+        """The newest deployed version of process ``key`` and its BPMN XML."""
+
+    def get(self, uow: UnitOfWork, key: str, version: int) -> bytes | None: ...
+
+
+class StaticProcesses:
+    """A :class:`ProcessSource` on a dict, for tests and embedding: ``add(key, xml)`` makes a new version."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, list[bytes]] = {}
+
+    def add(self, key: str, xml: bytes) -> int:
+        versions = self._versions.setdefault(key, [])
+        versions.append(xml)
+        return len(versions)
+
+    def latest(self, uow: UnitOfWork, key: str) -> tuple[int, bytes] | None:
+        versions = self._versions.get(key)
+        return (len(versions), versions[-1]) if versions else None
+
+    def get(self, uow: UnitOfWork, key: str, version: int) -> bytes | None:
+        versions = self._versions.get(key, [])
+        return versions[version - 1] if 0 < version <= len(versions) else None
+
+
+class Definitions:
+    """Parsed definitions by (key, version): deployed versions never change, so parse once."""
+
+    def __init__(self, source: ProcessSource) -> None:
+        self.source = source
+        self._cache: dict[tuple[str, int], Definition] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uow: UnitOfWork, key: str, version: int | None = None) -> Definition:
+        if version is not None:
+            cached = self._cache.get((key, version))
+            if cached is not None:
+                return cached
+            xml = self.source.get(uow, key, version)
+        else:
+            latest = self.source.latest(uow, key)
+            if latest is None:
+                raise NotFound("no deployed process with key {key}", key=key)
+            version, xml = latest
+            cached = self._cache.get((key, version))
+            if cached is not None:
+                return cached
+        if xml is None:
+            raise NotFound("no version {version} of process {key}", key=key, version=version)
+        definition = definition_of(key, version, parse_bpmn(xml, source=f"{key} v{version}"))
+        with self._lock:
+            self._cache[(key, version)] = definition
+        return definition
+
+
+DecisionFactory = Callable[[UnitOfWork], Any]
+
+
+class Stepper:
+    """Runs steps: ``start`` a new instance, or ``step`` an existing one with an action."""
+
+    def __init__(self, definitions: Definitions, clock: Clock, decisions: DecisionFactory) -> None:
+        self.definitions = definitions
+        self.clock = clock
+        self.decisions = decisions
+
+    def start(
+        self,
+        uow: UnitOfWork,
+        key: str,
+        variables: Mapping[str, Any],
+        *,
+        actor: str,
+        business_key: str | None = None,
+        version: int | None = None,
+        parent: tuple[str, int] | None = None,
+    ) -> ProcessInstance:
+        definition = self.definitions.get(uow, key, version)
+        now = self.clock.now()
+        state = InstanceState(definition.key, definition.version)
+        record = ProcessInstance(
+            id=str(uuid.uuid4()),
+            business_key=business_key,
+            definition_key=definition.key,
+            definition_version=definition.version,
+            status=state.status.value,
+            state=state.dump(),
+            schema_version=SCHEMA_VERSION,
+            parent_id=parent[0] if parent else None,
+            parent_token=parent[1] if parent else None,
+            started_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.instances.add(record)
+        return self._run(uow, record, definition, state, lambda w: w.start(variables), actor)
+
+    def step(
+        self, uow: UnitOfWork, instance_id: str, action: Callable[[Interpreter], object], *, actor: str | None
+    ) -> ProcessInstance:
+        record = uow.instances.get(instance_id)
+        if record is None:
+            raise NotFound("no process instance {id}", id=instance_id)
+        if record.status != "active":
+            raise EngineIncident("process instance {id} is {state}", id=instance_id, state=record.status)
+        definition = self.definitions.get(uow, record.definition_key, record.definition_version)
+        return self._run(uow, record, definition, load_state(record.state), action, actor)
+
+    def _run(
+        self,
+        uow: UnitOfWork,
+        record: ProcessInstance,
+        definition: Definition,
+        state: InstanceState,
+        action: Callable[[Interpreter], object],
+        actor: str | None,
+    ) -> ProcessInstance:
+        now = self.clock.now()
+        walk = Interpreter(definition, state, now=now, decisions=self.decisions(uow), actor=actor)
+        action(walk)
+        saved = uow.instances.save(record.with_state(state.dump(), state.status.value, now))
+        _Effects(self, uow, saved, definition, actor, now).apply(walk.effects, state)
+        return saved
+
+
+class _Effects:
+    """Carries out the effects of one step in the step's unit of work."""
+
+    def __init__(
+        self,
+        stepper: Stepper,
+        uow: UnitOfWork,
+        record: ProcessInstance,
+        definition: Definition,
+        actor: str | None,
+        now: datetime,
+    ) -> None:
+        self.s, self.uow, self.record, self.d, self.actor, self.now = (
+            stepper,
+            uow,
+            record,
+            definition,
+            actor,
+            now,
+        )
+
+    def apply(self, effects: list[Effect], state: InstanceState) -> None:
+        lines: list[HistoryLine] = []
+        for effect in effects:
+            if isinstance(effect, HistoryEvent):
+                lines.append(self._line(effect))
+            elif isinstance(effect, TaskOpened):
+                self._open_task(effect)
+            elif isinstance(effect, TaskClosed):
+                closed = TaskState.CANCELLED if effect.cancelled else TaskState.COMPLETED
+                by = None if effect.cancelled else self.actor
+                self.uow.user_tasks.close(self.record.id, effect.token, closed, by, self.now)
+            elif isinstance(effect, ServiceCall):
+                self._service_job(effect)
+            elif isinstance(effect, TimerSet):
+                self._timer_job(effect)
+        self.uow.history.append(lines)
+        for effect in effects:
+            if isinstance(effect, CallStarted):
+                self._call(effect)
+            elif isinstance(effect, CallCancelled):
+                self._cancel_call(effect)
+            elif isinstance(effect, Ended):
+                self._ended(state)
+
+    def _line(self, event: HistoryEvent) -> HistoryLine:
+        return HistoryLine(
+            case_id=self.record.business_key or self.record.id,
+            activity=event.name,
+            timestamp=self.now,
+            lifecycle=event.lifecycle,
+            resource=event.resource or "system",
+            instance_id=self.record.id,
+            node_id=event.node,
+            attributes={"process_key": self.record.definition_key, "version": self.record.definition_version},
+        )
+
+    def _open_task(self, effect: TaskOpened) -> None:
+        node = self.d.node(effect.node)
+        props = node.props
+        self.uow.user_tasks.add(
+            UserTask(
+                instance_id=self.record.id,
+                token=effect.token,
+                activation=effect.activation,
+                activity_id=node.id,
+                name=node.label,
+                process_key=self.record.definition_key,
+                business_key=self.record.business_key,
+                candidate_groups=props.candidate_groups,
+                candidate_users=props.candidate_users,
+                assignee=props.assignee,
+                due=self._due(node),
+                form=tuple(f.as_dict() for f in props.form_fields),
+                four_eyes=props.four_eyes,
+                initiator=self.record.started_by,
+                created_at=self.now,
+            )
+        )
+
+    def _due(self, node: NodeSpec) -> datetime | None:
+        """``dueDate`` (an ISO duration or date-time) wins over the SLA (an ISO duration)."""
+        text = node.props.due_date or node.props.sla
+        if not text:
+            return None
+        text = text.strip()
+        try:
+            if text.startswith("P"):
+                return self.now + parse_duration(text)
+            due = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return due if due.tzinfo else None
+
+    def _service_job(self, effect: ServiceCall) -> None:
+        node = self.d.node(effect.node)
+        retries = node.props.retries
+        policy = RetryPolicy() if retries is None else RetryPolicy(max_attempts=max(1, retries + 1))
+        key = f"{self.record.id}:{effect.node}:{effect.activation}"
+        self.uow.jobs.enqueue(
+            NewJob(
+                kind=SERVICE_JOB,
+                payload={"i": self.record.id, "t": effect.token, "n": effect.node, "a": effect.activation},
+                serial_key=self.record.id,
+                dedupe_key=f"svc:{key}",
+                policy=policy,
+            ),
+            self.now,
+        )
+
+    def _timer_job(self, effect: TimerSet) -> None:
+        payload = {
+            "i": self.record.id,
+            "t": effect.token,
+            "n": effect.node,
+            "a": effect.activation,
+            "f": effect.fired,
+        }
+        self.uow.jobs.enqueue(
+            NewJob(
+                kind=TIMER_JOB,
+                payload=payload,
+                run_at=effect.due,
+                serial_key=self.record.id,
+                dedupe_key=f"tmr:{self.record.id}:{effect.token}:{effect.node}:{effect.activation}:{effect.fired}",
+            ),
+            self.now,
+        )
+
+    def _call(self, effect: CallStarted) -> None:
+        binding = effect.binding
+        version: int | None = None
+        if binding.startswith("version:"):
+            version = int(binding.split(":", 1)[1])
+        elif binding == "deployment" and effect.process == self.record.definition_key:
+            version = self.record.definition_version
+        self.s.start(
+            self.uow,
+            effect.process,
+            effect.variables,
+            actor=self.record.started_by,
+            business_key=self.record.business_key,
+            version=version,
+            parent=(self.record.id, effect.token),
+        )
+
+    def _cancel_call(self, effect: CallCancelled) -> None:
+        for child in self.uow.instances.children(self.record.id):
+            if child.parent_token == effect.token and child.status == "active":
+                self.s.step(self.uow, child.id, lambda w: w.terminate(), actor=self.actor)
+
+    def _ended(self, state: InstanceState) -> None:
+        if (
+            self.record.parent_id is None
+            or self.record.parent_token is None
+            or state.status.value != "completed"
+        ):
+            return
+        token = self.record.parent_token
+        variables = dict(state.variables)
+        self.s.step(self.uow, self.record.parent_id, lambda w: w.complete(token, variables), actor=self.actor)
