@@ -1,7 +1,7 @@
 """process engine: instances, user tasks (inbox), engine history (event log)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0003
 Create Date: 2026-11-29 17:00:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
