@@ -1,0 +1,95 @@
+"""``/api/v1/logs`` through a real client on both databases: upload, list, analyses, conformance,
+as-is BPMN, catalog link and pain points, permissions and problem+json errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from isthmus.adapters.api.app import create_app
+from isthmus.bootstrap import Container
+from isthmus.catalog import Process, ProcessId
+from isthmus.security import SYSTEM, Role
+
+CSV = (
+    "case,activity,timestamp,lifecycle,resource,system,customer\n"
+    "1,Enter order,2024-01-01T08:00:00Z,start,ann,CRM,ACME\n"
+    "1,Enter order,2024-01-01T08:10:00Z,complete,ann,CRM,ACME\n"
+    "1,Enter order,2024-01-01T09:00:00Z,start,bob,ERP,ACME\n"
+    "1,Enter order,2024-01-01T10:00:00Z,complete,bob,ERP,ACME\n"
+    "1,Ship,2024-01-02T10:00:00Z,complete,cat,ERP,ACME\n"
+    "2,Enter order,2024-01-02T08:00:00Z,start,ann,CRM,BETA\n"
+    "2,Enter order,2024-01-02T09:00:00Z,complete,ann,CRM,BETA\n"
+)
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def _token(container: Container, name: str, role: Role) -> dict[str, str]:
+    container.accounts.add_user(SYSTEM, name, "long enough pw", {role})
+    return {"Authorization": f"Bearer {container.accounts.issue_token(SYSTEM, name, 'test')}"}
+
+
+def test_upload_analyse_export_link_and_accept(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    created = client.post("/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner)
+    assert created.status_code == 201, created.text
+    log_id = created.json()["id"]
+    assert created.json()["statistics"]["cases"] == 2
+    listed = client.get("/api/v1/logs", headers=owner).json()
+    assert [item["id"] for item in listed["items"]] == [log_id]
+    assert client.get(f"/api/v1/logs/{log_id}/dfg", headers=owner).json()["end"] == {
+        "Ship": 1,
+        "Enter order": 1,
+    }
+    variants = client.get(f"/api/v1/logs/{log_id}/variants", headers=owner).json()["variants"]
+    assert variants[0]["count"] == 1
+    for analysis in ("performance", "durations", "throughput", "waiting", "bottlenecks", "rework", "handover",
+                     "duplicates", "statistics"):  # fmt: skip
+        assert client.get(f"/api/v1/logs/{log_id}/{analysis}", headers=owner).status_code == 200, analysis
+    edge = client.get(
+        f"/api/v1/logs/{log_id}/edges", params={"source": "Enter order", "target": "Ship"}, headers=owner
+    )
+    assert edge.json()["case_ids"] == ["1"]
+    bpmn = client.get(f"/api/v1/logs/{log_id}/bpmn", params={"coverage": 1}, headers=owner)
+    assert bpmn.status_code == 200
+    assert b"bpmndi:BPMNDiagram" in bpmn.content
+    replay = client.post(f"/api/v1/logs/{log_id}/conformance", content=bpmn.content,
+                         headers=owner | {"content-type": "application/xml"})  # fmt: skip
+    assert replay.status_code == 200
+    assert replay.json()["cases_total"] == 2
+    sla = client.post(f"/api/v1/logs/{log_id}/sla", json={"slas": {"Enter order": "PT30M"}}, headers=owner)
+    assert sla.json()["activities"][0]["breaches"] == 2
+    container.catalog.create(SYSTEM, Process(id=ProcessId("SAL-ORD-001"), name="销售订单处理流程"))
+    linked = client.post(f"/api/v1/logs/{log_id}/link", json={"process_id": "SAL-ORD-001"}, headers=owner)
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["key_nodes"] == 2
+    found = client.post(
+        f"/api/v1/logs/{log_id}/proposals", json={"slas": {"Enter order": "PT30M"}}, headers=owner
+    )
+    texts = [p["text"] for p in found.json()["proposals"]]
+    assert any("CRM and ERP" in t for t in texts)
+    accepted = client.post(f"/api/v1/logs/{log_id}/proposals/accept",
+                           json={"process_id": "SAL-ORD-001", "pain_points": [texts[0]]}, headers=owner)  # fmt: skip
+    assert accepted.json()["pain_points"] == [texts[0]]
+
+
+def test_permissions_and_errors(client: TestClient, container: Container) -> None:
+    viewer = _token(container, "viewer", Role.VIEWER)
+    denied = client.post("/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=viewer)
+    assert denied.status_code == 403
+    expert = _token(container, "expert", Role.BUSINESS_EXPERT)
+    assert client.get("/api/v1/logs/nope", headers=expert).status_code == 404
+    integrator = _token(container, "it", Role.IT_INTEGRATOR)
+    bad = client.post("/api/v1/logs", files={"file": ("bad.csv", "case,activity,timestamp\n1,a,x\n", "text/csv")},
+                      headers=integrator)  # fmt: skip
+    assert bad.status_code in (400, 422)
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert "line 2" in bad.json()["detail"]
+    assert client.get("/api/v1/logs", headers=integrator).json()["total"] == 0
