@@ -62,9 +62,10 @@ class ModelProblem:
         return self.severity is Severity.ERROR
 
     def describe(self, file: str) -> str:
-        """``FILE:LINE: ELEMENT_ID: message`` — the one-line form of ``isthmus bpmn check``."""
-        suffix = " (warning)" if not self.is_error else ""
-        return f"{file}:{self.line}: {self.element_id or '-'}: {self.message}{suffix}"
+        """``FILE:LINE: ELEMENT_ID: message`` — the one-line form of ``isthmus bpmn check``
+        (``FILE:LINE: ELEMENT_ID: warning: message`` for a warning)."""
+        marker = "" if self.is_error else "warning: "
+        return f"{file}:{self.line}: {self.element_id or '-'}: {marker}{self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

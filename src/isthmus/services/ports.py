@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType

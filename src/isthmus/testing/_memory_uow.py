@@ -22,12 +22,12 @@ from isthmus.testing._memory_accounts import (
 from isthmus.testing._memory_audit import InMemoryAuditRepository
 from isthmus.testing._memory_catalog import InMemoryProcessRepository
 from isthmus.testing._memory_decisions import InMemoryDecisionModelRepository
-from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
 from isthmus.testing._memory_engine import (
     InMemoryEngineHistoryRepository,
     InMemoryProcessInstanceRepository,
     InMemoryUserTaskRepository,
 )
+from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
 from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables

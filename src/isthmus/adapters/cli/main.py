@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from isthmus import __version__
-from isthmus.adapters.cli import admin, audit, catalog, dmn, feel, jobs, mining, users
+from isthmus.adapters.cli import admin, audit, catalog, dmn, feel, jobs, mining, models, users
 from isthmus.adapters.cli.context import CliState
 from isthmus.adapters.cli.output import err_console
 from isthmus.errors import IntegrationFailure, IsthmusError
@@ -39,6 +39,8 @@ app.add_typer(feel.app, name="feel")
 app.add_typer(dmn.app, name="dmn")
 app.add_typer(mining.log_app, name="log")
 app.add_typer(mining.mine_app, name="mine")
+app.add_typer(models.bpmn_app, name="bpmn")
+models.register(app)
 
 
 def _version(value: bool) -> None:

@@ -20,12 +20,12 @@ from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.event_logs import SqlEventLogRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
+from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.adapters.storage.process_engine import (
     SqlEngineHistoryRepository,
     SqlProcessInstanceRepository,
     SqlUserTaskRepository,
 )
-from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.errors import ConfigurationError
 
 
