@@ -20,6 +20,9 @@ from isthmus.services.audit import AuditService
 from isthmus.services.catalog import CatalogService
 from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
+from isthmus.services.engine import EngineService
+from isthmus.services.engine_wiring import wire_engine
+from isthmus.services.inbox import TaskService
 from isthmus.services.jobs import JobRunner, JobService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
@@ -39,6 +42,8 @@ class Container:
     decisions: DecisionService
     models: ModelService
     mining: MiningService
+    engine: EngineService
+    tasks: TaskService
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
@@ -68,6 +73,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
+    engine, tasks = wire_engine(uow, clock, settings.data_dir)
     return Container(
         settings=settings,
         database=database,
@@ -79,6 +85,9 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         decisions=DecisionService(uow, clock),
         models=ModelService(uow, clock),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),
+        engine=engine,
+        tasks=tasks,
+        job_handlers=engine.job_handlers(),
     )
 
 

@@ -17,6 +17,7 @@ from isthmus.security import Principal, Role
 from isthmus.services.accounts import AccountService
 from isthmus.services.catalog import CatalogService
 from isthmus.services.decisions import DecisionService
+from isthmus.services.models import ModelService
 
 # The guide, ch. 3, template 1 (企业信息化流程现状分析表), rows as printed.
 GUIDE_PROCESSES: tuple[Process, ...] = (
@@ -112,3 +113,17 @@ def deploy_demo_decisions(principal: Principal, decisions: DecisionService) -> l
     """Deploy the demo DMN models; idempotent, since the same content keeps its version."""
     folder = resources.files("isthmus.demo") / "decisions"
     return [decisions.deploy(principal, (folder / name).read_bytes(), name) for name in DEMO_DECISION_FILES]
+
+
+# The guide's to-be processes that run on the engine (docs/engine.md): SAL-ORD-001.
+DEMO_PROCESS_FILES = ("sal-ord-001.bpmn",)
+
+
+def deploy_demo_processes(principal: Principal, models: ModelService) -> list[str]:
+    """Deploy the demo BPMN processes; idempotent. Returns ``key vN`` per process."""
+    folder = resources.files("isthmus.demo") / "processes"
+    deployed: list[str] = []
+    for name in DEMO_PROCESS_FILES:
+        result = models.deploy(principal, (folder / name).read_bytes(), name)
+        deployed += [f"{p.key} v{p.version}" for p in result.processes]
+    return deployed

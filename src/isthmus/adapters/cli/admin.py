@@ -11,7 +11,7 @@ from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json
 from isthmus.adapters.storage import migrate
 from isthmus.adapters.worker import WorkerLoop
-from isthmus.demo import DEMO_USERS, deploy_demo_decisions, load_demo
+from isthmus.demo import DEMO_USERS, deploy_demo_decisions, deploy_demo_processes, load_demo
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
@@ -117,6 +117,8 @@ def demo(
     console.print(f"demo data: {report.processes_added} process(es) and {report.users_added} user(s) added")
     models = deploy_demo_decisions(s.principal(), container.decisions)
     console.print("decision models: " + ", ".join(f"{m.key} v{m.version}" for m in models), markup=False)
+    processes = deploy_demo_processes(s.principal(), container.models)
+    console.print("processes: " + ", ".join(processes), markup=False)
     console.print(f"database: {container.settings.db_url}")
     console.print("logins (user / password):")
     for user in DEMO_USERS:
