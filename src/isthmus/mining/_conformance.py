@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
 from isthmus.mining._bpmn_net import PetriNet, read_bpmn, to_petri_net
 from isthmus.mining._discovery import variant_table
 from isthmus.mining._log import EventLog
@@ -48,14 +50,12 @@ def token_replay(log: EventLog, net: PetriNet) -> Conformance:
     paths = silent_paths(net)
     labels = label_map(net)
     table = variant_table(log)
-    cache: dict[tuple[str, ...], TraceReplay] = {}
-    cases: dict[str, TraceReplay] = {}
-    for case, activities in table.select(CASE, "variant").iter_rows():
-        key = tuple(activities)
-        result = cache.get(key)
-        if result is None:
-            result = cache[key] = replay_trace(net, key, paths, labels)
-        cases[case] = result
+    by_case: dict[str, TraceReplay] = {}
+    for activities, members in table.group_by("variant").agg(pl.col(CASE)).iter_rows():
+        result = replay_trace(net, tuple(activities), paths, labels)
+        by_case.update(dict.fromkeys(members, result))
+    # Sums in case-id order, as pm4py adds them: float addition is not associative.
+    cases = {case: by_case[case] for case in table[CASE].to_list()}
     results = list(cases.values())
     m = sum(r.missing for r in results)
     c = sum(r.consumed for r in results)

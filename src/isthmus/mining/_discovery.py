@@ -59,18 +59,23 @@ class Dfg:
         return counts
 
 
+def _firsts(log: EventLog) -> tuple[pl.Expr, pl.Expr]:
+    """Masks of each case's first and last event (the log is ordered, so no group-by is needed)."""
+    case = pl.col(CASE)
+    return (case != case.shift(1)).fill_null(True), (case != case.shift(-1)).fill_null(True)
+
+
+def _counts(values: pl.Series) -> dict[str, int]:
+    table = values.value_counts(name="n").sort(["n", values.name], descending=[True, False])
+    return dict(zip(table[values.name].to_list(), table["n"].to_list(), strict=True))
+
+
 def _endpoints(log: EventLog) -> tuple[dict[str, int], dict[str, int]]:
-    ends = (
-        log.lazy()
-        .group_by(CASE)
-        .agg(pl.col(ACTIVITY).first().alias("first"), pl.col(ACTIVITY).last().alias("last"))
-        .collect()
+    first, last = _firsts(log)
+    ends = log.frame.select(
+        pl.col(ACTIVITY).filter(first).alias("first"), pl.col(ACTIVITY).filter(last).alias("last")
     )
-    start = ends.group_by("first").len().sort(["len", "first"], descending=[True, False])
-    end = ends.group_by("last").len().sort(["len", "last"], descending=[True, False])
-    return dict(zip(start["first"].to_list(), start["len"].to_list(), strict=True)), dict(
-        zip(end["last"].to_list(), end["len"].to_list(), strict=True)
-    )
+    return _counts(ends["first"]), _counts(ends["last"])
 
 
 def dfg(log: EventLog) -> Dfg:
@@ -164,30 +169,52 @@ class Variant:
 
 
 def variant_table(log: EventLog) -> pl.DataFrame:
-    """One row per case: ``case_id`` and its ``variant`` (list of activities)."""
-    return log.lazy().group_by(CASE, maintain_order=True).agg(pl.col(ACTIVITY).alias("variant")).collect()
+    """One row per case, in log order: ``case_id`` and its ``variant`` (list of activities)."""
+    first, _last = _firsts(log)
+    return (
+        log.lazy()
+        .select(CASE, ACTIVITY, first.cum_sum().alias("__case"))
+        .group_by("__case", maintain_order=True)
+        .agg(pl.col(CASE).first(), pl.col(ACTIVITY).alias("variant"))
+        .drop("__case")
+        .collect()
+    )
 
 
 def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
     """Variants by count, descending, ties by activity sequence (= ``pm4py.get_variants`` counts)."""
-    table = variant_table(log).lazy().group_by("variant").agg(pl.len().alias("n"), pl.col(CASE))
-    rows = table.sort(["n", "variant"], descending=[True, False]).collect()
-    return [
-        Variant(tuple(v), int(n), tuple(c) if with_cases else ())
-        for v, n, c in rows.select("variant", "n", CASE).iter_rows()
-    ]
+    first, _last = _firsts(log)
+    per_case = (
+        log.lazy()
+        .select(CASE, ACTIVITY, first.cum_sum().alias("__case"))
+        .group_by("__case")
+        .agg(pl.col(CASE).first(), pl.col(ACTIVITY).alias("variant"))
+    )
+    aggregations = [pl.len().alias("n"), pl.col(CASE)] if with_cases else [pl.len().alias("n")]
+    rows = (
+        per_case.group_by("variant")
+        .agg(aggregations)
+        .sort(["n", "variant"], descending=[True, False])
+        .collect()
+    )
+    if with_cases:
+        return [
+            Variant(tuple(v), int(n), tuple(c)) for v, n, c in rows.select("variant", "n", CASE).iter_rows()
+        ]
+    return [Variant(tuple(v), int(n)) for v, n in rows.select("variant", "n").iter_rows()]
 
 
 def case_durations(log: EventLog) -> pl.DataFrame:
-    """``case_id``, ``start``, ``end``, ``duration_s`` (last minus first timestamp), by case id."""
-    return (
-        log.lazy()
-        .group_by(CASE)
-        .agg(pl.col(TIMESTAMP).min().alias("start"), pl.col(TIMESTAMP).max().alias("end"))
-        .with_columns(seconds(pl.col("end") - pl.col("start")).alias("duration_s"))
-        .sort(CASE)
-        .collect()
-    )
+    """``case_id``, ``start``, ``end``, ``duration_s`` (last minus first timestamp), in log order."""
+    first, last = _firsts(log)
+    frame = log.frame
+    return pl.DataFrame(
+        {
+            CASE: frame[CASE].filter(frame.select(first).to_series()),
+            "start": frame[TIMESTAMP].filter(frame.select(first).to_series()),
+            "end": frame[TIMESTAMP].filter(frame.select(last).to_series()),
+        }
+    ).with_columns(seconds(pl.col("end") - pl.col("start")).alias("duration_s"))
 
 
 def throughput(log: EventLog, *, bins: int = 20) -> dict[str, Any]:

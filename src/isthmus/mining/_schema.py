@@ -60,7 +60,11 @@ _DAY_US = 86_400_000_000
 def seconds(delta: pl.Expr) -> pl.Expr:
     """A duration in float seconds, computed as pm4py does (``86400·days + seconds + 1e-6·µs``,
     pandas' timedelta components), so sums and means come out bit-for-bit equal to pm4py's."""
-    us = delta.dt.total_microseconds()
+    return seconds_of_us(delta.dt.total_microseconds())
+
+
+def seconds_of_us(us: pl.Expr) -> pl.Expr:
+    """:func:`seconds` of a column of microseconds (materialise it first: the formula uses it 4×)."""
     days = us.floordiv(_DAY_US)
     rest = us - days * _DAY_US
     whole = (days * 86_400 + rest.floordiv(1_000_000)).cast(pl.Float64)

@@ -43,6 +43,9 @@ DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+SNIFF_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ColumnMapping:
     """Which source column holds each core field; None means "look for a usual name".
@@ -108,18 +111,53 @@ def _sniff(header: str, delimiter: str | None) -> str:
 
 
 def read_csv(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
-    """Read a delimited text file into the Isthmus schema."""
+    """Read a delimited text file into the Isthmus schema.
+
+    UTF-8 files (with or without BOM) go to Polars' reader straight from disk — no Python string of
+    the whole file, which would triple the memory; anything else is decoded first.
+    """
     name = path.name
+    with path.open("rb") as probe:
+        head = probe.read(SNIFF_BYTES)
+    encoding = (mapping.encoding or "").lower().replace("_", "-")
+    if encoding in ("", "utf-8", "utf8", "utf-8-sig") and _utf8_prefix(head):
+        header = head.decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
+        try:
+            return _frame(path, _sniff(header, mapping.delimiter), mapping, name)
+        except _NotUtf8:
+            if encoding:
+                raise InvalidInput(
+                    "the file is not UTF-8 text; pass the right --encoding", location=Location(file=name)
+                ) from None
     text = decode(path.read_bytes(), mapping.encoding, name)
-    header = text.split("\n", 1)[0]
-    separator = _sniff(header, mapping.delimiter)
+    separator = _sniff(text.split("\n", 1)[0], mapping.delimiter)
+    return _frame(io.StringIO(text), separator, mapping, name)
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+def _utf8_prefix(head: bytes) -> bool:
     try:
-        frame = pl.read_csv(io.StringIO(text), separator=separator, infer_schema=False)
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a character cut at the end of the probe
+    return True
+
+
+def _frame(source: Path | io.StringIO, separator: str, mapping: ColumnMapping, name: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_csv(source, separator=separator, infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        reason = str(exc).split("\n")[0]
+        if "utf-8" in reason.lower() or "utf8" in reason.lower():
+            raise _NotUtf8 from None
         raise InvalidInput(
-            "cannot read as CSV: {reason}", location=Location(file=name), reason=str(exc).split("\n")[0]
+            "cannot read as CSV: {reason}", location=Location(file=name), reason=reason
         ) from None
-    del text
+    if frame.columns and frame.columns[0].startswith("\ufeff"):
+        frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
     return from_columns(frame, mapping, name, first_line=2)
 
 
@@ -169,7 +207,7 @@ def from_columns(frame: pl.DataFrame, mapping: ColumnMapping, name: str, *, firs
     found = _resolve(frame, mapping, name)
     for field in (CASE, ACTIVITY):
         column = frame[found[field]]
-        empty = column.is_null() | (column.cast(pl.String).str.strip_chars() == "")
+        empty = column.is_null() | (column.cast(pl.String).str.len_bytes() == 0)
         if empty.any():
             raise InvalidInput(
                 "empty {field}",
