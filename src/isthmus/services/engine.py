@@ -20,9 +20,9 @@ from isthmus.engine import (
     UserTask,
     load_state,
 )
-from isthmus.errors import Conflict, InvalidInput, NotFound
+from isthmus.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from isthmus.jobs import Job, JobState
-from isthmus.security import Principal
+from isthmus.security import Principal, mask_personal_data
 from isthmus.services import audit
 from isthmus.services.engine_steps import SERVICE_JOB, TIMER_JOB, Stepper
 from isthmus.services.ports import Clock, JobHandler, UnitOfWorkFactory
@@ -119,12 +119,15 @@ class EngineService:
             incidents = [j for j in uow.jobs.list(JobState.INCIDENT, 10_000) if j.serial_key == instance_id]
         state = load_state(record.state)
         status = "incident" if incidents and record.status == "active" else record.status
+        variables = (
+            dict(state.variables) if _may_operate(principal) else mask_personal_data(dict(state.variables))
+        )
         return InstanceView(
             instance=record,
             state=status,
             completed_activities=list(state.completed),
             active_activities=[t.node for t in state.tokens],
-            variables=dict(state.variables),
+            variables=variables,
             tasks=tasks,
             history=history,
             incidents=incidents,
@@ -256,6 +259,15 @@ class EngineService:
 
 def _signal(hits: list[bool], name: str, variables: dict[str, Any]) -> Callable[[Interpreter], object]:
     return lambda w: hits.append(w.signal(name, variables))
+
+
+def _may_operate(principal: Principal) -> bool:
+    """Operators see variables as stored; everyone else sees personal data masked (PIPL)."""
+    try:
+        principal.require("instance:operate")
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _get(record: ProcessInstance | None, instance_id: str) -> ProcessInstance:

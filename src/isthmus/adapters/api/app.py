@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from isthmus import __version__
 from isthmus.adapters.api import problems
 from isthmus.adapters.api.problems import problem
-from isthmus.adapters.api.routes import catalog, decisions, governance, mining, models
+from isthmus.adapters.api.routes import catalog, decisions, engine, governance, mining, models
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
@@ -73,6 +73,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     api.include_router(catalog.router)
     api.include_router(governance.router)
     api.include_router(decisions.router)
+    api.include_router(engine.instances)
+    api.include_router(engine.tasks)
     api.include_router(models.router)
     api.include_router(mining.router)
 
