@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from isthmus import __version__
-from isthmus.adapters.cli import admin, audit, catalog, dmn, engine, feel, jobs, mining, models, users
+from isthmus.adapters.cli import admin, audit, catalog, data, dmn, engine, feel, jobs, mining, models, users
 from isthmus.adapters.cli.context import CliState
 from isthmus.adapters.cli.output import err_console
 from isthmus.errors import IntegrationFailure, IsthmusError
@@ -37,6 +37,7 @@ app.add_typer(jobs.app, name="job")
 admin.register(app)
 app.add_typer(feel.app, name="feel")
 app.add_typer(dmn.app, name="dmn")
+app.add_typer(data.app, name="data")
 app.add_typer(engine.instance_app, name="instance")
 app.add_typer(engine.task_app, name="task")
 app.add_typer(mining.log_app, name="log")
