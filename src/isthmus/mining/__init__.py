@@ -13,7 +13,7 @@ Example:
     {('a', 'b'): 1}
 """
 
-from isthmus.mining._bpmn_export import discovered_bpmn
+from isthmus.mining._bpmn_export import discovered_bpmn, map_layout
 from isthmus.mining._bpmn_net import PetriNet, load_net, read_bpmn, to_petri_net
 from isthmus.mining._conformance import Conformance, net_from_bpmn, token_replay
 from isthmus.mining._discovery import (
@@ -89,6 +89,7 @@ __all__ = [
     "handover",
     "instances",
     "load_net",
+    "map_layout",
     "net_from_bpmn",
     "parse_duration",
     "performance_dfg",

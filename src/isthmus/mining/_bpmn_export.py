@@ -190,3 +190,19 @@ def _xml(
     out.append("  </bpmndi:BPMNDiagram>")
     out.append("</bpmn:definitions>")
     return "\n".join(out) + "\n"
+
+
+def map_layout(graph: Dfg) -> dict[str, tuple[int, int]]:
+    """(column, row) of every activity and of ``__start``/``__end`` for a left-to-right process map:
+    the column is the longest path from the start (loops ignored), rows by frequency within a column."""
+    edges = kept_edges(graph, 1.0)
+    nodes = sorted({n for e in edges for n in e})
+    layer = _layers(nodes, list(edges))
+    layer[END_NODE] = max((v for k, v in layer.items() if k != END_NODE), default=0) + 1
+    weight = graph.activities
+    rows: dict[int, int] = defaultdict(int)
+    out: dict[str, tuple[int, int]] = {}
+    for node in sorted(nodes, key=lambda n: (layer[n], -weight.get(n, 0), n)):
+        out[node] = (layer[node], rows[layer[node]])
+        rows[layer[node]] += 1
+    return out

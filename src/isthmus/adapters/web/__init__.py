@@ -20,7 +20,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from isthmus.adapters.web import _account_pages, _catalog_pages, _decision_pages, _governance_pages
+from isthmus.adapters.web import (
+    _account_pages,
+    _catalog_pages,
+    _decision_pages,
+    _governance_pages,
+    _mining_pages,
+)
 from isthmus.adapters.web._nav import Page, Stage, navigation, register_page, registered_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,7 +53,7 @@ _UNGUARDED = ("/docs", "/redoc")
 def mount(app: FastAPI) -> None:
     """Add the web UI to ``app`` (called by ``create_app``)."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (_account_pages, _catalog_pages, _decision_pages, _governance_pages):
+    for module in (_account_pages, _catalog_pages, _decision_pages, _governance_pages, _mining_pages):
         app.include_router(module.router)
 
     @app.middleware("http")
