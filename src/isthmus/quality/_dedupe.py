@@ -173,7 +173,12 @@ def match_keys(frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
     for role in ROLES:
         source = pl.col(columns[role]) if role in columns else pl.lit(None, dtype=pl.String)
         exprs.append(makers[role](source).alias(role))
-    return frame.select(exprs)
+    keys = frame.select(exprs)
+    # 上海华通科技 and 华通科技 in 上海 are one name: drop a leading city from the name core.
+    core = pl.col("name").str.strip_prefix(pl.col("city").fill_null(""))
+    return keys.with_columns(
+        pl.when(core.str.len_chars() > 0).then(core).otherwise(pl.col("name")).alias("name")
+    )
 
 
 def _blocking_keys() -> list[pl.Expr]:
@@ -184,7 +189,6 @@ def _blocking_keys() -> list[pl.Expr]:
         pl.col("address"),
         pl.concat_str([city, pl.lit("|"), name.str.slice(0, 3)]),
         pl.concat_str([city, pl.lit("|"), name.str.slice(-3)]),
-        pl.concat_str([city, pl.lit("|"), pl.col("address").str.slice(0, 8)]),
     ]
 
 
