@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from isthmus.adapters.connectors import make_target
 from isthmus.adapters.storage import Database
 from isthmus.errors import ConfigurationError
 from isthmus.security import Principal, cli_operator
@@ -23,6 +24,7 @@ from isthmus.services.decisions import DecisionService
 from isthmus.services.engine import EngineService
 from isthmus.services.engine_wiring import wire_engine
 from isthmus.services.inbox import TaskService
+from isthmus.services.integration import DELIVER, FlowService
 from isthmus.services.jobs import JobRunner, JobService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
@@ -44,13 +46,18 @@ class Container:
     mining: MiningService
     engine: EngineService
     tasks: TaskService
+    flows: FlowService
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.job_handlers.setdefault(DELIVER, self.flows.deliver)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         return JobRunner(self.database.unit_of_work, self.clock, self.job_handlers, worker)
 
     def close(self) -> None:
+        self.flows.close()
         self.database.dispose()
 
 
@@ -82,6 +89,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         accounts=AccountService(uow, clock, timeouts),
         audit=AuditService(uow, clock),
         jobs=JobService(uow, clock),
+        flows=FlowService(uow, clock, make_target),
         decisions=DecisionService(uow, clock),
         models=ModelService(uow, clock),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),

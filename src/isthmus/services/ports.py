@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.mining import StoredLog
 from isthmus.models import DeployedProcess, ProcessDraft
@@ -264,6 +265,43 @@ class EngineHistoryRepository(Protocol):
     def all(self, limit: int = 100_000) -> list[HistoryLine]: ...
 
 
+class FlowRepository(Protocol):
+    """Deployed integration flows (versions of their YAML) and the outbox of their messages."""
+
+    def deploy(self, flow_id: str, text: str, *, deployed_by: str, now: datetime) -> DeployedFlow:
+        """Store ``text`` as the next version of ``flow_id``; the latest text again returns the latest."""
+
+    def get(self, flow_id: str) -> DeployedFlow | None:
+        """The latest version."""
+
+    def list(self) -> list[DeployedFlow]:
+        """The latest version of every flow, by id."""
+
+    def record_test(self, flow_id: str, status: TestStatus, now: datetime) -> None: ...
+
+    def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
+        """Insert in the caller's transaction; None when the flow already holds a message with the
+        same idempotency key (a duplicate is accepted once)."""
+
+    def message(self, message_id: int) -> FlowMessage | None: ...
+
+    def replace_payload(
+        self, message_id: int, key: str, payload: dict[str, object], display: dict[str, object]
+    ) -> None:
+        """A re-mapped rejected record: new key and payload. Raises ``Conflict`` when another message
+        of the flow holds ``key``."""
+
+    def save_message(self, message: FlowMessage) -> None:
+        """Write back state, attempts, last error and times."""
+
+    def messages(
+        self, *, flow_id: str | None = None, states: tuple[MessageState, ...] = (), limit: int = 100
+    ) -> builtins.list[FlowMessage]:
+        """Oldest first."""
+
+    def counts(self, flow_id: str) -> dict[MessageState, int]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -307,6 +345,9 @@ class UnitOfWork(Protocol):
     @property
     def event_logs(self) -> EventLogRepository: ...
 
+    @property
+    def flows(self) -> FlowRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -325,6 +366,7 @@ __all__ = [
     "DecisionModelRepository",
     "EngineHistoryRepository",
     "EventLogRepository",
+    "FlowRepository",
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",

@@ -18,6 +18,7 @@ from isthmus.jobs import Job, JobId
 from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
 from isthmus.testing._memory_decisions import DecisionModelRows
+from isthmus.testing._memory_integration import IntegrationRows
 
 if TYPE_CHECKING:
     from isthmus.testing._memory_engine import EngineRows
@@ -52,6 +53,7 @@ class Tables:
     engine: EngineRows = field(default_factory=lambda: _engine_rows())
     process_definitions: ProcessDefinitionRows = field(default_factory=dict)
     event_logs: dict[str, StoredLog] = field(default_factory=dict)
+    integration: IntegrationRows = field(default_factory=IntegrationRows)
     next_user_id: int = 1
     next_token_id: int = 1
     next_job_id: int = 1
@@ -72,6 +74,7 @@ class Tables:
             engine=self.engine.copy(),
             process_definitions=dict(self.process_definitions),
             event_logs=dict(self.event_logs),
+            integration=self.integration.copy(),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,
             next_job_id=self.next_job_id,

@@ -28,6 +28,7 @@ from isthmus.testing._memory_engine import (
     InMemoryUserTaskRepository,
 )
 from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
+from isthmus.testing._memory_integration import InMemoryFlowRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
 from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables
@@ -97,6 +98,7 @@ class InMemoryUnitOfWork:
     history: InMemoryEngineHistoryRepository
     process_definitions: InMemoryProcessDefinitionRepository
     event_logs: InMemoryEventLogRepository
+    flows: InMemoryFlowRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -119,6 +121,7 @@ class InMemoryUnitOfWork:
         self.history = InMemoryEngineHistoryRepository(tables.engine)
         self.process_definitions = InMemoryProcessDefinitionRepository(tables.process_definitions)
         self.event_logs = InMemoryEventLogRepository(tables.event_logs)
+        self.flows = InMemoryFlowRepository(tables.integration)
         return self
 
     def __exit__(

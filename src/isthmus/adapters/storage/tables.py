@@ -308,3 +308,37 @@ engine_history = Table(
     Column("node_id", String(200), nullable=False),
     Column("attributes", JSON, nullable=False),
 )
+
+# Integration flows: deployed definitions (YAML, versioned) and the outbox of their messages.
+integration_flows = Table(
+    "integration_flows",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("flow_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("deployed_at", UtcDateTime, nullable=False),
+    Column("deployed_by", String(200), nullable=False),
+    Column("test_status", String(16), nullable=False),
+    Column("tested_at", UtcDateTime, nullable=True),
+    UniqueConstraint("flow_id", "version", name="uq_integration_flows_flow_id_version"),
+)
+
+flow_messages = Table(
+    "flow_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("flow_id", String(64), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("display", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("row_number", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("flow_id", "idempotency_key", name="uq_flow_messages_flow_id_key"),
+    Index("ix_flow_messages_flow_id_state", "flow_id", "state"),
+)

@@ -19,6 +19,7 @@ from isthmus.adapters.storage.catalog import SqlProcessRepository
 from isthmus.adapters.storage.decision_models import SqlDecisionModelRepository
 from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.event_logs import SqlEventLogRepository
+from isthmus.adapters.storage.integration import SqlFlowRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
 from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.adapters.storage.process_engine import (
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     history: SqlEngineHistoryRepository
     process_definitions: SqlProcessDefinitionRepository
     event_logs: SqlEventLogRepository
+    flows: SqlFlowRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
         self.history = SqlEngineHistoryRepository(db)
         self.process_definitions = SqlProcessDefinitionRepository(db)
         self.event_logs = SqlEventLogRepository(db)
+        self.flows = SqlFlowRepository(db)
         return self
 
     def __exit__(

@@ -1,0 +1,168 @@
+"""Integration flows and their outbox on SQL."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from isthmus.adapters.storage.tables import flow_messages, integration_flows
+from isthmus.errors import Conflict
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
+
+_f = integration_flows
+_m = flow_messages
+
+
+def _flow(row: Any) -> DeployedFlow:
+    return DeployedFlow(
+        flow_id=row.flow_id,
+        version=row.version,
+        text=row.text,
+        deployed_at=row.deployed_at,
+        deployed_by=row.deployed_by,
+        test_status=TestStatus(row.test_status),
+        tested_at=row.tested_at,
+    )
+
+
+def _message(row: Any) -> FlowMessage:
+    return FlowMessage(
+        id=row.id,
+        flow_id=row.flow_id,
+        idempotency_key=row.idempotency_key,
+        state=MessageState(row.state),
+        payload=row.payload,
+        display=row.display,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        row_number=row.row_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+class SqlFlowRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def deploy(self, flow_id: str, text: str, *, deployed_by: str, now: datetime) -> DeployedFlow:
+        latest = self.get(flow_id)
+        if latest is not None and latest.text == text:
+            return latest
+        version = 1 if latest is None else latest.version + 1
+        try:
+            with self._db.begin_nested():
+                self._db.execute(
+                    insert(_f).values(
+                        flow_id=flow_id,
+                        version=version,
+                        text=text,
+                        deployed_at=now,
+                        deployed_by=deployed_by,
+                        test_status=TestStatus.NOT_STARTED.value,
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                "flow {flow} version {version} was deployed concurrently", flow=flow_id, version=version
+            ) from exc
+        found = self.get(flow_id)
+        assert found is not None
+        return found
+
+    def get(self, flow_id: str) -> DeployedFlow | None:
+        row = self._db.execute(
+            select(_f).where(_f.c.flow_id == flow_id).order_by(_f.c.version.desc()).limit(1)
+        ).first()
+        return None if row is None else _flow(row)
+
+    def list(self) -> list[DeployedFlow]:
+        latest = select(_f.c.flow_id, func.max(_f.c.version).label("v")).group_by(_f.c.flow_id).subquery()
+        rows = self._db.execute(
+            select(_f)
+            .join(latest, (latest.c.flow_id == _f.c.flow_id) & (latest.c.v == _f.c.version))
+            .order_by(_f.c.flow_id)
+        )
+        return [_flow(r) for r in rows]
+
+    def record_test(self, flow_id: str, status: TestStatus, now: datetime) -> None:
+        latest = self.get(flow_id)
+        if latest is not None:
+            self._db.execute(
+                update(_f)
+                .where((_f.c.flow_id == flow_id) & (_f.c.version == latest.version))
+                .values(test_status=status.value, tested_at=now)
+            )
+
+    def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
+        values = {
+            "flow_id": message.flow_id,
+            "idempotency_key": message.idempotency_key,
+            "state": message.state.value,
+            "payload": message.payload,
+            "display": message.display,
+            "attempts": 0,
+            "last_error": message.last_error,
+            "row_number": message.row_number,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._db.begin_nested():
+                result = self._db.execute(insert(_m).values(**values))
+        except IntegrityError:  # the same idempotency key was accepted before: a duplicate
+            return None
+        key = result.inserted_primary_key
+        assert key is not None
+        return self.message(int(key[0]))
+
+    def message(self, message_id: int) -> FlowMessage | None:
+        row = self._db.execute(select(_m).where(_m.c.id == message_id)).first()
+        return None if row is None else _message(row)
+
+    def replace_payload(
+        self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]
+    ) -> None:
+        try:
+            with self._db.begin_nested():
+                self._db.execute(
+                    update(_m)
+                    .where(_m.c.id == message_id)
+                    .values(idempotency_key=key, payload=payload, display=display)
+                )
+        except IntegrityError as exc:
+            raise Conflict("another message of this flow already has the key {key}", key=key) from exc
+
+    def save_message(self, message: FlowMessage) -> None:
+        self._db.execute(
+            update(_m)
+            .where(_m.c.id == message.id)
+            .values(
+                state=message.state.value,
+                attempts=message.attempts,
+                last_error=message.last_error,
+                updated_at=message.updated_at,
+                delivered_at=message.delivered_at,
+            )
+        )
+
+    def messages(
+        self, *, flow_id: str | None = None, states: tuple[MessageState, ...] = (), limit: int = 100
+    ) -> builtins.list[FlowMessage]:
+        query = select(_m).order_by(_m.c.id).limit(limit)
+        if flow_id is not None:
+            query = query.where(_m.c.flow_id == flow_id)
+        if states:
+            query = query.where(_m.c.state.in_([s.value for s in states]))
+        return [_message(r) for r in self._db.execute(query)]
+
+    def counts(self, flow_id: str) -> dict[MessageState, int]:
+        rows = self._db.execute(
+            select(_m.c.state, func.count()).where(_m.c.flow_id == flow_id).group_by(_m.c.state)
+        )
+        return {MessageState(state): int(n) for state, n in rows}

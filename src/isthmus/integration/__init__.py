@@ -1,0 +1,73 @@
+"""Integration flows — the guide's table 2, executable.
+
+A flow reads records from a source system, validates them with FEEL rules, maps them with FEEL,
+transforms (types, code tables, masks) and stores each in the outbox with its idempotency key; a
+job delivers it to the target with retries and backoff, and what cannot be delivered waits in the
+dead-letter queue for a replay or a discard. Pure domain: no HTTP, SQL or files here — connectors
+live in ``isthmus.adapters.connectors``.
+"""
+
+from isthmus.integration._definition import (
+    EXAMPLE,
+    DeliveryPolicy,
+    Direction,
+    Endpoint,
+    FieldType,
+    FlowDefinition,
+    MaskKind,
+    Rule,
+    Transform,
+    parse_duration,
+    parse_flow,
+)
+from isthmus.integration._errors import TargetRejected, TargetUnavailable
+from isthmus.integration._mapping import FlowMapper, MappedRecord, Rejected, mask_name
+from isthmus.integration._messages import (
+    DeployedFlow,
+    FlowMessage,
+    MessageState,
+    NewMessage,
+    Outbound,
+    Source,
+    Target,
+    TestStatus,
+)
+from isthmus.integration._schedule import CronError, CronSchedule, Trigger, TriggerKind
+from isthmus.integration._table2 import COLUMNS, Table2Row, table2_row
+from isthmus.integration._xml import to_xml
+
+__all__ = [
+    "COLUMNS",
+    "EXAMPLE",
+    "CronError",
+    "CronSchedule",
+    "DeliveryPolicy",
+    "DeployedFlow",
+    "Direction",
+    "Endpoint",
+    "FieldType",
+    "FlowDefinition",
+    "FlowMapper",
+    "FlowMessage",
+    "MappedRecord",
+    "MaskKind",
+    "MessageState",
+    "NewMessage",
+    "Outbound",
+    "Rejected",
+    "Rule",
+    "Source",
+    "Table2Row",
+    "Target",
+    "TargetRejected",
+    "TargetUnavailable",
+    "TestStatus",
+    "Transform",
+    "Trigger",
+    "TriggerKind",
+    "mask_name",
+    "parse_duration",
+    "parse_flow",
+    "table2_row",
+    "to_xml",
+]

@@ -1,0 +1,19 @@
+"""Errors connectors raise: the mixin decides whether the outbox tries the message again."""
+
+from __future__ import annotations
+
+from isthmus.errors import IntegrationFailure, IsthmusError, Terminal
+
+
+class TargetUnavailable(IntegrationFailure):
+    """The target could not take the message now (refused, timed out, 5xx, 429): retry later."""
+
+    code = "target_unavailable"
+    title = "Target unavailable"
+
+
+class TargetRejected(IsthmusError, Terminal):
+    """The target refused the message itself (a 4xx, a constraint): retrying cannot help."""
+
+    code = "target_rejected"
+    title = "Target rejected the message"

@@ -1,0 +1,135 @@
+"""The outbox: one :class:`FlowMessage` per accepted record, and the connector contracts.
+
+States::
+
+    pending ──deliver ok──▶ delivered
+       │ fails (transient)
+       ▼
+    retrying ──ok──▶ delivered
+       │ last attempt failed, or a terminal error (4xx, bad data)
+       ▼
+    dead_lettered ──replay──▶ pending        dead_lettered ──discard(reason)──▶ discarded
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class MessageState(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowMessage:
+    """One record on its way to the target. ``payload`` is what is sent; ``display`` its masked copy."""
+
+    id: int
+    flow_id: str
+    idempotency_key: str
+    state: MessageState
+    payload: dict[str, Any]
+    display: dict[str, Any]
+    attempts: int = 0
+    last_error: str | None = None
+    row_number: int | None = None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public form: the masked payload only."""
+        return {
+            "id": self.id,
+            "flow": self.flow_id,
+            "idempotency_key": self.idempotency_key,
+            "state": self.state.value,
+            "payload": self.display,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "row": self.row_number,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """What a :class:`Target` receives: the flow, the idempotency key and the mapped payload."""
+
+    flow_id: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    timeout_s: float
+
+
+class Target(Protocol):
+    """A system a flow writes to.
+
+    ``send`` delivers one message and returns only when the target has it. Raise an error with the
+    ``Terminal`` mixin when retrying cannot help (a 4xx answer, a constraint the data breaks) and
+    one with ``Transient`` (or any other error) when it may (5xx, timeout, refused connection).
+    The idempotency key goes to the target (a header, the upsert key): sending the same message
+    twice must leave one effect.
+    """
+
+    def send(self, message: Outbound) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Source(Protocol):
+    """A system a flow reads from in batches: each item is (first row number, records).
+
+    ``commit(cursor)`` is called after a batch is stored in the outbox; a source that keeps a
+    position (a watermark, a file to move) advances it only then.
+    """
+
+    def batches(self) -> Iterator[tuple[int, list[dict[str, Any]]]]: ...
+
+    def commit(self) -> None: ...
+
+    def fail(self, reason: str) -> None: ...
+
+
+class TestStatus(StrEnum):
+    """The guide's 测试状态: from the flow's last ``isthmus flow test`` run."""
+
+    NOT_STARTED = "not_started"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeployedFlow:
+    """A stored version of a flow definition (the YAML text as deployed)."""
+
+    flow_id: str
+    version: int
+    text: str
+    deployed_at: datetime
+    deployed_by: str
+    test_status: TestStatus = TestStatus.NOT_STARTED
+    tested_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    """A message to add to the outbox (see ``FlowRepository.add_message``)."""
+
+    flow_id: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    display: dict[str, Any]
+    state: MessageState = MessageState.PENDING
+    last_error: str | None = None
+    row_number: int | None = None

@@ -1,0 +1,518 @@
+"""Use cases of integration flows: deploy, accept records into the outbox, deliver, dead letters.
+
+Accepting is the outbox pattern: every record's message and the job that delivers it commit in one
+transaction, so a crash loses nothing. Delivery (job kind ``flow.deliver``) sends one message with
+its idempotency key; a failure the target may recover from is retried with the flow's backoff
+(a new job per attempt, so the outbox row counts attempts), anything else — or the last attempt —
+dead-letters the message. Replays and discards are audited.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import polars as pl
+
+from isthmus.errors import InvalidInput, NotFound, is_retryable
+from isthmus.integration import (
+    DeployedFlow,
+    Endpoint,
+    FlowDefinition,
+    FlowMapper,
+    FlowMessage,
+    MappedRecord,
+    MessageState,
+    NewMessage,
+    Outbound,
+    Rejected,
+    Table2Row,
+    Target,
+    TestStatus,
+    parse_flow,
+    table2_row,
+)
+from isthmus.jobs import Job, NewJob
+from isthmus.security import Principal
+from isthmus.services import audit
+from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+OBJECT = "flow"
+DELIVER = "flow.deliver"
+TargetFactory = Callable[[Endpoint, float], Target]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptReport:
+    """What happened to the records of one accept call."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    message_ids: tuple[int, ...] = ()
+    errors: tuple[tuple[int | None, str], ...] = ()
+
+    def __add__(self, other: AcceptReport) -> AcceptReport:
+        return AcceptReport(
+            self.accepted + other.accepted,
+            self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            self.message_ids + other.message_ids,
+            self.errors + other.errors,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [{"row": row, "error": error} for row, error in self.errors[:100]],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMetrics:
+    flow_id: str
+    messages: int
+    delivered: int
+    failures: int
+    backlog: int
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    last_run: str | None = None
+    by_state: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow_id,
+            "messages": self.messages,
+            "delivered": self.delivered,
+            "failures": self.failures,
+            "backlog": self.backlog,
+            "latency_ms": self.latency_ms,
+            "last_run": self.last_run,
+            "by_state": self.by_state,
+        }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class FlowCache:
+    """Parsed definitions, mappers and open targets per (flow, version): compiled once."""
+
+    def __init__(self, targets: TargetFactory) -> None:
+        self._targets = targets
+        self._lock = threading.Lock()
+        self._mappers: dict[tuple[str, int], FlowMapper] = {}
+        self._open: dict[tuple[str, int, bool], Target] = {}
+
+    def mapper(self, deployed: DeployedFlow) -> FlowMapper:
+        slot = (deployed.flow_id, deployed.version)
+        with self._lock:
+            found = self._mappers.get(slot)
+        if found is None:
+            found = FlowMapper(parse_flow(deployed.text, file=f"{deployed.flow_id} v{deployed.version}"))
+            with self._lock:
+                self._mappers[slot] = found
+        return found
+
+    def target(self, deployed: DeployedFlow, *, test: bool = False) -> Target:
+        slot = (deployed.flow_id, deployed.version, test)
+        with self._lock:
+            found = self._open.get(slot)
+        if found is None:
+            flow = self.mapper(deployed).flow
+            endpoint = flow.target
+            if test:
+                endpoint = replace(endpoint, options=endpoint.options | endpoint.test_options)
+            found = self._targets(endpoint, flow.delivery.timeout_s)
+            with self._lock:
+                self._open[slot] = found
+        return found
+
+    def close(self) -> None:
+        with self._lock:
+            targets, self._open = list(self._open.values()), {}
+        for target in targets:
+            target.close()
+
+
+class FlowService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, targets: TargetFactory) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self.cache = FlowCache(targets)
+
+    # -- definitions -------------------------------------------------------------------------------
+
+    @staticmethod
+    def validate(text: str, filename: str | None = None) -> FlowDefinition:
+        """Parse and check a flow; raises ``InvalidInput`` naming line and field."""
+        return parse_flow(text, file=filename)
+
+    def deploy(self, principal: Principal, text: str, filename: str | None = None) -> DeployedFlow:
+        principal.require("flow:deploy")
+        flow = parse_flow(text, file=filename)
+        with self._uow() as uow:
+            before = uow.flows.get(flow.id)
+            stored = uow.flows.deploy(flow.id, text, deployed_by=principal.actor, now=self._clock.now())
+            if before is None or before.version != stored.version:
+                after = {"version": stored.version, "file": filename, "source": flow.source.system}
+                audit.record(uow, self._clock, principal, "flow.deploy", OBJECT, flow.id, after=after)
+                uow.commit()
+        return stored
+
+    def get(self, principal: Principal, flow_id: str) -> tuple[DeployedFlow, FlowDefinition]:
+        principal.require("flow:read")
+        with self._uow() as uow:
+            deployed = self._deployed(uow, flow_id)
+        return deployed, self.cache.mapper(deployed).flow
+
+    def list(self, principal: Principal) -> builtins.list[DeployedFlow]:
+        principal.require("flow:read")
+        with self._uow() as uow:
+            return uow.flows.list()
+
+    def table2(self, principal: Principal) -> builtins.list[Table2Row]:
+        """The guide's table 2, one row per deployed flow."""
+        return [table2_row(self.cache.mapper(d).flow, d) for d in self.list(principal)]
+
+    @staticmethod
+    def _deployed(uow: UnitOfWork, flow_id: str) -> DeployedFlow:
+        deployed = uow.flows.get(flow_id)
+        if deployed is None:
+            raise NotFound("no flow with id {flow}", flow=flow_id)
+        return deployed
+
+    # -- accepting ---------------------------------------------------------------------------------
+
+    def accept(
+        self,
+        principal: Principal,
+        flow_id: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        first_row: int | None = None,
+        test: bool = False,
+    ) -> AcceptReport:
+        """Map ``records`` and store each as an outbox message with its delivery job, in one
+        transaction. Rejected records are stored dead-lettered with their row number; a record whose
+        idempotency key was accepted before is counted as a duplicate and stored once."""
+        principal.require("flow:operate")
+        with self._uow() as uow:
+            deployed = self._deployed(uow, flow_id)
+            mapper = self.cache.mapper(deployed)
+            results = (
+                mapper.map_record(r, None if first_row is None else first_row + i)
+                for i, r in enumerate(records)
+            )
+            report = self._store(uow, deployed, mapper, results, test=test)
+            uow.commit()
+        return report
+
+    def accept_frame(
+        self,
+        principal: Principal,
+        flow_id: str,
+        frame: pl.DataFrame,
+        *,
+        first_row: int = 1,
+        test: bool = False,
+    ) -> AcceptReport:
+        """As :meth:`accept` for one chunk of a batch, mapped with FEEL batch mode."""
+        principal.require("flow:operate")
+        with self._uow() as uow:
+            deployed = self._deployed(uow, flow_id)
+            mapper = self.cache.mapper(deployed)
+            report = self._store(uow, deployed, mapper, mapper.map_frame(frame, first_row), test=test)
+            uow.commit()
+        return report
+
+    def _store(
+        self,
+        uow: UnitOfWork,
+        deployed: DeployedFlow,
+        mapper: FlowMapper,
+        results: Iterable[MappedRecord | Rejected],
+        *,
+        test: bool,
+    ) -> AcceptReport:
+        now = self._clock.now()
+        policy = mapper.flow.delivery.retry_policy()
+        accepted = duplicates = rejected = 0
+        ids: list[int] = []
+        errors: list[tuple[int | None, str]] = []
+        for result in results:
+            if isinstance(result, Rejected):
+                rejected += 1
+                errors.append((result.row, result.error))
+                self._dead_letter_rejected(uow, deployed.flow_id, result, now)
+                continue
+            message = uow.flows.add_message(
+                NewMessage(
+                    flow_id=deployed.flow_id,
+                    idempotency_key=result.key,
+                    payload=result.payload,
+                    display=result.display,
+                    row_number=result.row,
+                ),
+                now,
+            )
+            if message is None:
+                duplicates += 1
+                continue
+            accepted += 1
+            ids.append(message.id)
+            uow.jobs.enqueue(
+                NewJob(
+                    kind=DELIVER,
+                    payload={"message": message.id, "version": deployed.version, "test": test},
+                    run_at=now,
+                    dedupe_key=f"flow-message:{message.id}:1",
+                    policy=policy,
+                ),
+                now,
+            )
+        return AcceptReport(accepted, duplicates, rejected, tuple(ids), tuple(errors))
+
+    @staticmethod
+    def _dead_letter_rejected(uow: UnitOfWork, flow_id: str, rejected: Rejected, now: Any) -> None:
+        from isthmus.security import mask_personal_data
+
+        # A rejected record has no trustworthy key; the row number (or the time) names it.
+        key = f"rejected:row:{rejected.row}" if rejected.row is not None else f"rejected:{now.isoformat()}"
+        uow.flows.add_message(
+            NewMessage(
+                flow_id=flow_id,
+                idempotency_key=key,
+                payload=rejected.record,
+                display=mask_personal_data(rejected.record),
+                state=MessageState.DEAD_LETTERED,
+                last_error=rejected.error,
+                row_number=rejected.row,
+            ),
+            now,
+        )
+
+    # -- delivering --------------------------------------------------------------------------------
+
+    def deliver(self, job: Job, uow: UnitOfWork) -> None:
+        """The ``flow.deliver`` job handler: one attempt at one message."""
+        message = uow.flows.message(int(job.payload["message"]))
+        if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
+            return  # delivered by an earlier run of this job, replayed, or discarded
+        deployed = self._deployed(uow, message.flow_id)
+        flow = self.cache.mapper(deployed).flow
+        attempt = message.attempts + 1
+        try:
+            target = self.cache.target(deployed, test=bool(job.payload.get("test")))
+            target.send(
+                Outbound(flow.id, message.idempotency_key, message.payload, timeout_s=flow.delivery.timeout_s)
+            )
+        except Exception as error:
+            self._failed(uow, job, message, attempt, error, flow)
+            return
+        now = self._clock.now()
+        uow.flows.save_message(
+            replace(message, state=MessageState.DELIVERED, attempts=attempt, updated_at=now, delivered_at=now)
+        )
+
+    def _failed(
+        self,
+        uow: UnitOfWork,
+        job: Job,
+        message: FlowMessage,
+        attempt: int,
+        error: Exception,
+        flow: FlowDefinition,
+    ) -> None:
+        now = self._clock.now()
+        text = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        policy = flow.delivery.retry_policy()
+        if is_retryable(error) and attempt < policy.max_attempts:
+            uow.flows.save_message(
+                replace(
+                    message, state=MessageState.RETRYING, attempts=attempt, last_error=text, updated_at=now
+                )
+            )
+            uow.jobs.enqueue(
+                NewJob(
+                    kind=DELIVER,
+                    payload=dict(job.payload),
+                    run_at=now + policy.delay_after(attempt),
+                    dedupe_key=f"{job.dedupe_key or message.id}:{attempt + 1}",
+                    policy=policy,
+                ),
+                now,
+            )
+            return
+        uow.flows.save_message(
+            replace(
+                message, state=MessageState.DEAD_LETTERED, attempts=attempt, last_error=text, updated_at=now
+            )
+        )
+
+    # -- dead letters ------------------------------------------------------------------------------
+
+    def messages(
+        self,
+        principal: Principal,
+        *,
+        flow_id: str | None = None,
+        states: tuple[MessageState, ...] = (),
+        limit: int = 100,
+    ) -> builtins.list[FlowMessage]:
+        principal.require("flow:read")
+        with self._uow() as uow:
+            return uow.flows.messages(flow_id=flow_id, states=states, limit=limit)
+
+    def replay(self, principal: Principal, message_ids: Iterable[int]) -> builtins.list[FlowMessage]:
+        """Dead-lettered messages back to pending with a fresh attempt budget; one audit record each.
+
+        A rejected record (mapping or validation failed) is mapped again with the flow's latest
+        version, so fixing the flow and replaying delivers it."""
+        principal.require("flow:operate")
+        replayed: list[FlowMessage] = []
+        with self._uow() as uow:
+            now = self._clock.now()
+            for message_id in message_ids:
+                message = self._dead_letter(uow, message_id)
+                deployed = self._deployed(uow, message.flow_id)
+                again = self._refreshed(uow, message, deployed)
+                uow.flows.save_message(again)
+                uow.jobs.enqueue(
+                    NewJob(
+                        kind=DELIVER,
+                        payload={"message": message.id, "version": deployed.version, "test": False},
+                        run_at=now,
+                        dedupe_key=f"flow-message:{message.id}:replay:{now.isoformat()}",
+                        policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
+                    ),
+                    now,
+                )
+                audit.record(
+                    uow,
+                    self._clock,
+                    principal,
+                    "flow.replay",
+                    "flow_message",
+                    str(message.id),
+                    before={
+                        "state": message.state.value,
+                        "attempts": message.attempts,
+                        "error": message.last_error,
+                    },
+                    after={"state": MessageState.PENDING.value},
+                )
+                replayed.append(again)
+            uow.commit()
+        return replayed
+
+    def _refreshed(self, uow: UnitOfWork, message: FlowMessage, deployed: DeployedFlow) -> FlowMessage:
+        now = self._clock.now()
+        pending = replace(message, state=MessageState.PENDING, attempts=0, last_error=None, updated_at=now)
+        if not message.idempotency_key.startswith("rejected:"):
+            return pending
+        result = self.cache.mapper(deployed).map_record(message.payload, message.row_number)
+        if isinstance(result, Rejected):
+            raise InvalidInput(
+                "message {id} (row {row}) is still rejected: {error}",
+                id=message.id,
+                row=message.row_number,
+                error=result.error,
+            )
+        uow.flows.replace_payload(message.id, result.key, result.payload, result.display)
+        return replace(pending, idempotency_key=result.key, payload=result.payload, display=result.display)
+
+    @staticmethod
+    def _dead_letter(uow: UnitOfWork, message_id: int) -> FlowMessage:
+        message = uow.flows.message(message_id)
+        if message is None:
+            raise NotFound("no flow message with id {id}", id=message_id)
+        if message.state is not MessageState.DEAD_LETTERED:
+            raise InvalidInput(
+                "message {id} is {state}, not dead-lettered", id=message_id, state=message.state.value
+            )
+        return message
+
+    def discard(self, principal: Principal, message_ids: Iterable[int], reason: str) -> int:
+        """Give up dead-lettered messages for good, with the reason in the audit trail."""
+        principal.require("flow:operate")
+        if not reason.strip():
+            raise InvalidInput("a reason is required to discard a message")
+        count = 0
+        with self._uow() as uow:
+            now = self._clock.now()
+            for message_id in message_ids:
+                message = self._dead_letter(uow, message_id)
+                uow.flows.save_message(
+                    replace(
+                        message,
+                        state=MessageState.DISCARDED,
+                        last_error=f"discarded: {reason}",
+                        updated_at=now,
+                    )
+                )
+                audit.record(
+                    uow,
+                    self._clock,
+                    principal,
+                    "flow.discard",
+                    "flow_message",
+                    str(message.id),
+                    after={"reason": reason},
+                )
+                count += 1
+            uow.commit()
+        return count
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def metrics(self, principal: Principal, flow_id: str, *, sample: int = 10_000) -> FlowMetrics:
+        principal.require("flow:read")
+        with self._uow() as uow:
+            self._deployed(uow, flow_id)
+            counts = uow.flows.counts(flow_id)
+            delivered: builtins.list[FlowMessage] = uow.flows.messages(
+                flow_id=flow_id, states=(MessageState.DELIVERED,), limit=sample
+            )
+        latencies = [
+            (m.delivered_at - m.created_at).total_seconds() * 1000
+            for m in delivered
+            if m.delivered_at is not None
+        ]
+        last = max((m.delivered_at for m in delivered if m.delivered_at), default=None)
+        percentiles = (
+            {f"p{int(q * 100)}": round(_percentile(latencies, q), 1) for q in (0.5, 0.95, 0.99)}
+            if latencies
+            else {}
+        )
+        return FlowMetrics(
+            flow_id=flow_id,
+            messages=sum(counts.values()),
+            delivered=counts.get(MessageState.DELIVERED, 0),
+            failures=counts.get(MessageState.DEAD_LETTERED, 0) + counts.get(MessageState.DISCARDED, 0),
+            backlog=counts.get(MessageState.PENDING, 0) + counts.get(MessageState.RETRYING, 0),
+            latency_ms=percentiles,
+            last_run=last.isoformat() if last else None,
+            by_state={state.value: n for state, n in counts.items()},
+        )
+
+    def record_test(self, principal: Principal, flow_id: str, passed: bool) -> None:
+        principal.require("flow:operate")
+        with self._uow() as uow:
+            self._deployed(uow, flow_id)
+            status = TestStatus.PASSED if passed else TestStatus.FAILED
+            uow.flows.record_test(flow_id, status, self._clock.now())
+            audit.record(
+                uow, self._clock, principal, "flow.test", OBJECT, flow_id, after={"status": status.value}
+            )
+            uow.commit()
+
+    def close(self) -> None:
+        self.cache.close()

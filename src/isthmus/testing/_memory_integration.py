@@ -1,0 +1,124 @@
+"""In-memory fake of ``FlowRepository`` (flows and their outbox), same contract as the SQL one."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from isthmus.errors import Conflict
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
+
+
+@dataclass(slots=True)
+class IntegrationRows:
+    flows: dict[str, tuple[DeployedFlow, ...]] = field(default_factory=dict)
+    messages: dict[int, FlowMessage] = field(default_factory=dict)
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    next_id: int = 1
+
+    def copy(self) -> IntegrationRows:
+        return IntegrationRows(dict(self.flows), dict(self.messages), dict(self.keys), self.next_id)
+
+
+class InMemoryFlowRepository:
+    def __init__(self, rows: IntegrationRows) -> None:
+        self._rows = rows
+
+    def deploy(self, flow_id: str, text: str, *, deployed_by: str, now: datetime) -> DeployedFlow:
+        latest = self.get(flow_id)
+        if latest is not None and latest.text == text:
+            return latest
+        version = 1 if latest is None else latest.version + 1
+        if any(f.version == version for f in self._rows.flows.get(flow_id, ())):
+            raise Conflict(
+                "flow {flow} version {version} was deployed concurrently", flow=flow_id, version=version
+            )
+        stored = DeployedFlow(
+            flow_id=flow_id, version=version, text=text, deployed_at=now, deployed_by=deployed_by
+        )
+        self._rows.flows[flow_id] = (*self._rows.flows.get(flow_id, ()), stored)
+        return stored
+
+    def get(self, flow_id: str) -> DeployedFlow | None:
+        versions = self._rows.flows.get(flow_id, ())
+        return versions[-1] if versions else None
+
+    def list(self) -> list[DeployedFlow]:
+        return [versions[-1] for _, versions in sorted(self._rows.flows.items())]
+
+    def record_test(self, flow_id: str, status: TestStatus, now: datetime) -> None:
+        versions = self._rows.flows.get(flow_id, ())
+        if versions:
+            self._rows.flows[flow_id] = (
+                *versions[:-1],
+                replace(versions[-1], test_status=status, tested_at=now),
+            )
+
+    def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
+        slot = (message.flow_id, message.idempotency_key)
+        if slot in self._rows.keys:
+            return None
+        stored = FlowMessage(
+            id=self._rows.next_id,
+            flow_id=message.flow_id,
+            idempotency_key=message.idempotency_key,
+            state=message.state,
+            payload=copy.deepcopy(message.payload),
+            display=copy.deepcopy(message.display),
+            last_error=message.last_error,
+            row_number=message.row_number,
+            created_at=now,
+            updated_at=now,
+        )
+        self._rows.messages[stored.id] = stored
+        self._rows.keys[slot] = stored.id
+        self._rows.next_id += 1
+        return copy.deepcopy(stored)
+
+    def message(self, message_id: int) -> FlowMessage | None:
+        found = self._rows.messages.get(message_id)
+        return copy.deepcopy(found) if found else None
+
+    def replace_payload(
+        self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]
+    ) -> None:
+        stored = self._rows.messages[message_id]
+        holder = self._rows.keys.get((stored.flow_id, key))
+        if holder is not None and holder != message_id:
+            raise Conflict("another message of this flow already has the key {key}", key=key)
+        del self._rows.keys[(stored.flow_id, stored.idempotency_key)]
+        self._rows.keys[(stored.flow_id, key)] = message_id
+        self._rows.messages[message_id] = replace(
+            stored, idempotency_key=key, payload=copy.deepcopy(payload), display=copy.deepcopy(display)
+        )
+
+    def save_message(self, message: FlowMessage) -> None:
+        stored = self._rows.messages[message.id]
+        self._rows.messages[message.id] = replace(
+            stored,
+            state=message.state,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            updated_at=message.updated_at,
+            delivered_at=message.delivered_at,
+        )
+
+    def messages(
+        self, *, flow_id: str | None = None, states: tuple[MessageState, ...] = (), limit: int = 100
+    ) -> builtins.list[FlowMessage]:
+        found = [
+            m
+            for _, m in sorted(self._rows.messages.items())
+            if (flow_id is None or m.flow_id == flow_id) and (not states or m.state in states)
+        ]
+        return copy.deepcopy(found[:limit])
+
+    def counts(self, flow_id: str) -> dict[MessageState, int]:
+        result: dict[MessageState, int] = {}
+        for m in self._rows.messages.values():
+            if m.flow_id == flow_id:
+                result[m.state] = result.get(m.state, 0) + 1
+        return result
