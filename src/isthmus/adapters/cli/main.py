@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from isthmus import __version__
-from isthmus.adapters.cli import admin, audit, catalog, data, dmn, engine, feel, jobs, mining, models, users
+from isthmus.adapters.cli import admin, audit, catalog, data, dmn, engine, feel, flows, jobs, mining, models, users
 from isthmus.adapters.cli.context import CliState
 from isthmus.adapters.cli.output import err_console
 from isthmus.errors import IntegrationFailure, IsthmusError
@@ -34,6 +34,8 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(jobs.app, name="job")
+app.add_typer(flows.flow_app, name="flow")
+app.add_typer(flows.dlq_app, name="dlq")
 admin.register(app)
 app.add_typer(feel.app, name="feel")
 app.add_typer(dmn.app, name="dmn")
