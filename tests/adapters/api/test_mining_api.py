@@ -93,3 +93,32 @@ def test_permissions_and_errors(client: TestClient, container: Container) -> Non
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert "line 2" in bad.json()["detail"]
     assert client.get("/api/v1/logs", headers=integrator).json()["total"] == 0
+
+
+SEQUENCE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="urn:t">
+  <bpmn:process id="orders" name="Orders" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:userTask id="enter" name="Enter order"/>
+    <bpmn:userTask id="ship" name="Ship"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="enter"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="enter" targetRef="ship"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="ship" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_conformance_against_a_deployed_model(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    container.models.deploy(SYSTEM, SEQUENCE, "orders.bpmn")
+    created = client.post("/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner)
+    log_id = created.json()["id"]
+    replay = client.post(f"/api/v1/logs/{log_id}/conformance", params={"model": "orders"}, headers=owner)
+    assert replay.status_code == 200, replay.text
+    cases = {c["case_id"]: c for c in replay.json()["cases"]}
+    assert cases["1"]["fit"] is False  # "Enter order" twice: a token is missing the second time
+    assert replay.json()["deviating_cases"] == ["1", "2"]  # case 2 never ships
+    missing = client.post(f"/api/v1/logs/{log_id}/conformance", params={"model": "nope"}, headers=owner)
+    assert missing.status_code == 404

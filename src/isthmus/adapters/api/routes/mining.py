@@ -20,7 +20,6 @@ from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
 from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.mining import ColumnMapping
-from isthmus.services.mining import ANALYSES
 
 router = APIRouter(prefix="/logs", tags=["mining"])
 
@@ -189,10 +188,24 @@ def sla(log_id: str, body: SlaIn, container: ContainerDep, principal: CurrentPri
 
 @router.post("/{log_id}/conformance")
 async def conformance(
-    log_id: str, request: Request, container: ContainerDep, principal: CurrentPrincipal
+    log_id: str,
+    request: Request,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+    model: Annotated[str | None, Query(max_length=200, description="A deployed process model key")] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    """Token-based replay fitness on a BPMN model (multipart field ``file`` or an XML body)."""
-    limit = container.settings.max_upload_bytes
+    """Token-based replay fitness on a BPMN model: a deployed one (``?model=KEY[&version=N]``), or a
+    file (multipart field ``file``) or the XML as the body."""
+    if model is not None:
+        deployed = await run_in_threadpool(container.models.get, principal, model, version)
+        data, name = deployed.content, f"{model}.bpmn"
+    else:
+        data, name = await _model_upload(request, container.settings.max_upload_bytes)
+    return await run_in_threadpool(container.mining.conformance, principal, log_id, data, name)
+
+
+async def _model_upload(request: Request, limit: int) -> tuple[bytes, str]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         form = await request.form()
@@ -207,7 +220,7 @@ async def conformance(
         data, name = await request.body(), "model.bpmn"
     if len(data) > limit:
         raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-    return await run_in_threadpool(container.mining.conformance, principal, log_id, data, name)
+    return data, name
 
 
 @router.post("/{log_id}/link")
