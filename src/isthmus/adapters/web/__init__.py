@@ -26,6 +26,7 @@ from isthmus.adapters.web import (
     _decision_pages,
     _governance_pages,
     _mining_pages,
+    _task_pages,
 )
 from isthmus.adapters.web._nav import Page, Stage, navigation, register_page, registered_pages
 
@@ -53,7 +54,14 @@ _UNGUARDED = ("/docs", "/redoc")
 def mount(app: FastAPI) -> None:
     """Add the web UI to ``app`` (called by ``create_app``)."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (_account_pages, _catalog_pages, _decision_pages, _governance_pages, _mining_pages):
+    for module in (
+        _account_pages,
+        _catalog_pages,
+        _decision_pages,
+        _governance_pages,
+        _mining_pages,
+        _task_pages,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")
