@@ -15,7 +15,21 @@ from collections.abc import Sequence
 import typer
 
 from isthmus import __version__
-from isthmus.adapters.cli import admin, audit, catalog, data, dmn, engine, feel, flows, jobs, mining, models, users
+from isthmus.adapters.cli import (
+    admin,
+    audit,
+    catalog,
+    data,
+    dmn,
+    engine,
+    feel,
+    flows,
+    jobs,
+    migrate,
+    mining,
+    models,
+    users,
+)
 from isthmus.adapters.cli.context import CliState
 from isthmus.adapters.cli.output import err_console
 from isthmus.errors import IntegrationFailure, IsthmusError
@@ -40,6 +54,7 @@ admin.register(app)
 app.add_typer(feel.app, name="feel")
 app.add_typer(dmn.app, name="dmn")
 app.add_typer(data.app, name="data")
+app.add_typer(migrate.app, name="migrate")
 app.add_typer(engine.instance_app, name="instance")
 app.add_typer(engine.task_app, name="task")
 app.add_typer(mining.log_app, name="log")
