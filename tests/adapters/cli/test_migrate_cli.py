@@ -59,3 +59,54 @@ def test_a_mapping_to_a_missing_column_exits_2(capsys: pytest.CaptureFixture[str
     code, _, err = _run(capsys, "migrate", "run", str(plan))
     assert code == 2
     assert "plan.yaml, line 6, field 'mapping.name': the source has no column 'nom'" in err
+
+
+def test_kill_9_mid_run_then_resume_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rows = 10_000
+    source = tmp_path / "crm.csv"
+    source.write_text("id,name\n" + "".join(f"K{i:06d},客户{i}\n" for i in range(rows)), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id TEXT PRIMARY KEY, name TEXT)"))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"source: {source}\ntarget: {url}#t\nkey: id\nbatch_size: 200\nmapping:\n  id: id\n  name: name\n",
+                    encoding="utf-8")  # fmt: skip
+    command = [sys.executable, "-c", "from isthmus.adapters.cli.main import run; import sys; sys.exit(run(sys.argv[1:]))",
+               "migrate", "run", str(plan)]  # fmt: skip
+    rng = random.Random(7)
+    kills = 0
+
+    def loaded() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one())
+
+    for _ in range(2):
+        before = loaded()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while loaded() == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait until this process commits its first batch, then kill at random
+        time.sleep(rng.uniform(0.0, 0.2))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    with engine.connect() as conn:
+        partial = conn.execute(sa.text("SELECT count(*) FROM t")).scalar()
+    assert partial is not None
+    assert 0 < partial < rows  # the kills landed mid-run
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 0
+    with engine.connect() as conn:
+        count, distinct = conn.execute(sa.text("SELECT count(*), count(DISTINCT id) FROM t")).one()
+        touched = conn.execute(sa.text("SELECT count(*) FROM isthmus_migration_touched")).scalar()
+    engine.dispose()
+    assert (count, distinct, touched) == (rows, rows, rows)
+    assert run(["migrate", "verify", str(plan)]) == 0
+    assert kills >= 1
