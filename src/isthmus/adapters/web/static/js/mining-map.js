@@ -83,6 +83,8 @@
         series: [{ type: "graph", layout: "none", roam: true, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 8,
           data: nodes, links: links }]
       }, true);
+      holder.setAttribute("data-edges", String(links.length));
+      holder.setAttribute("data-ready", "true");
     }
 
     chart.on("click", function (params) {
