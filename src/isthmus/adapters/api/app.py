@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from isthmus import __version__
 from isthmus.adapters.api import problems
 from isthmus.adapters.api.problems import problem
-from isthmus.adapters.api.routes import catalog, decisions, engine, governance, mining, models
+from isthmus.adapters.api.routes import catalog, decisions, engine, governance, hooks, mining, models
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
@@ -83,6 +83,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    app.include_router(hooks.router)
     _mount_web(app)
     return app
 

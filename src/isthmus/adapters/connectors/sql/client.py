@@ -42,6 +42,11 @@ class SqlTarget:
         """Insert ``rows``, updating those whose key exists (one statement, one transaction)."""
         try:
             table = self._reflect()
+            unknown = sorted({c for row in rows for c in row} - set(table.c.keys()))
+            if unknown:
+                raise TargetRejected(
+                    "{table}: no column(s) {columns}", table=self.config.table, columns=", ".join(unknown)
+                )
             maker = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
             statement = maker(table)
             columns = [c for c in rows[0] if c not in self.config.key]
