@@ -126,3 +126,49 @@ def test_value_stream_on_start_and_complete_events(tmp_path: Path) -> None:
     assert (breach.instances, breach.breaches) == (2, 1)
     with pytest.raises(InvalidInput):
         m.parse_duration("P1M")
+
+
+OCEL_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<log>
+  <object-types><object-type name="Order"/><object-type name="Item"/></object-types>
+  <event-types><event-type name="Place order"/><event-type name="Ship"/></event-types>
+  <objects>
+    <object id="o1" type="Order"/><object id="o2" type="Order"/><object id="i1" type="Item"/>
+  </objects>
+  <events>
+    <event id="e1" type="Place order" time="2024-01-01T08:00:00+08:00">
+      <attributes><attribute name="clerk">ann</attribute></attributes>
+      <objects><relationship object-id="o1" qualifier="order"/><relationship object-id="i1" qualifier="item"/></objects>
+    </event>
+    <event id="e2" type="Place order" time="2024-01-01T09:00:00Z">
+      <objects><relationship object-id="o2" qualifier="order"/></objects>
+    </event>
+    <event id="e3" type="Ship" time="2024-01-02T09:00:00Z">
+      <objects><relationship object-id="o1" qualifier="order"/><relationship object-id="i1" qualifier="item"/></objects>
+    </event>
+  </events>
+</log>
+"""
+
+
+def test_ocel_xml_flattened_on_orders(tmp_path: Path) -> None:
+    path = tmp_path / "log.xmlocel"
+    path.write_text(OCEL_XML)
+    log = m.read_log(path, m.ColumnMapping(object_type="Order"))
+    assert m.dfg(log).edges == {("Place order", "Ship"): 1}
+    assert log.frame.filter(pl.col(m.CASE) == "o1")[m.TIMESTAMP][0] == datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+    items = m.read_log(path, m.ColumnMapping(object_type="Item"))
+    assert m.statistics(items).cases == 1
+
+
+def test_filters_keep_whole_cases() -> None:
+    log = _log([["a", "b"], ["a", "c", "c"], ["a", "b"]])
+    assert m.statistics(m.filter_top_variants(log, 1)).cases == 2
+    assert m.statistics(m.filter_attribute(log, m.ACTIVITY, ["c"])).cases == 1
+    assert m.statistics(m.filter_attribute(log, m.ACTIVITY, ["c"], keep=False)).cases == 2
+    assert m.statistics(m.filter_duration(log, min_s=120)).cases == 1
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    window = m.filter_time(log, start, start + timedelta(minutes=1))
+    assert m.statistics(window).cases == 2
+    events = m.filter_time(log, start, start, m.TimeMode.EVENTS)
+    assert len(events) == 3
