@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from isthmus import __version__
 from isthmus.adapters.api import problems
 from isthmus.adapters.api.problems import problem
-from isthmus.adapters.api.routes import catalog, decisions, engine, governance, hooks, mining, models
+from isthmus.adapters.api.routes import catalog, data, decisions, engine, governance, hooks, mining, models
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
@@ -77,6 +77,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     api.include_router(engine.tasks)
     api.include_router(models.router)
     api.include_router(mining.router)
+    api.include_router(data.router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:
