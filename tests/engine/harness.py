@@ -118,7 +118,7 @@ class Run:
             self._fire(timer)
 
     def _fire(self, timer: TimerSet) -> None:
-        self._step(lambda w: w.fire_timer(timer.token, timer.node, timer.activation, timer.fired))
+        self._step(lambda w: w.fire_timer(timer.token, timer.node, timer.activation, timer.fired, timer.due))
 
     def message(self, name: str, **variables: Any) -> Run:
         self._step(lambda w: w.correlate(name, variables))

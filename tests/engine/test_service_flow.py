@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from isthmus.engine import BpmnError
-from isthmus.errors import PermissionDenied
+from isthmus.errors import InvalidInput, PermissionDenied
 from isthmus.security import SYSTEM, Principal, PrincipalKind, Role
 from isthmus.services.engine import EngineService
 from isthmus.services.engine_steps import Definitions, StaticProcesses, Stepper
@@ -123,3 +123,38 @@ def test_boundary_timer_job(tmp_path: Path) -> None:
     for _ in range(3):
         e.runner.run_until_idle()
     assert [t.activity_id for t in e.tasks.list(SYSTEM, instance_id=started.id)] == ["escalated"]
+
+
+def test_call_activity_runs_the_child_and_continues(tmp_path: Path) -> None:
+    e = Engine(tmp_path, "caller.bpmn", "parallel.bpmn")
+    parent = e.engine.start(SYSTEM, "caller", {"x": 1})
+    children = e.engine.list(SYSTEM, key="parallel")
+    assert len(children) == 1
+    assert children[0].parent_id == parent.id
+    for task in e.tasks.list(SYSTEM, instance_id=children[0].id):
+        e.tasks.complete(SYSTEM, task.id, {"from_child": task.activity_id})
+    view = e.engine.show(SYSTEM, parent.id)
+    assert view.state == "completed"
+    assert view.completed_activities == ["start", "call", "end"]
+    assert view.variables["from_child"] in ("a", "b")
+
+
+def test_migration_of_a_waiting_instance(tmp_path: Path) -> None:
+    e = Engine(tmp_path, "parallel.bpmn")
+    started = e.engine.start(SYSTEM, "parallel", {})
+    e.processes.add(
+        "parallel",
+        (DATA / "parallel.bpmn")
+        .read_bytes()
+        .replace(b'id="a" name="A"', b'id="a2" name="A2"')
+        .replace(b'targetRef="a"', b'targetRef="a2"')
+        .replace(b'sourceRef="a"', b'sourceRef="a2"'),
+    )
+    with pytest.raises(InvalidInput):
+        e.engine.migrate(SYSTEM, started.id, 2)
+    e.engine.migrate(SYSTEM, started.id, 2, {"a": "a2"})
+    for task in e.tasks.list(SYSTEM, instance_id=started.id):
+        e.tasks.complete(SYSTEM, task.id, {})
+    view = e.engine.show(SYSTEM, started.id)
+    assert view.state == "completed"
+    assert "a2" in view.completed_activities

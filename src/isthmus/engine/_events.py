@@ -25,7 +25,9 @@ WAITING = (Wait.TASK, Wait.SERVICE, Wait.TIMER, Wait.MESSAGE, Wait.SIGNAL, Wait.
 # --- timers ---------------------------------------------------------------------------------------
 
 
-def timer_due(walk: Interpreter, token: Token, node: NodeSpec, fired: int = 0) -> datetime | None:
+def timer_due(
+    walk: Interpreter, token: Token, node: NodeSpec, fired: int = 0, base: datetime | None = None
+) -> datetime | None:
     """When the timer of ``node`` fires next; None when a cycle has run out."""
     spec = node.event.timer if node.event else None
     if spec is None:
@@ -45,11 +47,19 @@ def timer_due(walk: Interpreter, token: Token, node: NodeSpec, fired: int = 0) -
     cycle = parse_cycle(text)
     if cycle.repeat is not None and fired >= cycle.repeat:
         return None
-    return walk.now + cycle.every
+    # a cycle counts from the previous due time, not from when a worker got round to it
+    return (base or walk.now) + cycle.every
 
 
-def arm_timer(walk: Interpreter, token: Token, node: NodeSpec, activation: int, fired: int = 0) -> None:
-    due = timer_due(walk, token, node, fired)
+def arm_timer(
+    walk: Interpreter,
+    token: Token,
+    node: NodeSpec,
+    activation: int,
+    fired: int = 0,
+    base: datetime | None = None,
+) -> None:
+    due = timer_due(walk, token, node, fired, base)
     if due is not None:
         walk.effects.append(TimerSet(token.id, node.id, activation, due, fired))
 
@@ -76,12 +86,14 @@ def arm_event_subprocesses(
                 arm_timer(walk, Token(owner, start.id), start, activation)
 
 
-def fire_timer(walk: Interpreter, token_id: int, node_id: str, activation: int, fired: int) -> bool:
+def fire_timer(
+    walk: Interpreter, token_id: int, node_id: str, activation: int, fired: int, due: datetime | None = None
+) -> bool:
     node = walk.d.nodes.get(node_id)
     if node is None or walk.state.status.value != "active":
         return False
     if node.kind is NodeKind.START_EVENT:
-        return _fire_start_timer(walk, token_id, node, activation, fired)
+        return _fire_start_timer(walk, token_id, node, activation, fired, due)
     token = walk.state.token(token_id)
     if token is None or token.activation != activation:
         return False
@@ -94,7 +106,7 @@ def fire_timer(walk: Interpreter, token_id: int, node_id: str, activation: int, 
             and node.event.timer
             and node.event.timer.kind is TimerKind.CYCLE
         ):
-            arm_timer(walk, token, node, activation, fired + 1)
+            arm_timer(walk, token, node, activation, fired + 1, due)
         fire_boundary(walk, token, node, {})
         return True
     if token.wait is Wait.TIMER and token.node == node_id:
@@ -106,7 +118,9 @@ def fire_timer(walk: Interpreter, token_id: int, node_id: str, activation: int, 
     return False
 
 
-def _fire_start_timer(walk: Interpreter, token_id: int, start: NodeSpec, activation: int, fired: int) -> bool:
+def _fire_start_timer(
+    walk: Interpreter, token_id: int, start: NodeSpec, activation: int, fired: int, due: datetime | None
+) -> bool:
     if token_id == 0:
         scope_id = ROOT_SCOPE
     else:
@@ -124,7 +138,7 @@ def _fire_start_timer(walk: Interpreter, token_id: int, start: NodeSpec, activat
         return False
     timer = start.event.timer if start.event else None
     if not start.cancel_activity and timer is not None and timer.kind is TimerKind.CYCLE:
-        arm_timer(walk, Token(token_id, start.id), start, activation, fired + 1)
+        arm_timer(walk, Token(token_id, start.id), start, activation, fired + 1, due)
     trigger_event_subprocess(walk, esp, start, scope_id, {})
     return True
 

@@ -109,9 +109,11 @@ class Interpreter:
             )
         return token
 
-    def fire_timer(self, token_id: int, node_id: str, activation: int, fired: int = 0) -> bool:
-        """A timer job came due; False when it is stale (its token moved on)."""
-        done = _events.fire_timer(self, token_id, node_id, activation, fired)
+    def fire_timer(
+        self, token_id: int, node_id: str, activation: int, fired: int = 0, due: datetime | None = None
+    ) -> bool:
+        """A timer job came due (at ``due``); False when it is stale (its token moved on)."""
+        done = _events.fire_timer(self, token_id, node_id, activation, fired, due)
         if done:
             self.run()
         return done

@@ -290,6 +290,7 @@ class _Effects:
             "n": effect.node,
             "a": effect.activation,
             "f": effect.fired,
+            "d": effect.due.isoformat(),
         }
         self.uow.jobs.enqueue(
             NewJob(

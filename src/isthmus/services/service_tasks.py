@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -165,6 +166,7 @@ class TimerJob:
         record = uow.instances.get(p["i"])
         if record is None or record.status != "active":
             return
+        due = datetime.fromisoformat(p["d"]) if "d" in p else None
         self.stepper.step(
-            uow, record.id, lambda w: w.fire_timer(p["t"], p["n"], p["a"], p.get("f", 0)), actor=None
+            uow, record.id, lambda w: w.fire_timer(p["t"], p["n"], p["a"], p.get("f", 0), due), actor=None
         )
