@@ -26,6 +26,7 @@ from isthmus.adapters.web import (
     _decision_pages,
     _governance_pages,
     _mining_pages,
+    _model_pages,
     _task_pages,
 )
 from isthmus.adapters.web._nav import Page, Stage, navigation, register_page, registered_pages
@@ -60,6 +61,7 @@ def mount(app: FastAPI) -> None:
         _decision_pages,
         _governance_pages,
         _mining_pages,
+        _model_pages,
         _task_pages,
     ):
         app.include_router(module.router)
