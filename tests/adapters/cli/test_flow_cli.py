@@ -125,3 +125,34 @@ def test_crm_orders_from_input_then_table2_in_excel(cli: Invoke, demo: Path, tmp
         "CRM.order_id→ERP.vbeln, CRM.cust_code→ERP.kunnr, "
         "CRM.order_date→ERP.erdat, CRM.amount→ERP.netwr, CRM.phone→ERP.telf1",
     )
+
+
+def test_flow_test_injects_the_guides_faults_and_sets_the_test_status(cli: Invoke, tmp_path: Path) -> None:
+    from isthmus.demo.integration import SandboxApi
+
+    with SandboxApi() as api:
+        flow = tmp_path / "crm.yaml"
+        flow.write_text(
+            "flow: crm-orders\nsource: {system: CRM, connector: webhook}\n"
+            "target: {system: ERP, connector: http, options: {url: 'http://erp.invalid/api/orders'},"
+            f" test: {{url: '{api.url}/api/orders'}}}}\n"
+            "mapping: {vbeln: order_id, kunnr: cust_code}\nidempotency_key: order_id\n",
+            encoding="utf-8",
+        )
+        sample = tmp_path / "sample.json"
+        sample.write_text('{"order_id": "SO-T1", "cust_code": "C1"}', encoding="utf-8")
+        cli("flow", "deploy", str(flow))
+        code, out, _ = cli("flow", "test", "crm-orders", "--sample", str(sample), "--json")
+    result = json.loads(out)
+    assert code == 0, result
+    assert [s["scenario"] for s in result["scenarios"]] == [
+        "normal",
+        "target down (network interruption)",
+        "timeout",
+        "HTTP 500",
+        "malformed record",
+        "duplicate message",
+    ]
+    assert list(api.records["/api/orders"]) == ["SO-T1"]  # every scenario, one effect
+    (row,) = json.loads(cli("flow", "list", "--json")[1])
+    assert row["测试状态"] == "已完成"

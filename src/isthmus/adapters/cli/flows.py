@@ -210,3 +210,33 @@ def dlq_discard(
     s = state(ctx)
     count = s.container().flows.discard(s.principal(), ids, reason)
     console.print(f"discarded {count} message(s)")
+
+
+@flow_app.command("test")
+def run_flow_tests(
+    ctx: typer.Context,
+    flow_id: str,
+    sample: Annotated[Path, typer.Option("--sample", help="One valid source record as a JSON object.")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the flow against its test target with injected faults; the result becomes its 测试状态."""
+    from isthmus.adapters.connectors.flowtest import run_flow_test
+
+    s = state(ctx)
+    container = s.container()
+    deployed, _ = container.flows.get(s.principal(), flow_id)
+    record = json.loads(_read(sample))
+    if not isinstance(record, dict):
+        raise InvalidInput("{path}: expected one JSON object", path=str(sample))
+    results = run_flow_test(deployed.text, record)
+    passed = all(r.passed for r in results)
+    container.flows.record_test(s.principal(), flow_id, passed)
+    if json_out:
+        emit_json({"flow": flow_id, "passed": passed, "scenarios": [r.as_dict() for r in results]})
+    else:
+        table = Table("scenario", "result", "what happened")
+        for r in results:
+            table.add_row(r.name, "passed" if r.passed else "FAILED", r.detail)
+        console.print(table)
+    if not passed:
+        raise typer.Exit(1)
