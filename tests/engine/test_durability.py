@@ -73,3 +73,23 @@ def test_a_failing_step_changes_nothing(container: Container) -> None:
     after = container.engine.show(SYSTEM, started.id)
     assert after.instance.revision == before.instance.revision
     assert after.completed_activities == before.completed_activities
+
+
+def test_batches_of_steps_fall_back_to_one_by_one_on_a_failure(container: Container) -> None:
+    from isthmus.services.engine_batch import BatchRunner
+
+    _deploy(container, "service.bpmn")
+
+    def reserve(request: ServiceRequest) -> Mapping[str, Any]:
+        if request.variables.get("n") == 2:
+            raise ConnectionError("ERP down for this one")
+        return {"reserved": True}
+
+    container.engine.handlers.register("reserve", reserve)
+    started = container.engine.start_many(SYSTEM, "service", [({"n": i}, f"B-{i}") for i in range(5)])
+    stats = BatchRunner(
+        container.database.unit_of_work, container.clock, container.job_handlers, "b"
+    ).run_until_idle()
+    assert (stats.done, stats.retried) == (4, 1)
+    states = [container.engine.show(SYSTEM, s.id).state for s in started]
+    assert states == ["completed", "completed", "active", "completed", "completed"]

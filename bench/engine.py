@@ -1,0 +1,301 @@
+"""Benchmark: the demo process SAL-ORD-001 on the Isthmus engine (SQLite and PostgreSQL), and the
+same model shape on SpiffWorkflow 3.2.0 (bench-only, not in the lock; skipped when missing).
+
+    .venv/bin/python bench/engine.py                       # 10,000 instances on SQLite (+ PG when given)
+    .venv/bin/python bench/engine.py --pg postgresql://…   # also on PostgreSQL
+    .venv/bin/python bench/engine.py --instances 1000 --spiff 200
+
+Isthmus, end to end through the public services: ``EngineService.start_many`` starts a batch of
+instances in one commit, ``TaskService.complete_many`` completes the users' tasks (form validation,
+candidates and four-eyes checked as in the browser), and ``BatchRunner`` runs the service-task
+jobs (the ERP stock check, finance notification, stock reservation) and the DMN business-rule
+step in batches of one job per instance. Step latency = the wall time of the transaction that
+carried the step. State size = the stored JSON state of a completed instance.
+
+CPU per instance (engine only, no database) compares the interpreter — the DMN decision
+evaluated by ``isthmus.decisions``, the state dumped to JSON and loaded back at every wait state —
+with SpiffWorkflow running the same shape (business rule as a Python script task), serialized with
+its ``BpmnWorkflowSerializer`` at every wait state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "src" / "isthmus" / "demo"
+BATCH = 200
+
+
+def _amount(rng: random.Random) -> int:
+    return rng.choice((8_000, 30_000, 75_000, 150_000))
+
+
+@contextmanager
+def _timed(latencies: list[float], steps: int) -> Iterator[None]:
+    began = time.perf_counter()
+    yield
+    latencies.extend([time.perf_counter() - began] * steps)
+
+
+def bench_isthmus(db: str, n: int, data: Path) -> dict[str, Any]:
+    from isthmus.adapters.storage import Database
+    from isthmus.bootstrap import build
+    from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
+    from isthmus.security import SYSTEM, Principal, PrincipalKind, Role
+    from isthmus.services.engine_batch import BatchRunner
+    from isthmus.settings import load_settings
+
+    database = Database(db)
+    database.upgrade()
+    database.dispose()
+    container = build(load_settings({"ISTHMUS_DATA_DIR": str(data), "ISTHMUS_DB_URL": db}))
+    deploy_demo_decisions(SYSTEM, container.decisions)
+    deploy_demo_processes(SYSTEM, container.models)
+    rep = Principal(
+        "bench-rep", PrincipalKind.USER, frozenset({Role.USER_REPRESENTATIVE, Role.PROCESS_OWNER})
+    )
+    boss = Principal("bench-approver", PrincipalKind.USER, frozenset({Role.APPROVER}))
+    runner = BatchRunner(
+        container.database.unit_of_work, container.clock, container.job_handlers, "bench", batch=BATCH
+    )
+    rng = random.Random(1)
+    latencies: list[float] = []
+    ids: list[str] = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for first in range(0, n, BATCH):
+        size = min(BATCH, n - first)
+        with _timed(latencies, size):
+            started = container.engine.start_many(
+                rep, "SAL-ORD-001", [({}, f"SO-{first + i}") for i in range(size)]
+            )
+        batch_ids = [s.id for s in started]
+        ids += batch_ids
+        _complete_all(
+            container,
+            rep,
+            batch_ids,
+            latencies,
+            lambda: {"customer": "ACME", "amount": _amount(rng), "quantity": 2},
+        )
+        _run_jobs(runner, latencies)
+        while _complete_all(
+            container, boss, batch_ids, latencies, lambda: {"approved": True, "pre_review_ok": True}
+        ):
+            _run_jobs(runner, latencies)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    with container.database.unit_of_work() as uow:
+        done = [uow.instances.get(i) for i in ids[:: max(1, n // 500)]]
+    completed = sum(1 for i in done if i is not None and i.status == "completed")
+    state_bytes = statistics.mean(
+        len(json.dumps(i.state, separators=(",", ":"))) for i in done if i is not None
+    )
+    container.close()
+    latencies.sort()
+    return {
+        "instances": n,
+        "completed_sampled": f"{completed}/{len(done)}",
+        "wall_s": wall,
+        "instances_per_s": n / wall,
+        "cpu_ms_per_instance": cpu * 1000 / n,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "state_bytes": state_bytes,
+    }
+
+
+def _complete_all(
+    container: Any,
+    principal: Any,
+    ids: list[str],
+    latencies: list[float],
+    values: Callable[[], dict[str, Any]],
+) -> int:
+    wanted = set(ids)
+    tasks = [t for t in container.tasks.list(principal, limit=100_000) if t.instance_id in wanted]
+    if not tasks:
+        return 0
+    with _timed(latencies, len(tasks)):
+        container.tasks.complete_many(principal, [(t.id, values()) for t in tasks])
+    return len(tasks)
+
+
+def _run_jobs(runner: Any, latencies: list[float]) -> None:
+    while True:
+        began = time.perf_counter()
+        stats = runner.run_due()
+        if stats.claimed == 0:
+            return
+        latencies.extend([time.perf_counter() - began] * stats.claimed)
+
+
+def engine_cpu(n: int) -> float:
+    """CPU ms per instance of the pure interpreter on the demo process (no database)."""
+    from isthmus.decisions import DecisionEngine, evaluate, parse_dmn, to_json_value
+    from isthmus.engine import InstanceState, Interpreter, ServiceCall, TaskOpened, definition_of, load_state
+    from isthmus.models import parse_bpmn
+
+    definition = definition_of(
+        "SAL-ORD-001", 1, parse_bpmn((DEMO / "processes" / "sal-ord-001.bpmn").read_bytes())
+    )
+    dmn = DecisionEngine([parse_dmn((DEMO / "decisions" / "tiered-approval.dmn").read_bytes())])
+
+    class Decide:
+        def decide(self, ref: str, variables: Any) -> Any:
+            return to_json_value(evaluate(dmn, ref, variables).value)
+
+    decisions, now, rng = (
+        Decide(),
+        __import__("datetime").datetime.now(__import__("datetime").UTC),
+        random.Random(1),
+    )
+    began = time.process_time()
+    for _ in range(n):
+        state = InstanceState("SAL-ORD-001", 1)
+        walk = Interpreter(definition, state, now=now, decisions=decisions)
+        walk.start({})
+        pending = list(walk.effects)
+        values = {"customer": "ACME", "amount": _amount(rng), "quantity": 2}
+        while state.status.value == "active":
+            state = load_state(json.loads(json.dumps(state.dump())))
+            opened = [e for e in pending if isinstance(e, TaskOpened | ServiceCall)]
+            effect = opened[0]
+            walk = Interpreter(definition, state, now=now, decisions=decisions)
+            result = (
+                values
+                if effect.node == "enter_order"
+                else {"approved": True, "pre_review_ok": True, "ok": True}
+            )
+            walk.complete(effect.token, result)
+            pending = [e for e in pending if e is not effect] + list(walk.effects)
+    return (time.process_time() - began) * 1000 / n
+
+
+SPIFF_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="sal" isExecutable="true">
+    <bpmn:startEvent id="order_received"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="order_received" targetRef="enter_order"/>
+    <bpmn:userTask id="enter_order"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="enter_order" targetRef="check_stock"/>
+    <bpmn:scriptTask id="check_stock"><bpmn:script>in_stock = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:boundaryEvent id="late" attachedToRef="check_stock" cancelActivity="false">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT10M"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="fl" sourceRef="late" targetRef="escalate"/>
+    <bpmn:scriptTask id="escalate"><bpmn:script>escalated = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="fe" sourceRef="escalate" targetRef="escalated"/>
+    <bpmn:endEvent id="escalated"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="check_stock" targetRef="tiered_approval"/>
+    <bpmn:scriptTask id="tiered_approval"><bpmn:script>route = {"approver": "director" if amount &gt; 50000 else "department_manager", "finance_pre_review": amount &gt;= 100000}</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f4" sourceRef="tiered_approval" targetRef="needs_pre_review"/>
+    <bpmn:exclusiveGateway id="needs_pre_review" default="f_no"/>
+    <bpmn:sequenceFlow id="f_pre" sourceRef="needs_pre_review" targetRef="finance_pre_review"><bpmn:conditionExpression>route["finance_pre_review"]</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_no" sourceRef="needs_pre_review" targetRef="which_approver"/>
+    <bpmn:userTask id="finance_pre_review"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="finance_pre_review" targetRef="which_approver"/>
+    <bpmn:exclusiveGateway id="which_approver" default="f_mgr"/>
+    <bpmn:sequenceFlow id="f_dir" sourceRef="which_approver" targetRef="director_approval"><bpmn:conditionExpression>route["approver"] == "director"</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_mgr" sourceRef="which_approver" targetRef="manager_approval"/>
+    <bpmn:userTask id="director_approval"/>
+    <bpmn:userTask id="manager_approval"/>
+    <bpmn:sequenceFlow id="f6" sourceRef="director_approval" targetRef="approved"/>
+    <bpmn:sequenceFlow id="f7" sourceRef="manager_approval" targetRef="approved"/>
+    <bpmn:exclusiveGateway id="approved"/>
+    <bpmn:sequenceFlow id="f8" sourceRef="approved" targetRef="fork"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:sequenceFlow id="f9" sourceRef="fork" targetRef="notify_finance"/>
+    <bpmn:sequenceFlow id="f10" sourceRef="fork" targetRef="reserve_stock"/>
+    <bpmn:scriptTask id="notify_finance"><bpmn:script>finance_notified = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="reserve_stock"><bpmn:script>reservation_id = 'RSV-1'</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f11" sourceRef="notify_finance" targetRef="join"/>
+    <bpmn:sequenceFlow id="f12" sourceRef="reserve_stock" targetRef="join"/>
+    <bpmn:parallelGateway id="join"/>
+    <bpmn:sequenceFlow id="f13" sourceRef="join" targetRef="order_done"/>
+    <bpmn:endEvent id="order_done"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def spiff_cpu(n: int) -> float | None:
+    """CPU ms per instance of SpiffWorkflow 3.2.0 on the same shape; None when not installed."""
+    try:
+        from lxml import etree
+        from SpiffWorkflow.bpmn import BpmnWorkflow
+        from SpiffWorkflow.bpmn.parser import BpmnParser
+        from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+        from SpiffWorkflow.util.task import TaskState
+    except ImportError:
+        return None
+    parser = BpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(SPIFF_MODEL.encode()), filename="sal.bpmn")
+    spec = parser.get_spec("sal")
+    serializer = BpmnWorkflowSerializer()
+    rng = random.Random(1)
+    began = time.process_time()
+    for _ in range(n):
+        workflow = BpmnWorkflow(spec)
+        workflow.do_engine_steps()
+        amount = _amount(rng)
+        while not workflow.is_completed():
+            workflow = serializer.deserialize_json(serializer.serialize_json(workflow))
+            ready = [t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.manual]
+            if not ready:
+                workflow.refresh_waiting_tasks()
+                workflow.do_engine_steps()
+                continue
+            task = ready[0]
+            task.data.update({"customer": "ACME", "amount": amount, "quantity": 2, "approved": True})
+            task.run()
+            workflow.do_engine_steps()
+    return (time.process_time() - began) * 1000 / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--instances", type=int, default=10_000)
+    parser.add_argument("--spiff", type=int, default=500, help="instances for the SpiffWorkflow run")
+    parser.add_argument("--pg", help="a PostgreSQL URL (an empty database) to run on as well")
+    args = parser.parse_args()
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {args.instances} instances of SAL-ORD-001"
+    )
+    ours = engine_cpu(min(args.instances, 2000))
+    theirs = spiff_cpu(args.spiff)
+    print(f"engine only:  {ours:.3f} ms CPU per instance")
+    if theirs is None:
+        print("SpiffWorkflow: not installed (uv pip install SpiffWorkflow==3.2.0), skipped")
+    else:
+        print(
+            f"SpiffWorkflow 3.2.0: {theirs:.2f} ms CPU per instance → {theirs / ours:.0f}× the engine's CPU"
+        )
+    runs = [("SQLite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='isthmus-bench-')) / 'bench.db'}")]
+    if args.pg:
+        runs.append(("PostgreSQL", args.pg))
+    for name, url in runs:
+        result = bench_isthmus(url, args.instances, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")))
+        print(
+            f"{name}: {result['instances_per_s']:.0f} completed instances/s ({result['wall_s']:.1f} s), "
+            f"p50 {result['p50_ms']:.1f} ms / p99 {result['p99_ms']:.1f} ms per step (batches of {BATCH}), "
+            f"{result['cpu_ms_per_instance']:.2f} ms CPU per instance, {result['state_bytes']:.0f} B state, "
+            f"sampled completed {result['completed_sampled']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
