@@ -51,15 +51,17 @@ class _Columns:
         self.rows = 0
 
     def add(self, row: dict[str, Any]) -> None:
+        rows = self.rows
         for key, value in row.items():
             column = self.data.get(key)
             if column is None:
-                column = self.data[key] = [None] * self.rows
+                column = self.data[key] = [None] * rows
             column.append(value)
-        self.rows += 1
-        for column in self.data.values():
-            if len(column) < self.rows:
-                column.append(None)
+        self.rows = rows + 1
+        if len(row) < len(self.data):  # pad the columns this event does not have
+            for column in self.data.values():
+                if len(column) == rows:
+                    column.append(None)
 
 
 def read_xes(path: Path, *, progress: Progress | None = None) -> pl.DataFrame:
@@ -86,61 +88,51 @@ def read_xes(path: Path, *, progress: Progress | None = None) -> pl.DataFrame:
     return _frame(columns, lines, name)
 
 
-def _attribute(element: Any, event: dict[str, Any] | None, trace: dict[str, Any] | None) -> None:
-    """A top-level ``<string key=… value=…/>`` (or date, int …) of an event or a trace."""
-    parent = element.getparent()
-    key = element.get("key")
-    if parent is None or key is None:
-        return
-    where = _local(parent.tag)
-    if where == "event" and event is not None:
-        event[_CORE.get(key, key)] = element.get("value")
-    elif where == "trace" and trace is not None and event is None:
-        trace["case:" + key] = element.get("value")
+def _values(element: Any) -> dict[str, Any]:
+    """The top-level ``<string key=… value=…/>`` (date, int …) children of an event or a trace;
+    nested attributes (lists, containers) are not columns."""
+    values: dict[str, Any] = {}
+    for child in element:
+        key = child.get("key")
+        if key is not None and child.tag.rpartition("}")[2] in _VALUE_TAGS:
+            values[key] = child.get("value")
+    return values
 
 
 def _stream(stream: IO[bytes], columns: _Columns, lines: list[int], progress: Progress | None) -> None:
+    # Only the ends of events and traces reach Python; every other element is handled in C.
     parser = etree.iterparse(
         stream,
-        events=("start", "end"),
+        events=("end",),
+        tag=("{*}event", "{*}trace"),
         resolve_entities=False,
         no_network=True,
         huge_tree=True,
         load_dtd=False,
     )
-    depth = 0
+    trace_element: Any = None
     trace: dict[str, Any] = {}
-    in_trace = False
-    event: dict[str, Any] | None = None
-    event_line = 0
-    for action, element in parser:
-        tag = _local(element.tag)
-        if action == "start":
-            depth += 1
-            if tag == "trace":
-                in_trace, trace = True, {}
-            elif tag == "event" and in_trace:
-                event, event_line = {}, element.sourceline or 0
-            continue
-        depth -= 1
-        if tag in _VALUE_TAGS:
-            _attribute(element, event, trace if in_trace else None)
-            continue
-        if tag == "event" and event is not None:
-            row = {CASE: trace.get("case:concept:name")} | {
-                k: v for k, v in trace.items() if k != "case:concept:name"
-            }
-            columns.add(row | event)
-            lines.append(event_line)
-            event = None
+    for _action, element in parser:
+        parent = element.getparent()
+        if _local(element.tag) == "trace":
             element.clear()
-            if progress is not None and columns.rows % 50_000 == 0:
-                progress(columns.rows)
-        elif tag == "trace":
-            in_trace = False
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
+            while element.getprevious() is not None:  # drop finished traces from the root
+                del parent[0]
+            trace_element = None
+            continue
+        if parent is None or _local(parent.tag) != "trace":
+            continue  # an event outside a trace carries no case
+        if parent is not trace_element:  # first event of a trace: its attributes come before it
+            trace_element = parent
+            attrs = _values(parent)
+            trace = {CASE: attrs.pop("concept:name", None)} | {f"case:{k}": v for k, v in attrs.items()}
+        event = {_CORE.get(k, k): v for k, v in _values(element).items()}
+        columns.add(trace | event)
+        lines.append(element.sourceline or 0)
+        element.clear()
+        parent.remove(element)
+        if progress is not None and columns.rows % 50_000 == 0:
+            progress(columns.rows)
 
 
 def _frame(columns: _Columns, lines: list[int], name: str) -> pl.DataFrame:
