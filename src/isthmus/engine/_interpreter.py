@@ -55,27 +55,6 @@ class Interpreter:
         self.decisions = decisions
         self.actor = actor
         self.effects: list[Effect] = []
-        self._handlers: dict[NodeKind, Callable[[Token, NodeSpec], None]] = {
-            NodeKind.START_EVENT: self._pass,
-            NodeKind.END_EVENT: lambda t, n: _events.end(self, t, n),
-            NodeKind.TASK: self._pass,
-            NodeKind.MANUAL_TASK: self._pass,
-            NodeKind.USER_TASK: self._user_task,
-            NodeKind.SERVICE_TASK: self._service_task,
-            NodeKind.SEND_TASK: self._service_task,
-            NodeKind.RECEIVE_TASK: lambda t, n: self._wait(t, n, Wait.MESSAGE),
-            NodeKind.SCRIPT_TASK: self._script_task,
-            NodeKind.BUSINESS_RULE_TASK: self._rule_task,
-            NodeKind.EXCLUSIVE_GATEWAY: self._exclusive,
-            NodeKind.INCLUSIVE_GATEWAY: self._inclusive,
-            NodeKind.PARALLEL_GATEWAY: self._parallel,
-            NodeKind.EVENT_BASED_GATEWAY: lambda t, n: _events.event_gateway(self, t, n),
-            NodeKind.INTERMEDIATE_CATCH_EVENT: lambda t, n: _events.catch(self, t, n),
-            NodeKind.INTERMEDIATE_THROW_EVENT: lambda t, n: _events.throw(self, t, n),
-            NodeKind.BOUNDARY_EVENT: self._pass,
-            NodeKind.SUB_PROCESS: lambda t, n: _events.enter_subprocess(self, t, n),
-            NodeKind.CALL_ACTIVITY: lambda t, n: _events.call(self, t, n),
-        }
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -164,14 +143,14 @@ class Interpreter:
         if node.multi_instance is not None and not _multi.is_body(self.state, token):
             _multi.begin(self, token, node)
             return
-        if not node.kind.is_gateway:
+        if node.kind not in GATEWAYS:
             self.history(node, "start")
-        self._handlers[node.kind](token, node)
+        DISPATCH[node.kind](self, token, node)
 
     def leave(self, token: Token, node: NodeSpec, flows: tuple[str, ...] | None = None) -> None:
         """Complete ``node`` and move ``token`` along ``flows`` (default: the enabled outgoing flows)."""
         self.state.completed.append(node.id)
-        if not node.kind.is_gateway:
+        if node.kind not in GATEWAYS:
             self.history(node, "complete")
         if _multi.is_body(self.state, token):
             _multi.body_done(self, token, node)
@@ -365,3 +344,29 @@ class Interpreter:
     def service_result(self, token_id: int) -> tuple[Token, NodeSpec]:
         token = self.waiting(token_id)
         return token, self.d.node(token.node)
+
+
+GATEWAYS = frozenset(k for k in NodeKind if k.is_gateway)
+
+# One table for every instance: building it per step cost more than some steps themselves.
+DISPATCH: dict[NodeKind, Callable[[Interpreter, Token, NodeSpec], None]] = {
+    NodeKind.START_EVENT: Interpreter._pass,
+    NodeKind.END_EVENT: lambda w, t, n: _events.end(w, t, n),
+    NodeKind.TASK: Interpreter._pass,
+    NodeKind.MANUAL_TASK: Interpreter._pass,
+    NodeKind.USER_TASK: Interpreter._user_task,
+    NodeKind.SERVICE_TASK: Interpreter._service_task,
+    NodeKind.SEND_TASK: Interpreter._service_task,
+    NodeKind.RECEIVE_TASK: lambda w, t, n: w._wait(t, n, Wait.MESSAGE),
+    NodeKind.SCRIPT_TASK: Interpreter._script_task,
+    NodeKind.BUSINESS_RULE_TASK: Interpreter._rule_task,
+    NodeKind.EXCLUSIVE_GATEWAY: Interpreter._exclusive,
+    NodeKind.INCLUSIVE_GATEWAY: Interpreter._inclusive,
+    NodeKind.PARALLEL_GATEWAY: Interpreter._parallel,
+    NodeKind.EVENT_BASED_GATEWAY: lambda w, t, n: _events.event_gateway(w, t, n),
+    NodeKind.INTERMEDIATE_CATCH_EVENT: lambda w, t, n: _events.catch(w, t, n),
+    NodeKind.INTERMEDIATE_THROW_EVENT: lambda w, t, n: _events.throw(w, t, n),
+    NodeKind.BOUNDARY_EVENT: Interpreter._pass,
+    NodeKind.SUB_PROCESS: lambda w, t, n: _events.enter_subprocess(w, t, n),
+    NodeKind.CALL_ACTIVITY: lambda w, t, n: _events.call(w, t, n),
+}
