@@ -39,6 +39,7 @@ from isthmus.mining._import import LogFormat, detect_format, read_log
 from isthmus.mining._log import EventLog, LogStatistics, statistics
 from isthmus.mining._registry import StoredLog
 from isthmus.mining._schema import ACTIVITY, CASE, INDEX, LIFECYCLE, RESOURCE, START, SYSTEM, TIMESTAMP
+from isthmus.mining._selection import Selection
 from isthmus.mining._tabular import ColumnMapping
 from isthmus.mining._token_replay import TraceReplay
 from isthmus.mining._value_stream import (
@@ -71,6 +72,7 @@ __all__ = [
     "LogStatistics",
     "PerformanceDfg",
     "PetriNet",
+    "Selection",
     "SlaBreach",
     "StoredLog",
     "TimeMode",

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import polars as pl
 
+from isthmus.errors import InvalidInput
 from isthmus.mining._discovery import case_durations, variant_table
 from isthmus.mining._log import EventLog
 from isthmus.mining._schema import CASE, TIMESTAMP
@@ -37,6 +38,8 @@ def filter_time(
 
 def filter_attribute(log: EventLog, column: str, values: list[str], *, keep: bool = True) -> EventLog:
     """Cases with (``keep``) or without an event whose ``column`` is one of ``values``."""
+    if column not in log.frame.columns:
+        raise InvalidInput("no attribute {name!r} in the log", name=column)
     hit = log.frame.filter(pl.col(column).cast(pl.String).is_in(values))[CASE].unique()
     if keep:
         return _keep_cases(log, hit)

@@ -22,7 +22,7 @@ import polars as pl
 
 from isthmus import mining
 from isthmus.errors import InvalidInput, NotFound
-from isthmus.mining import ColumnMapping, EventLog, StoredLog
+from isthmus.mining import ColumnMapping, EventLog, Selection, StoredLog
 from isthmus.security import Principal
 from isthmus.services import audit
 from isthmus.services.catalog import CatalogService
@@ -150,13 +150,23 @@ class MiningService:
 
     # --- analyses -----------------------------------------------------------------------------
 
-    def analyse(self, principal: Principal, log_id: str, kind: str, **options: Any) -> Any:
-        """One analysis as JSON data (see ``docs/mining.md`` for each shape)."""
+    def analyse(
+        self,
+        principal: Principal,
+        log_id: str,
+        kind: str,
+        *,
+        selection: Selection | None = None,
+        **options: Any,
+    ) -> Any:
+        """One analysis as JSON data (see ``docs/mining.md`` for each shape), of the part of the log
+        ``selection`` keeps (all of it by default)."""
         if kind not in ANALYSES:
             raise InvalidInput(
                 "unknown analysis {kind!r}; one of {known}", kind=kind, known=", ".join(ANALYSES)
             )
-        return run_analysis(self.load(principal, log_id), kind, **options)
+        log = self.load(principal, log_id)
+        return run_analysis(selection.apply(log) if selection else log, kind, **options)
 
     def conformance(self, principal: Principal, log_id: str, model: bytes, model_name: str) -> dict[str, Any]:
         net = mining.net_from_bpmn(model, model_name)

@@ -122,3 +122,26 @@ def test_conformance_against_a_deployed_model(client: TestClient, container: Con
     assert replay.json()["deviating_cases"] == ["1", "2"]  # case 2 never ships
     missing = client.post(f"/api/v1/logs/{log_id}/conformance", params={"model": "nope"}, headers=owner)
     assert missing.status_code == 404
+
+
+def test_analyses_of_a_selection(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    log_id = client.post(
+        "/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner
+    ).json()["id"]
+    url = f"/api/v1/logs/{log_id}/statistics"
+    assert client.get(url, headers=owner).json()["cases"] == 2
+    shipped = client.get(url, params={"attribute": "activity", "values": ["Ship"]}, headers=owner)
+    assert shipped.json()["cases"] == 1
+    second_day = client.get(
+        url, params={"from": "2024-01-02T00:00:00", "time_mode": "intersecting"}, headers=owner
+    )
+    assert second_day.json()["cases"] == 2
+    contained = client.get(url, params={"from": "2024-01-02T00:00:00"}, headers=owner)
+    assert contained.json()["cases"] == 1
+    short = client.get(url, params={"max_duration_s": 3600}, headers=owner)
+    assert short.json()["cases"] == 1
+    top = client.get(f"/api/v1/logs/{log_id}/variants", params={"top_variants": 1}, headers=owner)
+    assert len(top.json()["variants"]) == 1
+    bad = client.get(url, params={"attribute": "nope", "values": ["x"]}, headers=owner)
+    assert bad.status_code in (400, 422)

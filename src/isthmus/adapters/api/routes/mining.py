@@ -8,6 +8,7 @@ the body limit is ``ISTHMUS_MAX_UPLOAD_BYTES``.
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from starlette.datastructures import UploadFile
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
 from isthmus.errors import InvalidInput, PayloadTooLarge
-from isthmus.mining import ColumnMapping
+from isthmus.mining import ColumnMapping, Selection, TimeMode
 
 router = APIRouter(prefix="/logs", tags=["mining"])
 
@@ -173,11 +174,40 @@ def analyse(
     container: ContainerDep,
     principal: CurrentPrincipal,
     top: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    start: Annotated[datetime | None, Query(alias="from", description="time window start (ISO 8601)")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="time window end (ISO 8601)")] = None,
+    time_mode: Annotated[TimeMode, Query(description="how the window selects")] = TimeMode.CONTAINED,
+    attribute: Annotated[
+        str | None, Query(max_length=200, description="keep cases with such a value")
+    ] = None,
+    values: Annotated[list[str] | None, Query(max_length=200)] = None,
+    min_duration_s: Annotated[float | None, Query(ge=0)] = None,
+    max_duration_s: Annotated[float | None, Query(ge=0)] = None,
+    top_variants: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Any:
     """One analysis by name: dfg, performance, variants (``top``), durations, throughput, waiting,
-    bottlenecks (``top``), rework, handover, duplicates, statistics; shapes in docs/mining.md."""
+    bottlenecks (``top``), rework, handover, duplicates, statistics; shapes in docs/mining.md.
+    The filters (``from``/``to``, ``attribute`` + ``values``, case duration, ``top_variants``) select
+    the cases analysed."""
+    selection = Selection(
+        start=_utc(start),
+        end=_utc(end),
+        time_mode=time_mode,
+        attribute=attribute,
+        values=tuple(values or ()),
+        min_duration_s=min_duration_s,
+        max_duration_s=max_duration_s,
+        top_variants=top_variants,
+    )
     options = {"top": top} if top else {}
-    return container.mining.analyse(principal, log_id, analysis, **options)
+    return container.mining.analyse(principal, log_id, analysis, selection=selection, **options)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without an offset is read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.post("/{log_id}/sla")
