@@ -14,7 +14,7 @@ Example:
 """
 
 from isthmus.mining._bpmn_export import discovered_bpmn, map_layout
-from isthmus.mining._bpmn_net import PetriNet, load_net, read_bpmn, to_petri_net
+from isthmus.mining._bpmn_net import PetriNet, load_net, read_bpmn, slas_from_bpmn, to_petri_net
 from isthmus.mining._conformance import Conformance, net_from_bpmn, token_replay
 from isthmus.mining._discovery import (
     Dfg,
@@ -99,6 +99,7 @@ __all__ = [
     "read_log",
     "rework",
     "sla_breaches",
+    "slas_from_bpmn",
     "statistics",
     "throughput",
     "to_petri_net",

@@ -144,6 +144,31 @@ def read_bpmn(data: bytes, name: str = "model.bpmn") -> tuple[list[Node], list[F
     return nodes, flows
 
 
+ISTHMUS_NS = "https://isthmus.dev/schema/bpmn"
+
+
+def slas_from_bpmn(data: bytes, name: str = "model.bpmn") -> dict[str, str]:
+    """The ``isthmus:sla`` (ISO 8601 duration) of every named task, by task name — the SLAs a
+    to-be model gives its nodes (the guide: "every node gets an owner and an SLA")."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line, col = exc.position if exc.position else (None, None)
+        raise SyntaxProblem(
+            "not well-formed BPMN XML: {reason}",
+            location=Location(file=name, line=line, column=col),
+            reason=exc.msg,
+        ) from None
+    found: dict[str, str] = {}
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
+        sla = element.get(f"{{{ISTHMUS_NS}}}sla")
+        label = (element.get("name") or "").strip()
+        if sla and label and etree.QName(element).localname in TASKS:
+            found[label] = sla.strip()
+    return found
+
+
 def to_petri_net(nodes: list[Node], flows: list[Flow]) -> PetriNet:
     """pm4py's BPMN → Petri net conversion (see the module docstring)."""
     net = PetriNet()

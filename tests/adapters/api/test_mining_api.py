@@ -145,3 +145,29 @@ def test_analyses_of_a_selection(client: TestClient, container: Container) -> No
     assert len(top.json()["variants"]) == 1
     bad = client.get(url, params={"attribute": "nope", "values": ["x"]}, headers=owner)
     assert bad.status_code in (400, 422)
+
+
+def test_slas_from_the_deployed_model(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    with_sla = SEQUENCE.replace(
+        b'id="d" targetNamespace', b'xmlns:isthmus="https://isthmus.dev/schema/bpmn" id="d" targetNamespace'
+    ).replace(b'name="Enter order"/>', b'name="Enter order" isthmus:sla="PT30M"/>')
+    container.models.deploy(SYSTEM, with_sla, "orders.bpmn")
+    log_id = client.post(
+        "/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner
+    ).json()["id"]
+    found = client.post(f"/api/v1/logs/{log_id}/sla", params={"model": "orders"}, json={}, headers=owner)
+    assert found.status_code == 200, found.text
+    (row,) = found.json()["activities"]
+    assert (row["activity"], row["sla_s"], row["breaches"]) == ("Enter order", 1800.0, 2)
+    overridden = client.post(
+        f"/api/v1/logs/{log_id}/sla",
+        params={"model": "orders"},
+        json={"slas": {"Enter order": "PT2H"}},
+        headers=owner,
+    )
+    assert overridden.json()["activities"][0]["breaches"] == 0
+    proposals = client.post(
+        f"/api/v1/logs/{log_id}/proposals", params={"model": "orders"}, json={}, headers=owner
+    )
+    assert "sla" in {p["kind"] for p in proposals.json()["proposals"]}

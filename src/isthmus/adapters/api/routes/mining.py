@@ -19,8 +19,10 @@ from starlette.datastructures import UploadFile
 
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
+from isthmus.bootstrap import Container
 from isthmus.errors import InvalidInput, PayloadTooLarge
-from isthmus.mining import ColumnMapping, Selection, TimeMode
+from isthmus.mining import ColumnMapping, Selection, TimeMode, slas_from_bpmn
+from isthmus.security import Principal
 
 router = APIRouter(prefix="/logs", tags=["mining"])
 
@@ -211,9 +213,29 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.post("/{log_id}/sla")
-def sla(log_id: str, body: SlaIn, container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    """Breaches of per-activity SLAs (ISO 8601 durations) by lead time (waiting + service)."""
-    return {"activities": container.mining.sla(principal, log_id, body.slas)}
+async def sla(
+    log_id: str,
+    body: SlaIn,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+    model: Annotated[
+        str | None, Query(max_length=200, description="take SLAs from this deployed model")
+    ] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Breaches of per-activity SLAs (ISO 8601 durations) by lead time (waiting + service): the
+    ``isthmus:sla`` of the tasks of a deployed model (``?model=KEY``), overridden by ``slas``."""
+    slas = await _slas(container, principal, body.slas, model, version)
+    return {"activities": await run_in_threadpool(container.mining.sla, principal, log_id, slas)}
+
+
+async def _slas(
+    container: Container, principal: Principal, given: dict[str, str], model: str | None, version: int | None
+) -> dict[str, str]:
+    if model is None:
+        return given
+    deployed = await run_in_threadpool(container.models.get, principal, model, version)
+    return slas_from_bpmn(deployed.content, f"{model}.bpmn") | given
 
 
 @router.post("/{log_id}/conformance")
@@ -260,11 +282,20 @@ def link(log_id: str, body: LinkIn, container: ContainerDep, principal: CurrentP
 
 
 @router.post("/{log_id}/proposals")
-def proposals(
-    log_id: str, body: SlaIn, container: ContainerDep, principal: CurrentPrincipal
+async def proposals(
+    log_id: str,
+    body: SlaIn,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+    model: Annotated[
+        str | None, Query(max_length=200, description="take SLAs from this deployed model")
+    ] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Pain points the log supports (bottlenecks, rework, duplicate entry, SLA breaches)."""
-    return {"proposals": [p.as_dict() for p in container.mining.proposals(principal, log_id, slas=body.slas)]}
+    slas = await _slas(container, principal, body.slas, model, version)
+    found = await run_in_threadpool(container.mining.proposals, principal, log_id, slas=slas)
+    return {"proposals": [p.as_dict() for p in found]}
 
 
 @router.post("/{log_id}/proposals/accept")
