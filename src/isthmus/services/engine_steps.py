@@ -146,9 +146,16 @@ class Stepper:
         return self._run(uow, record, definition, state, lambda w: w.start(variables), actor)
 
     def step(
-        self, uow: UnitOfWork, instance_id: str, action: Callable[[Interpreter], object], *, actor: str | None
+        self,
+        uow: UnitOfWork,
+        instance_id: str,
+        action: Callable[[Interpreter], object],
+        *,
+        actor: str | None,
+        loaded: ProcessInstance | None = None,
     ) -> ProcessInstance:
-        record = uow.instances.get(instance_id)
+        """Run ``action`` on the instance (``loaded``: already read in this unit of work)."""
+        record = loaded if loaded is not None and loaded.id == instance_id else uow.instances.get(instance_id)
         if record is None:
             raise NotFound("no process instance {id}", id=instance_id)
         if record.status != "active":
@@ -267,17 +274,17 @@ class _Effects:
             return None
         return due if due.tzinfo else None
 
+    # No dedupe keys on engine jobs: a job is enqueued by the step whose commit creates it, so it
+    # cannot be enqueued twice; a dedupe key would cost a lookup and a savepoint per job.
     def _service_job(self, effect: ServiceCall) -> None:
         node = self.d.node(effect.node)
         retries = node.props.retries
         policy = RetryPolicy() if retries is None else RetryPolicy(max_attempts=max(1, retries + 1))
-        key = f"{self.record.id}:{effect.node}:{effect.activation}"
         self.uow.jobs.enqueue(
             NewJob(
                 kind=SERVICE_JOB,
                 payload={"i": self.record.id, "t": effect.token, "n": effect.node, "a": effect.activation},
                 serial_key=self.record.id,
-                dedupe_key=f"svc:{key}",
                 policy=policy,
             ),
             self.now,
@@ -298,7 +305,6 @@ class _Effects:
                 payload=payload,
                 run_at=effect.due,
                 serial_key=self.record.id,
-                dedupe_key=f"tmr:{self.record.id}:{effect.token}:{effect.node}:{effect.activation}:{effect.fired}",
             ),
             self.now,
         )

@@ -34,9 +34,11 @@ class DeployedDecisions:
     """Business-rule tasks evaluate the latest deployed decision named by the task: ``decisionId``
     (a decision id or name, in any deployed model) or ``key:decision``."""
 
-    def __init__(self, uow: UnitOfWork, engines: EngineCache) -> None:
+    def __init__(self, uow: UnitOfWork, engines: EngineCache, homes: dict[str, str] | None = None) -> None:
         self._uow = uow
         self._engines = engines
+        # decision ref → the key of the model that held it last time: one lookup instead of a scan
+        self._homes = homes if homes is not None else {}
 
     def _find(self, ref: str) -> tuple[DeployedModel, str]:
         key, _, decision = ref.partition(":")
@@ -44,8 +46,14 @@ class DeployedDecisions:
             model = self._uow.decision_models.latest(key)
             if model is not None and model.find(decision) is not None:
                 return model, decision
+        home = self._homes.get(ref)
+        if home is not None:
+            model = self._uow.decision_models.latest(home)
+            if model is not None and model.find(ref) is not None:
+                return model, ref
         for model in self._uow.decision_models.list_latest():
             if model.find(ref) is not None:
+                self._homes[ref] = model.key
                 return model, ref
         raise EngineIncident("no deployed decision {ref}", ref=ref)
 
@@ -63,7 +71,8 @@ def wire_engine(
 ) -> tuple[EngineService, TaskService]:
     """The engine and inbox services on the deployed processes and decisions of the database."""
     engines = EngineCache()
-    stepper = Stepper(Definitions(DeployedProcesses()), clock, lambda u: DeployedDecisions(u, engines))
+    homes: dict[str, str] = {}
+    stepper = Stepper(Definitions(DeployedProcesses()), clock, lambda u: DeployedDecisions(u, engines, homes))
     handlers = handlers or ServiceHandlers()
     from isthmus.demo.service_handlers import register_demo_handlers
 

@@ -150,9 +150,11 @@ class ServiceJob:
             result = self.handlers.call(node.props.task_type, request)
         except BpmnError as error:
             code = error.code
-            self.stepper.step(uow, record.id, lambda w: w.throw_error(t, code, a), actor=None)
+            self.stepper.step(uow, record.id, lambda w: w.throw_error(t, code, a), actor=None, loaded=record)
             return
-        self.stepper.step(uow, record.id, lambda w: w.complete(t, dict(result or {}), a), actor=None)
+        self.stepper.step(
+            uow, record.id, lambda w: w.complete(t, dict(result or {}), a), actor=None, loaded=record
+        )
 
 
 class TimerJob:
@@ -168,5 +170,9 @@ class TimerJob:
             return
         due = datetime.fromisoformat(p["d"]) if "d" in p else None
         self.stepper.step(
-            uow, record.id, lambda w: w.fire_timer(p["t"], p["n"], p["a"], p.get("f", 0), due), actor=None
+            uow,
+            record.id,
+            lambda w: w.fire_timer(p["t"], p["n"], p["a"], p.get("f", 0), due),
+            actor=None,
+            loaded=record,
         )
