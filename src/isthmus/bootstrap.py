@@ -29,6 +29,7 @@ from isthmus.services.jobs import JobRunner, JobService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
 from isthmus.services.ports import Clock, JobHandler
+from isthmus.services.systems import SystemService
 from isthmus.settings import Settings
 
 
@@ -47,6 +48,7 @@ class Container:
     engine: EngineService
     tasks: TaskService
     flows: FlowService
+    systems: SystemService
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +83,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
     engine, tasks = wire_engine(uow, clock, settings.data_dir)
+    systems = SystemService(uow, clock, settings.secret_key)
     return Container(
         settings=settings,
         database=database,
@@ -89,7 +92,8 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         accounts=AccountService(uow, clock, timeouts),
         audit=AuditService(uow, clock),
         jobs=JobService(uow, clock),
-        flows=FlowService(uow, clock, make_target),
+        flows=FlowService(uow, clock, make_target, systems.connection),
+        systems=systems,
         decisions=DecisionService(uow, clock),
         models=ModelService(uow, clock),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),

@@ -33,6 +33,7 @@ from isthmus.integration._messages import (
     TestStatus,
 )
 from isthmus.integration._schedule import CronError, CronSchedule, Trigger, TriggerKind
+from isthmus.integration._systems import MasterKey, System, SystemKind, open_envelope, rewrap, seal
 from isthmus.integration._table2 import COLUMNS, Table2Row, table2_row
 from isthmus.integration._xml import to_xml
 
@@ -51,12 +52,15 @@ __all__ = [
     "FlowMessage",
     "MappedRecord",
     "MaskKind",
+    "MasterKey",
     "MessageState",
     "NewMessage",
     "Outbound",
     "Rejected",
     "Rule",
     "Source",
+    "System",
+    "SystemKind",
     "Table2Row",
     "Target",
     "TargetRejected",
@@ -66,8 +70,11 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "mask_name",
+    "open_envelope",
     "parse_duration",
     "parse_flow",
+    "rewrap",
+    "seal",
     "table2_row",
     "to_xml",
 ]

@@ -43,6 +43,7 @@ from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 OBJECT = "flow"
 DELIVER = "flow.deliver"
 TargetFactory = Callable[[Endpoint, float], Target]
+ConnectionLookup = Callable[[UnitOfWork, str], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +122,17 @@ class FlowCache:
                 self._mappers[slot] = found
         return found
 
-    def target(self, deployed: DeployedFlow, *, test: bool = False) -> Target:
+    def target(
+        self, deployed: DeployedFlow, *, test: bool = False, registry: dict[str, Any] | None = None
+    ) -> Target:
         slot = (deployed.flow_id, deployed.version, test)
         with self._lock:
             found = self._open.get(slot)
         if found is None:
             flow = self.mapper(deployed).flow
             endpoint = flow.target
+            if registry:  # the registry's settings and credentials, overridden by the flow's options
+                endpoint = replace(endpoint, options=registry | endpoint.options)
             if test:
                 endpoint = replace(endpoint, options=endpoint.options | endpoint.test_options)
             found = self._targets(endpoint, flow.delivery.timeout_s)
@@ -143,10 +148,17 @@ class FlowCache:
 
 
 class FlowService:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, targets: TargetFactory) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        targets: TargetFactory,
+        connections: ConnectionLookup | None = None,
+    ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self.cache = FlowCache(targets)
+        self._connections = connections
 
     # -- definitions -------------------------------------------------------------------------------
 
@@ -310,7 +322,8 @@ class FlowService:
         flow = self.cache.mapper(deployed).flow
         attempt = message.attempts + 1
         try:
-            target = self.cache.target(deployed, test=bool(job.payload.get("test")))
+            registry = self._connections(uow, flow.target.system) if self._connections else None
+            target = self.cache.target(deployed, test=bool(job.payload.get("test")), registry=registry)
             target.send(
                 Outbound(flow.id, message.idempotency_key, message.payload, timeout_s=flow.delivery.timeout_s)
             )

@@ -15,7 +15,7 @@ from typing import Protocol, Self
 from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
-from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, System, TestStatus
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.mining import StoredLog
 from isthmus.models import DeployedProcess, ProcessDraft
@@ -302,6 +302,18 @@ class FlowRepository(Protocol):
     def counts(self, flow_id: str) -> dict[MessageState, int]: ...
 
 
+class SystemRepository(Protocol):
+    """The systems registry; credentials stay sealed envelopes here (the service opens them)."""
+
+    def get(self, name: str) -> System | None: ...
+
+    def put(self, system: System, now: datetime) -> None:
+        """Insert or replace by name (``created_at`` kept)."""
+
+    def list(self) -> builtins.list[System]:
+        """By name."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;
     leaving the block without commit rolls everything back."""
@@ -348,6 +360,9 @@ class UnitOfWork(Protocol):
     @property
     def flows(self) -> FlowRepository: ...
 
+    @property
+    def systems(self) -> SystemRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -374,6 +389,7 @@ __all__ = [
     "ProcessInstanceRepository",
     "ProcessRepository",
     "SessionRepository",
+    "SystemRepository",
     "TokenRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",

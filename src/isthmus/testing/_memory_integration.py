@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from isthmus.errors import Conflict
-from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, System, TestStatus
 
 
 @dataclass(slots=True)
@@ -18,9 +18,12 @@ class IntegrationRows:
     messages: dict[int, FlowMessage] = field(default_factory=dict)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     next_id: int = 1
+    systems: dict[str, System] = field(default_factory=dict)
 
     def copy(self) -> IntegrationRows:
-        return IntegrationRows(dict(self.flows), dict(self.messages), dict(self.keys), self.next_id)
+        return IntegrationRows(
+            dict(self.flows), dict(self.messages), dict(self.keys), self.next_id, dict(self.systems)
+        )
 
 
 class InMemoryFlowRepository:
@@ -122,3 +125,20 @@ class InMemoryFlowRepository:
             if m.flow_id == flow_id:
                 result[m.state] = result.get(m.state, 0) + 1
         return result
+
+
+class InMemorySystemRepository:
+    def __init__(self, rows: IntegrationRows) -> None:
+        self._rows = rows
+
+    def get(self, name: str) -> System | None:
+        found = self._rows.systems.get(name)
+        return copy.deepcopy(found) if found else None
+
+    def put(self, system: System, now: datetime) -> None:
+        before = self._rows.systems.get(system.name)
+        created = before.created_at if before else now
+        self._rows.systems[system.name] = replace(copy.deepcopy(system), created_at=created, updated_at=now)
+
+    def list(self) -> builtins.list[System]:
+        return [copy.deepcopy(s) for _, s in sorted(self._rows.systems.items())]

@@ -28,7 +28,7 @@ from isthmus.testing._memory_engine import (
     InMemoryUserTaskRepository,
 )
 from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
-from isthmus.testing._memory_integration import InMemoryFlowRepository
+from isthmus.testing._memory_integration import InMemoryFlowRepository, InMemorySystemRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
 from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables
@@ -99,6 +99,7 @@ class InMemoryUnitOfWork:
     process_definitions: InMemoryProcessDefinitionRepository
     event_logs: InMemoryEventLogRepository
     flows: InMemoryFlowRepository
+    systems: InMemorySystemRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -122,6 +123,7 @@ class InMemoryUnitOfWork:
         self.process_definitions = InMemoryProcessDefinitionRepository(tables.process_definitions)
         self.event_logs = InMemoryEventLogRepository(tables.event_logs)
         self.flows = InMemoryFlowRepository(tables.integration)
+        self.systems = InMemorySystemRepository(tables.integration)
         return self
 
     def __exit__(

@@ -28,6 +28,7 @@ from isthmus.adapters.cli import (
     migrate,
     mining,
     models,
+    systems,
     users,
 )
 from isthmus.adapters.cli.context import CliState
@@ -50,6 +51,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(jobs.app, name="job")
 app.add_typer(flows.flow_app, name="flow")
 app.add_typer(flows.dlq_app, name="dlq")
+app.add_typer(systems.system_app, name="system")
 admin.register(app)
 app.add_typer(feel.app, name="feel")
 app.add_typer(dmn.app, name="dmn")

@@ -342,3 +342,16 @@ flow_messages = Table(
     UniqueConstraint("flow_id", "idempotency_key", name="uq_flow_messages_flow_id_key"),
     Index("ix_flow_messages_flow_id_state", "flow_id", "state"),
 )
+
+# The systems registry; ``credentials`` is an AES-256-GCM envelope (see isthmus.integration._systems).
+systems = Table(
+    "systems",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("credentials", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

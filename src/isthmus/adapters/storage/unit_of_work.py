@@ -27,6 +27,7 @@ from isthmus.adapters.storage.process_engine import (
     SqlProcessInstanceRepository,
     SqlUserTaskRepository,
 )
+from isthmus.adapters.storage.systems import SqlSystemRepository
 from isthmus.errors import ConfigurationError
 
 
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     process_definitions: SqlProcessDefinitionRepository
     event_logs: SqlEventLogRepository
     flows: SqlFlowRepository
+    systems: SqlSystemRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -70,6 +72,7 @@ class SqlUnitOfWork:
         self.process_definitions = SqlProcessDefinitionRepository(db)
         self.event_logs = SqlEventLogRepository(db)
         self.flows = SqlFlowRepository(db)
+        self.systems = SqlSystemRepository(db)
         return self
 
     def __exit__(
