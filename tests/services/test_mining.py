@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from isthmus.bootstrap import Container
 from isthmus.catalog import Process, ProcessId
+from isthmus.engine import HistoryLine
 from isthmus.errors import InvalidInput, PermissionDenied
 from isthmus.security import SYSTEM, Role
 from tests.conftest import principal_with
@@ -68,3 +70,37 @@ def test_link_fills_table_one_and_proposals_are_accepted(container: Container, t
     assert accepted["pain_points"][-1] == "edited by the owner"
     process = container.catalog.get(SYSTEM, "SAL-ORD-001")
     assert process.avg_hours == Decimal("1.5")
+
+
+def test_the_engines_history_is_a_log(container: Container) -> None:
+    with pytest.raises(InvalidInput):
+        container.mining.import_engine_history(SYSTEM)
+    start = datetime(2024, 6, 30, 8, 0, tzinfo=UTC)
+    lines = [
+        HistoryLine(
+            case_id="SO-1",
+            activity="Enter order",
+            timestamp=start,
+            lifecycle="complete",
+            resource="ann",
+            instance_id="i1",
+            node_id="enter",
+        ),
+        HistoryLine(
+            case_id="SO-1",
+            activity="Check stock",
+            timestamp=start + timedelta(minutes=5),
+            lifecycle="complete",
+            resource="",
+            instance_id="i1",
+            node_id="check",
+        ),
+    ]
+    with container.database.unit_of_work() as uow:
+        uow.history.append(lines)
+        uow.commit()
+    stored = container.mining.import_engine_history(SYSTEM)
+    assert (stored.source_format, stored.statistics.events) == ("engine", 2)
+    assert container.mining.analyse(SYSTEM, stored.id, "dfg")["edges"] == [
+        {"source": "Enter order", "target": "Check stock", "count": 1}
+    ]

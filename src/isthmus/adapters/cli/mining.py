@@ -84,6 +84,13 @@ def import_log(
     typer.echo(_import(state(ctx), file, mapping))
 
 
+@log_app.command("import-history")
+def import_history(ctx: typer.Context) -> None:
+    """Register the engine's own history (every process instance it ran) as a log; print its id."""
+    s = state(ctx)
+    typer.echo(s.container().mining.import_engine_history(s.principal()).id)
+
+
 @log_app.command("list")
 def list_logs(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """List imported logs with their statistics."""

@@ -118,6 +118,12 @@ async def import_log(
     return stored.summary()
 
 
+@router.post("/engine-history", status_code=status.HTTP_201_CREATED)
+def import_engine_history(container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Register the engine's history (every instance it ran) as an event log."""
+    return container.mining.import_engine_history(principal).summary()
+
+
 @router.get("", response_model=Page)
 def list_logs(
     container: ContainerDep,
