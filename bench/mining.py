@@ -126,7 +126,14 @@ VARIANTS: list[tuple[list[str], int]] = [
     ),
     (["Create Order", "Enter Order in ERP", "Check Stock", "Credit Check", "Reject Order"], 3),
 ]
-SYSTEMS = {"Create Order": "CRM", "Send Reminder": "FIN", "Invoice": "FIN", "Receive Payment": "FIN"}
+VARIANTS = [(["Receive Inquiry", *acts, "Close Order"], w) for acts, w in VARIANTS]
+SYSTEMS = {
+    "Receive Inquiry": "CRM",
+    "Create Order": "CRM",
+    "Send Reminder": "FIN",
+    "Invoice": "FIN",
+    "Receive Payment": "FIN",
+}
 
 
 def generate(cases: int, seed: int) -> tuple[Path, Path, int]:
@@ -233,7 +240,7 @@ def run_pm4py(csv: Path, bpmn: Path) -> dict[str, Any]:
     times: dict[str, float] = {}
     t = time.perf_counter()
     df = pm4py.format_dataframe(
-        pd.read_csv(csv),
+        pd.read_parquet(csv) if csv.suffix == ".parquet" else pd.read_csv(csv),
         case_id="case:concept:name",
         activity_key="concept:name",
         timestamp_key="time:timestamp",
@@ -323,9 +330,14 @@ def main() -> None:
         f"log: {args.cases:,} cases, {events:,} events -> {csv.name} ({csv.stat().st_size / 2**20:.0f} MiB), "
         f"{parquet.name} ({parquet.stat().st_size / 2**20:.0f} MiB); model {bpmn.name}"
     )
-    ours, theirs = _side("isthmus", csv, bpmn), _side("pm4py", csv, bpmn)
+    for source in (csv, parquet):
+        report(source, _side("isthmus", source, bpmn), _side("pm4py", source, bpmn))
+
+
+def report(source: Path, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
     same = compare(ours["results"], theirs["results"])
-    print("\n| step | pm4py s | Isthmus s | speed-up | identical |\n|---|---:|---:|---:|---|")
+    print(f"\n### input: {source.name}\n")
+    print("| step | pm4py s | Isthmus s | speed-up | identical |\n|---|---:|---:|---:|---|")
     for step in ours["times"]:
         p, i = theirs["times"][step], ours["times"][step]
         print(f"| {step} | {p:.3f} | {i:.3f} | {p / i:.1f}× | {same.get(step, '')} |")
