@@ -223,3 +223,17 @@ def test_event_subprocess_and_sub_process_rules() -> None:
 def test_duplicate_ids() -> None:
     body = START_END + '<task id="s"/>' + straight("s", "e")
     assert "the id is used more than once" in messages(bpmn(body))["s"]
+
+
+def test_a_feel_error_on_the_second_line_of_a_condition_points_at_that_line() -> None:
+    body = (
+        START_END
+        + '<exclusiveGateway id="g" default="gb"/><task id="a"/>'
+        + line("s", "g")
+        + line("g", "a", "ga", "=amount &gt; 1 and\n  (")
+        + line("g", "e", "gb")
+        + straight("a", "e")
+    )
+    (problem,) = problems(bpmn(body))
+    assert (problem.element_id, problem.line) == ("ga", 6)
+    assert "FEEL syntax error at line 2" in problem.message

@@ -168,7 +168,7 @@ def parse_bpmn(data: bytes, *, source: str | None = None) -> BpmnModel:
         read_definitions(root),
         data=data,
         content_hash=content_hash(data),
-        encoding=declared_encoding(data),
+        encoding=declared_encoding(tree),
         standalone=declared_standalone(data),
         source=source,
     )

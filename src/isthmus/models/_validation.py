@@ -483,21 +483,28 @@ class _Executable:
                 self.feel(node.id, line, text, what)
 
     def feel(self, element_id: str, line: int, text: str, what: str) -> None:
-        for message in feel_problems(text):
-            self.c.add(element_id, line, f"{what}: {message}", "feel")
+        for message, inner_line in _feel_findings(text):
+            # FEEL counts lines inside the expression; a multi-line condition starts on ``line``.
+            self.c.add(element_id, line + max(inner_line - 1, 0), f"{what}: {message}", "feel")
 
 
-def feel_problems(text: str) -> Iterator[str]:
-    """Why ``text`` is not a FEEL expression (nothing when it is); JUEL gets its own message."""
+def _feel_findings(text: str) -> Iterator[tuple[str, int]]:
     if "${" in text or "#{" in text:
-        yield f"JUEL expressions like {text!r} are not supported; write FEEL (Camunda 8 style)"
+        yield f"JUEL expressions like {text!r} are not supported; write FEEL (Camunda 8 style)", 1
         return
     try:
         compile_expression(text)
     except FeelSyntaxError as exc:
-        yield f"FEEL syntax error at line {exc.line}, column {exc.column} of {text!r}: {exc.params.get('detail', exc.problem)}"
+        detail = exc.params.get("detail", exc.problem)
+        yield f"FEEL syntax error at line {exc.line}, column {exc.column} of {text!r}: {detail}", exc.line
     except IsthmusError as exc:
-        yield f"FEEL error in {text!r}: {exc.message}"
+        yield f"FEEL error in {text!r}: {exc.message}", 1
+
+
+def feel_problems(text: str) -> Iterator[str]:
+    """Why ``text`` is not a FEEL expression (nothing when it is); JUEL gets its own message."""
+    for message, _line in _feel_findings(text):
+        yield message
 
 
 def _is_version(binding: str) -> bool:

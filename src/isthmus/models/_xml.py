@@ -10,6 +10,7 @@ prefixes survive a round trip.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 
@@ -21,7 +22,6 @@ from isthmus.errors import InvalidInput, Location, PayloadTooLarge, SyntaxProble
 MAX_BYTES = 20 * 1024 * 1024
 
 Element = etree._Element
-_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _STANDALONE = re.compile(rb"""^\s*<\?xml[^>]*?standalone\s*=\s*["'](yes|no)["']""")
 
 
@@ -100,24 +100,31 @@ def parse_document(data: bytes, *, source: str | None = None) -> etree._ElementT
     return tree
 
 
-def declared_encoding(data: bytes) -> str:
-    """The encoding the XML declaration names (``UTF-8`` when there is none)."""
-    found = _ENCODING.match(data[:200].lstrip(b"\xef\xbb\xbf"))
-    return found.group(1).decode("ascii") if found else "UTF-8"
+def declared_encoding(tree: etree._ElementTree) -> str:
+    """The encoding the document declared, or the one its bytes were detected in (UTF-8 by default)."""
+    return tree.docinfo.encoding or "UTF-8"
 
 
 def declared_standalone(data: bytes) -> bool | None:
-    found = _STANDALONE.match(data[:200].lstrip(b"\xef\xbb\xbf"))
+    """``standalone`` of the XML declaration; None when not declared (lxml cannot tell that apart)."""
+    found = _STANDALONE.match(data[:300].lstrip(b"\xef\xbb\xbf"))
     return None if found is None else found.group(1) == b"yes"
 
 
 def serialize(tree: etree._ElementTree, *, encoding: str = "UTF-8", standalone: bool | None = None) -> bytes:
-    """The document as bytes in ``encoding``, with an XML declaration; nothing dropped or reordered."""
-    body = etree.tostring(tree, encoding=encoding, xml_declaration=False)
-    assert isinstance(body, bytes)  # an encoding was given
+    """The document as bytes in ``encoding``, with an XML declaration; nothing dropped or reordered.
+
+    Characters the encoding cannot hold (a ``&#8364;`` read from an ISO-8859-1 file) are written back
+    as character references; an encoding Python does not know falls back to UTF-8.
+    """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "UTF-8"
+    text = etree.tostring(tree, encoding="unicode")
     flag = "" if standalone is None else f' standalone="{"yes" if standalone else "no"}"'
-    declaration = f'<?xml version="1.0" encoding="{encoding}"{flag}?>\n'.encode("ascii")
-    return declaration + body + (b"" if body.endswith(b"\n") else b"\n")
+    document = f'<?xml version="1.0" encoding="{encoding}"{flag}?>\n{text}'
+    return (document if document.endswith("\n") else document + "\n").encode(encoding, "xmlcharrefreplace")
 
 
 def canonical(data: bytes) -> bytes:
