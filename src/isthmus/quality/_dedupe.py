@@ -1,8 +1,8 @@
 """De-duplication: blocking → pairwise scores (rapidfuzz) → union-find clusters → golden records.
 
 Blocking keeps a million records from meaning 10¹² comparisons: only records that share at least one
-blocking key (the same normalised phone, the same name core, the same address, the same city plus the
-first or last three characters of the name core) are compared, and blocks larger than ``max_block``
+blocking key (the same normalised phone, the same name core, the same address, or within one city
+the name core or one of its one-character deletions) are compared, and blocks larger than ``max_block``
 (a shared switchboard number, a generic name) are skipped rather than exploded.
 
 The score of a pair is the weighted mean of per-field similarities over the fields both records have
@@ -181,28 +181,40 @@ def match_keys(frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
     )
 
 
-def _blocking_keys() -> list[pl.Expr]:
-    name, city = pl.col("name"), pl.col("city").fill_null("")
-    return [
-        pl.col("phone"),
-        name,
-        pl.col("address"),
-        pl.concat_str([city, pl.lit("|"), name.str.slice(0, 3)]),
-        pl.concat_str([city, pl.lit("|"), name.str.slice(-3)]),
-    ]
+#: Deletion neighbourhood depth: one-character deletions at the first positions of the name core.
+_DELETIONS = 8
 
 
-def candidate_pairs(keys: pl.DataFrame, *, max_block: int, extra: Sequence[pl.Expr] = ()) -> pl.DataFrame:
+def _blocks(keys: pl.DataFrame) -> list[pl.DataFrame]:
+    """``(row, k)`` frames, one per blocking pass; ``k`` is a 64-bit hash of the blocking key.
+
+    Integers join much faster than strings, and a hash collision only adds a pair that scoring rejects.
+    """
+    passes = [keys.select("row", pl.col(c).hash(seed=7).alias("k"), pl.col(c).is_null().alias("n"))
+              for c in ("phone", "name", "address")]  # fmt: skip
+    # Within a city, the name core and each of its one-character deletions: two names one typo apart
+    # (substitution, insertion, deletion or swap) share at least one — SymSpell's deletion
+    # neighbourhood — without assuming anything about words or spaces.
+    name, i = pl.col("name"), pl.col("i")
+    variant = pl.when(i < 0).then(name).otherwise(name.str.slice(0, i) + name.str.slice(i + 1))
+    deletions = (
+        keys.select("row", "name", pl.col("city").fill_null(""))
+        .drop_nulls("name")
+        .with_columns(pl.int_ranges(-1, pl.min_horizontal(name.str.len_chars(), _DELETIONS)).alias("i"))
+        .explode("i")
+        .select("row", pl.struct(pl.col("city"), variant).hash(seed=7).alias("k"), (variant == "").alias("n"))
+    )
+    return [block.filter(~pl.col("n")).drop("n") for block in (*passes, deletions)]
+
+
+def candidate_pairs(keys: pl.DataFrame, *, max_block: int) -> pl.DataFrame:
     """Distinct pairs ``(a, b)``, ``a < b``, of rows sharing a blocking key in a block of ≤ ``max_block``."""
     parts = []
-    for expr in (*_blocking_keys(), *extra):
-        block = keys.select("row", expr.alias("k")).drop_nulls("k")
+    for block in _blocks(keys):
         sizes = block.group_by("k").len().filter((pl.col("len") >= 2) & (pl.col("len") <= max_block))
         block = block.join(sizes.select("k"), on="k", how="semi")
         pairs = block.join(block, on="k", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
         parts.append(pairs.select(pl.col("row").alias("a"), pl.col("row_b").alias("b")))
-    if not parts:
-        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     return pl.concat(parts).unique().sort("a", "b")
 
 
