@@ -56,9 +56,8 @@ def read_csv_text(data: bytes, *, name: str = "") -> pl.DataFrame:
         raise InvalidInput(
             "not a readable CSV: {reason}", location=Location(file=name or None), reason=str(error)[:200]
         ) from error
-    return frame.with_columns(pl.col(c).str.strip_chars(" ").alias(c) for c in frame.columns).rename(
-        {c: c.strip() for c in frame.columns}
-    )
+    # Values stay as written (leading spaces are a finding of the profile, removed by a trim rule).
+    return frame.rename({c: c.strip() for c in frame.columns})
 
 
 def _read_excel(path: Path) -> pl.DataFrame:
