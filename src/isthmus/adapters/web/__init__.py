@@ -27,6 +27,7 @@ from isthmus.adapters.web import (
     _governance_pages,
     _mining_pages,
     _model_pages,
+    _quality_pages,
     _task_pages,
 )
 from isthmus.adapters.web._nav import Page, Stage, navigation, register_page, registered_pages
@@ -62,6 +63,7 @@ def mount(app: FastAPI) -> None:
         _governance_pages,
         _mining_pages,
         _model_pages,
+        _quality_pages,
         _task_pages,
     ):
         app.include_router(module.router)
