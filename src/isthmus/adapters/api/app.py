@@ -14,7 +14,17 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from isthmus import __version__
 from isthmus.adapters.api import problems
 from isthmus.adapters.api.problems import problem
-from isthmus.adapters.api.routes import catalog, data, decisions, engine, governance, hooks, mining, models
+from isthmus.adapters.api.routes import (
+    catalog,
+    data,
+    decisions,
+    engine,
+    flows,
+    governance,
+    hooks,
+    mining,
+    models,
+)
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
@@ -71,6 +81,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog.router)
+    api.include_router(flows.router)
     api.include_router(governance.router)
     api.include_router(decisions.router)
     api.include_router(engine.instances)
