@@ -141,3 +141,23 @@ def test_a_target_without_the_key_column(db_url: str, engine: sa.Engine) -> None
         InvalidInput, match=r"plan\.yaml, line 3, field 'key': the target has no key column 'kunnr'"
     ):
         migrate.run(plan)
+
+
+def test_a_schema_change_mid_migration_stops_before_writing(db_url: str, engine: sa.Engine) -> None:
+    plan = _plan(db_url)
+
+    def alter(batch: int) -> None:
+        if batch == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        migrate.run(plan, before_commit=alter)
+    loaded = len(_target(engine))
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE erp_kunden ADD COLUMN vkorg VARCHAR(4)"))
+    with pytest.raises(Conflict, match="the target schema changed since run"):
+        migrate.run(plan)
+    assert len(_target(engine)) == loaded
+    (open_run,) = migrate.runs(plan)
+    migrate.rollback(plan, open_run["run_id"])
+    assert len(_target(engine)) == 2

@@ -38,6 +38,7 @@ RUNS = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("checkpoint", sa.Text),
     sa.Column("watermark", sa.Text),
+    sa.Column("schema", sa.Text),
     sa.Column("inserted", sa.Integer, nullable=False, default=0),
     sa.Column("updated", sa.Integer, nullable=False, default=0),
     sa.Column("batches", sa.Integer, nullable=False, default=0),
@@ -186,20 +187,43 @@ def dry_run(plan: MigrationPlan, *, samples: int = 5) -> RunReport:
     return report
 
 
-def _open_run(target: Target, conn: sa.Connection, mode: str) -> tuple[str, str | None, str | None]:
+def _signature(conn: sa.Connection, target: Target, source: Sequence[str]) -> str:
+    """Both sides' columns (and the target's types) as the database reports them now."""
+    found = sa.inspect(conn).get_columns(target.table.name, schema=target.table.schema)
+    return json.dumps({"source": list(source), "target": [[c["name"], str(c["type"])] for c in found]})
+
+
+def _same_schema(now: str, expected: str, run_id: str) -> None:
+    """Stop before writing when either side's columns changed since the run started."""
+    if now != expected:
+        side = "source" if json.loads(now)["source"] != json.loads(expected)["source"] else "target"
+        raise Conflict(
+            "the {side} schema changed since run {run_id} started; nothing more was written "
+            "(finish it with the old schema or roll it back)",
+            side=side,
+            run_id=run_id,
+        )
+
+
+def _open_run(
+    target: Target, conn: sa.Connection, mode: str, signature: str
+) -> tuple[str, str | None, str | None]:
     """The unfinished run of this plan (to resume) or a new one; and the watermark of the last done run."""
     plan = target.plan.fingerprint
     open_run = conn.execute(
-        sa.select(RUNS.c.run_id, RUNS.c.checkpoint).where(RUNS.c.plan == plan, RUNS.c.status == "running")
+        sa.select(RUNS.c.run_id, RUNS.c.checkpoint, RUNS.c.schema).where(
+            RUNS.c.plan == plan, RUNS.c.status == "running"
+        )
     ).first()
     last_mark = conn.execute(
         sa.select(sa.func.max(RUNS.c.watermark)).where(RUNS.c.plan == plan, RUNS.c.status == "done")
     ).scalar()
     if open_run is not None:
+        _same_schema(signature, open_run.schema, open_run.run_id)
         return open_run.run_id, open_run.checkpoint, last_mark
     run_id = uuid.uuid4().hex
     conn.execute(RUNS.insert().values(run_id=run_id, plan=plan, target_table=target.name, mode=mode, status="running",
-                                      inserted=0, updated=0, batches=0, started_at=_now()))  # fmt: skip
+                                      schema=signature, inserted=0, updated=0, batches=0, started_at=_now()))  # fmt: skip
     return run_id, None, last_mark
 
 
@@ -273,7 +297,10 @@ def run(plan: MigrationPlan, *, incremental: bool = False, before_commit: BatchH
     source, mapped, target = _prepare(plan)
     try:
         with target.engine.begin() as conn:
-            run_id, checkpoint, last_mark = _open_run(target, conn, "incremental" if incremental else "full")
+            signature = _signature(conn, target, source.columns)
+            run_id, checkpoint, last_mark = _open_run(
+                target, conn, "incremental" if incremental else "full", signature
+            )
         pending = _pending(plan, source, mapped, checkpoint, last_mark, incremental)
         report = RunReport(
             run_id, "incremental" if incremental else "full", "running", resumed_from=checkpoint
@@ -282,6 +309,7 @@ def run(plan: MigrationPlan, *, incremental: bool = False, before_commit: BatchH
         for number, start in enumerate(range(0, total, plan.batch_size), 1):
             batch = pending.slice(start, plan.batch_size)
             with target.engine.begin() as conn:
+                _same_schema(_signature(conn, target, source.columns), signature, run_id)
                 inserted, updated = _apply_batch(target, conn, run_id, batch)
                 last = json.dumps(_encode(batch.get_column(plan.key)[-1]))
                 conn.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(
