@@ -184,15 +184,18 @@ class SqlUserTaskRepository:
         )
 
     def find(self, query: TaskQuery) -> list[UserTask]:
-        sql = select(_t).order_by(_t.c.created_at, _t.c.id).limit(query.limit)
+        filtered = query.user is not None or bool(query.groups)
+        sql = select(_t).order_by(_t.c.created_at, _t.c.id)
+        if not filtered:
+            sql = sql.limit(query.limit)  # visibility is decided below: limit after it
         if not query.include_closed:
             sql = sql.where(_t.c.state == "open")
         if query.instance_id is not None:
             sql = sql.where(_t.c.instance_id == query.instance_id)
         rows = [_task(r) for r in self._db.execute(sql).all()]
-        if query.user is None and not query.groups:
+        if not filtered:
             return rows
-        return [t for t in rows if _visible(t, query)]
+        return [t for t in rows if _visible(t, query)][: query.limit]
 
 
 def _visible(task: UserTask, query: TaskQuery) -> bool:
