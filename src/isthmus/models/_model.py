@@ -14,6 +14,7 @@ from isthmus.models._specs import ProcessSpec, RefSpec
 from isthmus.models._xml import (
     declared_encoding,
     declared_standalone,
+    has_declaration,
     line_of,
     local_name,
     namespace_of,
@@ -123,7 +124,12 @@ class BpmnModel:
     def serialize(self) -> bytes:
         """The document re-serialised from the tree (same content as :meth:`to_xml`, normalised
         quoting and empty-element syntax); what an export of an edited tree would write."""
-        return serialize(self._tree, encoding=self._encoding, standalone=self._standalone)
+        return serialize(
+            self._tree,
+            encoding=self._encoding,
+            standalone=self._standalone,
+            declaration=has_declaration(self._data),
+        )
 
     def tree(self) -> etree._ElementTree:
         """A private copy of the document, to edit and parse again (the model stays unchanged)."""

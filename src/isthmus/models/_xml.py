@@ -105,13 +105,24 @@ def declared_encoding(tree: etree._ElementTree) -> str:
     return tree.docinfo.encoding or "UTF-8"
 
 
+def has_declaration(data: bytes) -> bool:
+    """Whether the document starts with an XML declaration (after an optional BOM)."""
+    return data.lstrip(b"\xef\xbb\xbf").startswith(b"<?xml") or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+
+
 def declared_standalone(data: bytes) -> bool | None:
     """``standalone`` of the XML declaration; None when not declared (lxml cannot tell that apart)."""
     found = _STANDALONE.match(data[:300].lstrip(b"\xef\xbb\xbf"))
     return None if found is None else found.group(1) == b"yes"
 
 
-def serialize(tree: etree._ElementTree, *, encoding: str = "UTF-8", standalone: bool | None = None) -> bytes:
+def serialize(
+    tree: etree._ElementTree,
+    *,
+    encoding: str = "UTF-8",
+    standalone: bool | None = None,
+    declaration: bool = True,
+) -> bytes:
     """The document as bytes in ``encoding``, with an XML declaration; nothing dropped or reordered.
 
     Characters the encoding cannot hold (a ``&#8364;`` read from an ISO-8859-1 file) are written back
@@ -123,7 +134,12 @@ def serialize(tree: etree._ElementTree, *, encoding: str = "UTF-8", standalone: 
         encoding = "UTF-8"
     text = etree.tostring(tree, encoding="unicode")
     flag = "" if standalone is None else f' standalone="{"yes" if standalone else "no"}"'
-    document = f'<?xml version="1.0" encoding="{encoding}"{flag}?>\n{text}'
+    head = (
+        f'<?xml version="1.0" encoding="{encoding}"{flag}?>\n'
+        if declaration or encoding.upper() != "UTF-8"
+        else ""
+    )
+    document = head + text
     return (document if document.endswith("\n") else document + "\n").encode(encoding, "xmlcharrefreplace")
 
 

@@ -38,6 +38,12 @@ def test_modeler_panel_save_draft_and_deploy(live_server: str, browser: Browser)
         row = page.locator("#p-form-fields tbody tr").last
         row.locator("[data-field=id]").fill("amount")
         row.locator("[data-field=id]").press("Tab")
+        page.locator("#p-add-field").click()
+        row = page.locator("#p-form-fields tbody tr").last
+        row.locator("[data-field=id]").fill("region")
+        row.locator("[data-field=type]").select_option("enum")
+        row.locator("[data-field=options]").fill("north, south")
+        row.locator("[data-field=options]").press("Tab")
 
         # A horizontal flow has no height to click on: click just left of the task it enters.
         target = page.locator('#bpmn-canvas [data-element-id="check"]').bounding_box()
@@ -56,7 +62,10 @@ def test_modeler_panel_save_draft_and_deploy(live_server: str, browser: Browser)
         process = parse_bpmn(xml).process("order")
         enter = process.nodes["enter"].props
         assert (enter.sla, enter.four_eyes, enter.owner) == ("PT45M", True, "sales.rep")
-        assert [f.id for f in enter.form_fields] == ["amount"]
+        assert [(f.id, f.options) for f in enter.form_fields] == [
+            ("amount", ()),
+            ("region", ("north", "south")),
+        ]
         assert process.flows["large"].condition == "amount >= 100000"
 
         expect(page.locator("#bpmn-editor")).to_have_attribute("data-ready", "true")

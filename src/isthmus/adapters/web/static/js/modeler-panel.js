@@ -109,10 +109,17 @@
 
   Panel.prototype.update = function (bo, props, element) {
     var shape = element || this.element;
-    if (shape.businessObject === bo) {
-      this.modeling.updateProperties(shape, props);
-    } else {
-      this.modeling.updateModdleProperties(shape, bo, props);
+    // The panel already shows what it writes: re-rendering now would rebuild the inputs under the
+    // user's cursor (a change event fires while focus moves to the next field).
+    this.writing = true;
+    try {
+      if (shape.businessObject === bo) {
+        this.modeling.updateProperties(shape, props);
+      } else {
+        this.modeling.updateModdleProperties(shape, bo, props);
+      }
+    } finally {
+      this.writing = false;
     }
   };
 
@@ -161,6 +168,7 @@
     row.querySelector("[data-field=id]").value = field.id || "";
     row.querySelector("[data-field=label]").value = field.label || "";
     row.querySelector("[data-field=type]").value = field.type || "string";
+    row.querySelector("[data-field=options]").value = (field.options || []).join(", ");
     row.querySelector("[data-field=required]").checked = !!field.required;
     document.querySelector("#p-form-fields tbody").appendChild(row);
     return row;
@@ -174,6 +182,9 @@
       if (!id) return;
       var field = { id: id, label: row.querySelector("[data-field=label]").value.trim(),
                     type: row.querySelector("[data-field=type]").value };
+      var options = row.querySelector("[data-field=options]").value.split(",")
+        .map(function (o) { return o.trim(); }).filter(function (o) { return o; });
+      if (options.length) field.options = options;
       if (row.querySelector("[data-field=required]").checked) field.required = true;
       fields.push(field);
     });
@@ -199,7 +210,7 @@
       self.show(event.newSelection.length === 1 ? event.newSelection[0] : null);
     });
     this.modeler.on("elements.changed", function () {
-      if (self.form.contains(document.activeElement)) return;  // do not overwrite what is being typed
+      if (self.writing || self.form.contains(document.activeElement)) return;  // keep what is being typed
       var current = self.element && self.registry.get(self.element.id);
       self.show(current && current !== self.canvas.getRootElement() ? current : null);
     });
