@@ -7,31 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
-from isthmus.errors import InvalidInput, PayloadTooLarge
+from isthmus.adapters.api.uploads import read_xml_upload, xml_upload_doc
 
 router = APIRouter(prefix="/decisions", tags=["decisions"])
 
-XML_TYPES = ("application/xml", "text/xml")
-_UPLOAD_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A .dmn file as multipart field `file`, or the XML itself as the body.",
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-            "application/xml": {"schema": {"type": "string"}},
-        },
-    }
-}
+_UPLOAD_DOC = xml_upload_doc("dmn")
 
 
 class EvaluateIn(BaseModel):
@@ -40,37 +23,12 @@ class EvaluateIn(BaseModel):
     version: int | None = Field(None, ge=1, description="A stored version; the latest when null.")
 
 
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "multipart/form-data":
-        form = await request.form()
-        try:
-            file = form.get("file")
-            if not isinstance(file, UploadFile):
-                raise InvalidInput("file: expected a .dmn file in the multipart field 'file'", field="file")
-            data = await file.read(limit + 1)
-            name = file.filename or "upload.dmn"
-        finally:
-            await form.close()
-    elif kind in XML_TYPES:
-        data = await request.body()
-        name = request.query_params.get("filename") or "upload.dmn"
-    else:
-        raise InvalidInput(
-            "expected a multipart upload (field 'file') or an application/xml body, got {kind!r}",
-            kind=kind or "no content type",
-        )
-    if len(data) > limit:
-        raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-    return data, name
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_DOC)
 async def deploy_decision_model(
     request: Request, container: ContainerDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Deploy a DMN model as the next version of its key (the same XML as the latest: that version)."""
-    data, name = await _upload(request, container.settings.max_upload_bytes)
+    data, name = await read_xml_upload(request, container.settings.max_upload_bytes, suffix="dmn")
     model = await run_in_threadpool(container.decisions.deploy, principal, data, name)
     return model.summary()
 

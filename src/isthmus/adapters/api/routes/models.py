@@ -6,58 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
-from isthmus.errors import InvalidInput, PayloadTooLarge
+from isthmus.adapters.api.uploads import read_xml_upload, xml_upload_doc
 from isthmus.models import DeployedProcess
 
 router = APIRouter(prefix="/models", tags=["models"])
 
-XML_TYPES = ("application/xml", "text/xml")
-_UPLOAD_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A .bpmn file as multipart field `file`, or the XML itself as the body "
-        "(then `?filename=` names it in messages).",
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-            "application/xml": {"schema": {"type": "string"}},
-        },
-    }
-}
-
-
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "multipart/form-data":
-        form = await request.form()
-        try:
-            file = form.get("file")
-            if not isinstance(file, UploadFile):
-                raise InvalidInput("file: expected a .bpmn file in the multipart field 'file'", field="file")
-            data = await file.read(limit + 1)
-            name = file.filename or "upload.bpmn"
-        finally:
-            await form.close()
-    elif kind in XML_TYPES:
-        data = await request.body()
-        name = request.query_params.get("filename") or "upload.bpmn"
-    else:
-        raise InvalidInput(
-            "expected a multipart upload (field 'file') or an application/xml body, got {kind!r}",
-            kind=kind or "no content type",
-        )
-    if len(data) > limit:
-        raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-    return data, name
+_UPLOAD_DOC = xml_upload_doc("bpmn")
 
 
 def _versions(found: list[DeployedProcess]) -> list[dict[str, Any]]:
@@ -73,7 +30,7 @@ async def deploy_model(
 
     A model with validation errors is refused (422) with every problem in ``errors``.
     """
-    data, name = await _upload(request, container.settings.max_upload_bytes)
+    data, name = await read_xml_upload(request, container.settings.max_upload_bytes, suffix="bpmn")
     deployment = await run_in_threadpool(container.models.deploy, principal, data, name)
     return deployment.as_dict()
 
@@ -83,7 +40,7 @@ async def save_draft(
     request: Request, container: ContainerDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Save a BPMN file as a new draft version of its main process (it need not be valid yet)."""
-    data, name = await _upload(request, container.settings.max_upload_bytes)
+    data, name = await read_xml_upload(request, container.settings.max_upload_bytes, suffix="bpmn")
     stored, problems = await run_in_threadpool(container.models.save_draft, principal, data, name)
     return stored.summary() | {"problems": [p.as_dict() for p in problems]}
 
@@ -93,7 +50,7 @@ async def validate_model(
     request: Request, container: ContainerDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Check a BPMN file without storing it: ``valid`` and every problem (id, line, message)."""
-    data, name = await _upload(request, container.settings.max_upload_bytes)
+    data, name = await read_xml_upload(request, container.settings.max_upload_bytes, suffix="bpmn")
     problems = await run_in_threadpool(container.models.validate, principal, data, name)
     return {"valid": not any(p.is_error for p in problems), "problems": [p.as_dict() for p in problems]}
 
