@@ -1,0 +1,217 @@
+"""Loopback servers that answer like Odoo: ``common.login`` → a uid, ``object.execute_kw`` on
+``sale.order`` (create with a unique ``client_order_ref``), over JSON-RPC (a small ``http.server``)
+and XML-RPC (the standard library's ``MultiPathXMLRPCServer``). Sessions can be expired and faults
+injected; every call is counted."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socketserver
+import threading
+import xmlrpc.client
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from xmlrpc.server import MultiPathXMLRPCServer, SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
+
+
+def _add(store: list[Any], value: Any) -> int:
+    store.append(value)
+    return len(store)
+
+
+class OdooFault(Exception):
+    """An error the emulated ERP raises; ``name`` is Odoo's exception class."""
+
+    def __init__(self, name: str, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.name, self.message, self.code = name, message, code
+
+
+class FakeOdoo:
+    """The business side shared by both protocols."""
+
+    DB, USER, PASSWORD = "erp", "isthmus", "s3cret"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.logins = 0
+        self.calls = 0
+        self.valid_uids: set[int] = set()
+        self.next_uid = 7
+        self.faults: list[OdooFault] = []  # raised by the next execute_kw calls, in order
+
+    def login(self, db: str, user: str, password: str, *_: Any) -> int | bool:
+        with self.lock:
+            self.logins += 1
+            if (db, user, password) != (self.DB, self.USER, self.PASSWORD):
+                return False
+            self.valid_uids.add(self.next_uid)
+            return self.next_uid
+
+    def expire_sessions(self) -> None:
+        with self.lock:
+            self.valid_uids.clear()
+            self.next_uid += 1
+
+    def execute_kw(
+        self,
+        db: str,
+        uid: int,
+        password: str,
+        model: str,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        with self.lock:
+            self.calls += 1
+            if uid not in self.valid_uids or password != self.PASSWORD:
+                raise OdooFault("odoo.exceptions.AccessDenied", "Access Denied", 3)
+            if self.faults:
+                raise self.faults.pop(0)
+            if (model, method) != ("sale.order", "create"):
+                raise OdooFault("odoo.exceptions.MissingError", f"no method {model}.{method}")
+            values = dict(args[0]) if args else dict(kwargs)
+            ref = str(values.get("client_order_ref", len(self.orders)))
+            if ref in self.orders:
+                raise OdooFault(
+                    "odoo.exceptions.ValidationError",
+                    f'duplicate key value violates unique constraint "sale_order_client_order_ref_uniq": {ref}',
+                )
+            if not values.get("partner_id"):
+                raise OdooFault("odoo.exceptions.ValidationError", "partner_id is required")
+            self.orders[ref] = values
+            return len(self.orders)
+
+
+class _Server:
+    server: socketserver.TCPServer
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class JsonRpcServer(_Server):
+    """Odoo's ``/jsonrpc`` and a plain JSON-RPC endpoint ``/rpc`` (methods ``orders.create`` with
+    named params, ``orders.add`` with positional ones; basic auth when ``basic`` is set)."""
+
+    def __init__(self, basic: tuple[str, str] | None = None) -> None:
+        self.odoo = FakeOdoo()
+        self.plain: list[Any] = []
+        self.status_next: list[int] = []
+        self.errors_next: list[dict[str, Any]] = []
+        self.basic = basic
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if outer.status_next:
+                    self._send(outer.status_next.pop(0), b"busy")
+                    return
+                if outer.basic is not None:
+                    expected = "Basic " + base64.b64encode(":".join(outer.basic).encode()).decode()
+                    if self.headers.get("Authorization") != expected:
+                        self._send(401, b"unauthorized")
+                        return
+                reply = {"jsonrpc": "2.0", "id": body["id"]} | outer.answer(self.path, body)
+                self._send(200, json.dumps(reply).encode())
+
+            def _send(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.errors_next:
+            return {"error": self.errors_next.pop(0)}
+        if path == "/jsonrpc":
+            return self._odoo(body["params"])
+        methods: dict[str, Callable[..., Any]] = {
+            "orders.create": lambda **kw: _add(self.plain, kw),
+            "orders.add": lambda *args: _add(self.plain, list(args)),
+            "system.version": lambda: "1.0",
+        }
+        method = methods.get(body["method"])
+        if method is None:
+            return {"error": {"code": -32601, "message": "Method not found"}}
+        params = body.get("params", [])
+        return {"result": method(**params) if isinstance(params, dict) else method(*params)}
+
+    def _odoo(self, params: dict[str, Any]) -> dict[str, Any]:
+        service, method, args = params["service"], params["method"], params["args"]
+        try:
+            if service == "common" and method in {"login", "authenticate"}:
+                return {"result": self.odoo.login(*args)}
+            if service == "object" and method == "execute_kw":
+                return {"result": self.odoo.execute_kw(*args)}
+        except OdooFault as fault:
+            data = {"name": fault.name, "message": fault.message, "debug": "Traceback …"}
+            return {"error": {"code": 200, "message": "Odoo Server Error", "data": data}}
+        return {"error": {"code": -32601, "message": f"no {service}.{method}"}}
+
+    def __enter__(self) -> JsonRpcServer:
+        self.start()
+        return self
+
+
+class XmlRpcServer(_Server):
+    """Odoo's ``/xmlrpc/2/common`` and ``/xmlrpc/2/object`` on the standard library's server, and a
+    plain endpoint ``/RPC2`` with ``orders.add(order)``."""
+
+    def __init__(self) -> None:
+        self.odoo = FakeOdoo()
+        self.plain: list[Any] = []
+
+        def odoo_call(function: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
+                try:
+                    return function(*args)
+                except OdooFault as fault:  # Odoo's own mapping: the code, then the message
+                    raise xmlrpc.client.Fault(fault.code, f"{fault.name}: {fault.message}") from fault
+
+            return call
+
+        class Handler(SimpleXMLRPCRequestHandler):
+            rpc_paths = ("/xmlrpc/2/common", "/xmlrpc/2/object", "/RPC2")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = MultiPathXMLRPCServer(
+            ("127.0.0.1", 0), requestHandler=Handler, allow_none=True, logRequests=False
+        )
+        common = SimpleXMLRPCDispatcher(allow_none=True)
+        common.register_function(odoo_call(self.odoo.login), "login")
+        common.register_function(lambda: {"server_version": "17.0"}, "version")
+        obj = SimpleXMLRPCDispatcher(allow_none=True)
+        obj.register_function(odoo_call(self.odoo.execute_kw), "execute_kw")
+        plain = SimpleXMLRPCDispatcher(allow_none=True)
+        plain.register_function(lambda order: _add(self.plain, order), "orders.add")
+        self.server.add_dispatcher("/xmlrpc/2/common", common)
+        self.server.add_dispatcher("/xmlrpc/2/object", obj)
+        self.server.add_dispatcher("/RPC2", plain)
+
+    def __enter__(self) -> XmlRpcServer:
+        self.start()
+        return self
