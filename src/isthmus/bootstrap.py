@@ -9,11 +9,15 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from isthmus.adapters.connectors import make_target
+from isthmus.adapters.connectors.flowtest import SCENARIOS, run_flow_test
 from isthmus.adapters.storage import Database
+from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
 from isthmus.errors import ConfigurationError
 from isthmus.security import Principal, cli_operator
 from isthmus.services.accounts import AccountService, SessionTimeouts
@@ -23,6 +27,9 @@ from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
 from isthmus.services.engine import EngineService
 from isthmus.services.engine_wiring import wire_engine
+from isthmus.services.flow_metrics import FlowMetricsService
+from isthmus.services.flow_tests import TEST as FLOW_TEST
+from isthmus.services.flow_tests import FlowTestRuns
 from isthmus.services.inbox import TaskService
 from isthmus.services.integration import DELIVER, FlowService
 from isthmus.services.jobs import JobRunner, JobService
@@ -49,10 +56,13 @@ class Container:
     tasks: TaskService
     flows: FlowService
     systems: SystemService
+    flow_metrics: FlowMetricsService
+    flow_tests: FlowTestRuns
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.job_handlers.setdefault(DELIVER, self.flows.deliver)
+        self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -84,6 +94,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
     )
     engine, tasks = wire_engine(uow, clock, settings.data_dir)
     systems = SystemService(uow, clock, settings.secret_key)
+    flows = FlowService(uow, clock, make_target, systems.connection)
     return Container(
         settings=settings,
         database=database,
@@ -92,8 +103,10 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         accounts=AccountService(uow, clock, timeouts),
         audit=AuditService(uow, clock),
         jobs=JobService(uow, clock),
-        flows=FlowService(uow, clock, make_target, systems.connection),
+        flows=flows,
         systems=systems,
+        flow_metrics=FlowMetricsService(SqlFlowMetrics(database.engine), clock, flows.get),
+        flow_tests=FlowTestRuns(uow, clock, settings.data_dir / "flow-tests", _flow_tester, len(SCENARIOS)),
         decisions=DecisionService(uow, clock),
         models=ModelService(uow, clock),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),
@@ -115,3 +128,11 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
         return str(os.getuid())
+
+
+def _flow_tester(
+    text: str, sample: dict[str, Any], progress: Callable[[dict[str, Any]], None]
+) -> list[dict[str, Any]]:
+    """``FlowTestRuns``' tester: the CLI's fault scenarios, each result reported as it finishes."""
+    results = run_flow_test(text, sample, on_result=lambda result: progress(result.as_dict()))
+    return [result.as_dict() for result in results]

@@ -111,19 +111,31 @@ def _run(text: str, scenario: _Scenario, sample: dict[str, Any], proxy: FaultPro
     return ScenarioResult(scenario.name, passed, detail)
 
 
-def run_flow_test(text: str, sample: dict[str, Any]) -> list[ScenarioResult]:
-    """Run every scenario with ``sample`` (one valid source record); network faults need an HTTP target."""
+def run_flow_test(
+    text: str, sample: dict[str, Any], *, on_result: Callable[[ScenarioResult], None] | None = None
+) -> list[ScenarioResult]:
+    """Run every scenario with ``sample`` (one valid source record); network faults need an HTTP target.
+
+    ``on_result`` hears each scenario as it finishes (the web page shows a run's progress)."""
     flow = parse_flow(text)
     target = replace(flow.target, options=flow.target.options | flow.target.test_options)
     results: list[ScenarioResult] = []
+
+    def done(result: ScenarioResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
     if target.connector != "http":
         for scenario in SCENARIOS:
             if scenario.fault is None:
-                results.append(_run(text, scenario, sample, None))
+                done(_run(text, scenario, sample, None))
             else:
-                results.append(ScenarioResult(scenario.name, True, f"skipped: a {target.connector} target"))
+                done(ScenarioResult(scenario.name, True, f"skipped: a {target.connector} target"))
         return results
     parts = urlsplit(str(target.options["url"]))
     upstream = (parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80))
     with FaultProxy(upstream) as proxy:
-        return [_run(text, scenario, sample, proxy) for scenario in SCENARIOS]
+        for scenario in SCENARIOS:
+            done(_run(text, scenario, sample, proxy))
+    return results

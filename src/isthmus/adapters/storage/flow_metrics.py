@@ -1,0 +1,135 @@
+"""Read-only queries behind a flow's metrics: the outbox (``flow_messages``) aggregated in SQL.
+
+Everything is counted and bucketed by the database, so a flow with millions of messages costs a few
+aggregate queries, not a transfer of its rows. SQLite and PostgreSQL spell date arithmetic
+differently; the two expressions below are the only dialect-specific parts. Percentiles use the
+nearest-rank definition (the ``ceil(q·n)``-th smallest value), read with ``ORDER BY … OFFSET`` so
+both databases answer the same number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Float, Integer, case, cast, func, select
+
+from isthmus.adapters.storage.tables import flow_messages
+from isthmus.integration import MessageState
+from isthmus.services.flow_metrics import MessageSummary, TimelineBucket
+
+_m = flow_messages
+_FAILED = (MessageState.DEAD_LETTERED.value, MessageState.DISCARDED.value)
+
+
+def _latency_ms(dialect: str) -> ColumnElement[Any]:
+    """Milliseconds from acceptance to delivery."""
+    if dialect == "sqlite":
+        return (func.julianday(_m.c.delivered_at) - func.julianday(_m.c.created_at)) * 86_400_000.0
+    return func.extract("epoch", _m.c.delivered_at - _m.c.created_at) * 1000.0
+
+
+def _epoch_s(dialect: str) -> ColumnElement[Any]:
+    """Seconds since 1970 of ``created_at`` (UTC: SQLite keeps naive UTC, PostgreSQL timestamptz)."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", _m.c.created_at), Integer)
+    return func.extract("epoch", _m.c.created_at)
+
+
+class SqlFlowMetrics:
+    """:class:`isthmus.services.flow_metrics.FlowMetricsQueries` on SQL; opens a connection per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    def summary(self, flow_id: str) -> MessageSummary:
+        with self._engine.connect() as db:
+            counts = {
+                MessageState(state): int(n)
+                for state, n in db.execute(
+                    select(_m.c.state, func.count()).where(_m.c.flow_id == flow_id).group_by(_m.c.state)
+                )
+            }
+            row = db.execute(
+                select(
+                    func.max(_m.c.created_at),
+                    func.max(_m.c.delivered_at),
+                    func.min(
+                        case(
+                            (
+                                _m.c.state.in_([MessageState.PENDING.value, MessageState.RETRYING.value]),
+                                _m.c.created_at,
+                            )
+                        )
+                    ),
+                ).where(_m.c.flow_id == flow_id)
+            ).one()
+        return MessageSummary(
+            counts=counts,
+            last_accepted=_utc(row[0]),
+            last_delivered=_utc(row[1]),
+            oldest_backlog=_utc(row[2]),
+        )
+
+    def latency_percentiles(
+        self, flow_id: str, quantiles: Iterable[float], *, since: datetime
+    ) -> tuple[int, dict[float, float]]:
+        latency = _latency_ms(self._dialect)
+        delivered = (_m.c.flow_id == flow_id) & (_m.c.delivered_at.is_not(None)) & (_m.c.created_at >= since)
+        found: dict[float, float] = {}
+        with self._engine.connect() as db:
+            count = int(db.execute(select(func.count()).where(delivered)).scalar_one())
+            if count == 0:
+                return 0, found
+            for q in quantiles:
+                rank = max(1, math.ceil(q * count))  # nearest rank, 1-based
+                value = db.execute(
+                    select(cast(latency, Float)).where(delivered).order_by(latency).offset(rank - 1).limit(1)
+                ).scalar_one()
+                found[q] = max(0.0, float(value))
+        return count, found
+
+    def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]:
+        epoch = _epoch_s(self._dialect)
+        bucket = cast(func.floor(epoch / bucket_s), Integer).label("bucket")
+        latency = _latency_ms(self._dialect)
+        query = (
+            select(
+                bucket,
+                func.count(),
+                func.sum(case((_m.c.state.in_(_FAILED), 1), else_=0)),
+                func.count(_m.c.delivered_at),
+                func.avg(latency),
+                func.max(latency),
+            )
+            .where((_m.c.flow_id == flow_id) & (_m.c.created_at >= since))
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        with self._engine.connect() as db:
+            rows = db.execute(query).all()
+        return [
+            TimelineBucket(
+                start_s=int(b) * bucket_s,
+                messages=int(n),
+                failures=int(failed or 0),
+                delivered=int(delivered),
+                latency_avg_ms=None if avg is None else max(0.0, float(avg)),
+                latency_max_ms=None if top is None else max(0.0, float(top)),
+            )
+            for b, n, failed, delivered, avg, top in rows
+        ]
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """Aggregates bypass the column type: SQLite returns text, both may return naive values."""
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

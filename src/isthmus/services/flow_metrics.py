@@ -1,0 +1,194 @@
+"""Per-flow metrics for table 2 and the flow page: messages, failures, latency percentiles, last run,
+backlog, and the same over time for a chart.
+
+Read-only: it never takes a write lock and never touches the delivery path (``FlowService``), so a
+busy flow page cannot slow deliveries down. The numbers come from a small port,
+:class:`FlowMetricsQueries`, that a database answers with aggregates (the SQL adapter is
+``isthmus.adapters.storage.flow_metrics``).
+
+Definitions: *failures* are dead-lettered plus discarded messages; *backlog* is pending plus retrying;
+*latency* is acceptance → delivery of the messages accepted in the window, percentiles by nearest rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from isthmus.errors import InvalidInput
+from isthmus.integration import MessageState
+from isthmus.security import Principal
+from isthmus.services.ports import Clock
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How far back the chart and the percentiles look, and the width of one chart bar."""
+
+    name: str
+    span: timedelta
+    bucket_s: int
+
+
+WINDOWS = {
+    "24h": Window("24h", timedelta(hours=24), 3600),
+    "7d": Window("7d", timedelta(days=7), 6 * 3600),
+    "30d": Window("30d", timedelta(days=30), 86_400),
+}
+DEFAULT_WINDOW = "24h"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """All-time counts per state and the times that say whether a flow is alive."""
+
+    counts: dict[MessageState, int]
+    last_accepted: datetime | None
+    last_delivered: datetime | None
+    oldest_backlog: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineBucket:
+    """Messages accepted in one bar of the chart (``start_s``: seconds since 1970, UTC)."""
+
+    start_s: int
+    messages: int = 0
+    failures: int = 0
+    delivered: int = 0
+    latency_avg_ms: float | None = None
+    latency_max_ms: float | None = None
+
+
+class FlowMetricsQueries(Protocol):
+    """Aggregates over one flow's outbox messages.
+
+    ``summary`` counts every message of the flow by state. ``latency_percentiles`` returns how many
+    messages accepted at or after ``since`` were delivered, and for each quantile q the ``ceil(q·n)``-th
+    smallest acceptance→delivery time in milliseconds (nothing when n = 0). ``timeline`` groups the
+    messages accepted at or after ``since`` into buckets of ``bucket_s`` seconds aligned to the Unix
+    epoch, oldest first, omitting empty buckets.
+    """
+
+    def summary(self, flow_id: str) -> MessageSummary: ...
+
+    def latency_percentiles(
+        self, flow_id: str, quantiles: Iterable[float], *, since: datetime
+    ) -> tuple[int, dict[float, float]]: ...
+
+    def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMetricsReport:
+    flow_id: str
+    window: str
+    since: datetime
+    until: datetime
+    messages: int
+    delivered: int
+    failures: int
+    backlog: int
+    by_state: dict[str, int]
+    latency_ms: dict[str, float]
+    latency_sample: int
+    last_run: datetime | None
+    last_delivered: datetime | None
+    oldest_backlog: datetime | None
+    timeline: tuple[TimelineBucket, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``GET /api/v1/flows/{id}/metrics``."""
+        return {
+            "flow": self.flow_id,
+            "window": self.window,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "messages": self.messages,
+            "delivered": self.delivered,
+            "failures": self.failures,
+            "backlog": self.backlog,
+            "by_state": self.by_state,
+            "latency_ms": self.latency_ms,
+            "latency_sample": self.latency_sample,
+            "last_run": _iso(self.last_run),
+            "last_delivered": _iso(self.last_delivered),
+            "oldest_backlog": _iso(self.oldest_backlog),
+            "timeline": [
+                {
+                    "start": datetime.fromtimestamp(b.start_s, tz=self.since.tzinfo).isoformat(),
+                    "messages": b.messages,
+                    "failures": b.failures,
+                    "delivered": b.delivered,
+                    "latency_avg_ms": _rounded(b.latency_avg_ms),
+                    "latency_max_ms": _rounded(b.latency_max_ms),
+                }
+                for b in self.timeline
+            ],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class FlowMetricsService:
+    """Metrics of one flow. ``require_flow`` checks that the flow exists (and ``flow:read``)."""
+
+    def __init__(
+        self, queries: FlowMetricsQueries, clock: Clock, require_flow: Callable[[Principal, str], object]
+    ) -> None:
+        self._queries = queries
+        self._clock = clock
+        self._require_flow = require_flow
+
+    def metrics(self, principal: Principal, flow_id: str, window: str = DEFAULT_WINDOW) -> FlowMetricsReport:
+        """Counts over all time; latency and the chart over ``window`` (``24h``, ``7d`` or ``30d``)."""
+        principal.require("flow:read")
+        chosen = WINDOWS.get(window)
+        if chosen is None:
+            raise InvalidInput(
+                "window: expected one of {allowed}, got {value!r}", allowed=", ".join(WINDOWS), value=window
+            )
+        self._require_flow(principal, flow_id)
+        until = self._clock.now()
+        since = until - chosen.span
+        summary = self._queries.summary(flow_id)
+        sample, percentiles = self._queries.latency_percentiles(flow_id, QUANTILES, since=since)
+        found = self._queries.timeline(flow_id, since=since, bucket_s=chosen.bucket_s)
+        counts = summary.counts
+        return FlowMetricsReport(
+            flow_id=flow_id,
+            window=chosen.name,
+            since=since,
+            until=until,
+            messages=sum(counts.values()),
+            delivered=counts.get(MessageState.DELIVERED, 0),
+            failures=counts.get(MessageState.DEAD_LETTERED, 0) + counts.get(MessageState.DISCARDED, 0),
+            backlog=counts.get(MessageState.PENDING, 0) + counts.get(MessageState.RETRYING, 0),
+            by_state={state.value: counts.get(state, 0) for state in MessageState},
+            latency_ms={f"p{round(q * 100)}": round(v, 1) for q, v in percentiles.items()},
+            latency_sample=sample,
+            last_run=summary.last_accepted,
+            last_delivered=summary.last_delivered,
+            oldest_backlog=summary.oldest_backlog,
+            timeline=_filled(found, since, until, chosen.bucket_s),
+        )
+
+
+def _filled(
+    found: list[TimelineBucket], since: datetime, until: datetime, bucket_s: int
+) -> tuple[TimelineBucket, ...]:
+    """Every bucket of the window, empty ones as zeros, so the chart's time axis has no gaps."""
+    by_start = {b.start_s: b for b in found}
+    first = int(since.timestamp()) // bucket_s * bucket_s
+    last = int(until.timestamp()) // bucket_s * bucket_s
+    return tuple(by_start.get(s, TimelineBucket(s)) for s in range(first, last + 1, bucket_s))
