@@ -8,6 +8,10 @@ Every number equals pm4py's on the same log (``tests/mining/test_pm4py_parity.py
   resolution); ``stdev_s`` is the *sample* standard deviation (pandas ``std``, ddof = 1), null for an
   edge seen once where pm4py gives NaN;
 - variants are activity sequences; case duration is last minus first timestamp.
+
+Each analysis runs on the log's integer view (``_encoded.py``: activity codes, case offsets, µs
+timestamps, cached on the log) with numpy; the plain-Polars versions (``_*_reference``) are the
+definitions the fast paths are tested against, and run for frames with nulls in a core column.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from isthmus.mining._encoded import Encoded, IntArray, encoded, variant_ids
+from isthmus.mining._encoded import seconds as seconds_np
 from isthmus.mining._log import EventLog
 from isthmus.mining._schema import ACTIVITY, CASE, TIMESTAMP, seconds
 
@@ -78,8 +85,54 @@ def _endpoints(log: EventLog) -> tuple[dict[str, int], dict[str, int]]:
     return _counts(ends["first"]), _counts(ends["last"])
 
 
+def _tally(keys: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """The distinct values of ``keys`` (ascending) and how often each occurs."""
+    if size <= 1 << 22:
+        counts = np.bincount(keys, minlength=size)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    present, counts = np.unique(keys, return_counts=True)
+    return present, counts
+
+
+def _named_counts(enc: Encoded, codes: IntArray) -> dict[str, int]:
+    """Occurrences per activity, by count descending, then name."""
+    present, counts = _tally(codes, len(enc.names))
+    order = np.lexsort((present, -counts))
+    return {enc.names[present[i]]: int(counts[i]) for i in order}
+
+
+def _endpoints_fast(enc: Encoded) -> tuple[dict[str, int], dict[str, int]]:
+    first = enc.codes[enc.starts[:-1]].astype(np.int64)
+    last = enc.codes[enc.starts[1:] - 1].astype(np.int64)
+    return _named_counts(enc, first), _named_counts(enc, last)
+
+
+def _edge_order(keys: IntArray, counts: IntArray, width: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Sources, targets and the order (count descending, then source and target name) of edges."""
+    sources, targets = keys // width, keys % width
+    return sources, targets, np.lexsort((targets, sources, -counts))
+
+
 def dfg(log: EventLog) -> Dfg:
-    """Directly-follows frequencies and start/end activities (= ``pm4py.discover_dfg``)."""
+    """Directly-follows frequencies and start/end activities (= ``pm4py.discover_dfg``).
+
+    Each pair of consecutive events of a case is one key ``source · K + target`` (K activities);
+    ``bincount`` over the keys gives every edge's frequency in one pass."""
+    enc = encoded(log)
+    if enc is None:
+        return _dfg_reference(log)
+    width = len(enc.names)
+    _index, keys = enc.pairs()
+    present, counts = _tally(keys, width * width)
+    sources, targets, order = _edge_order(present, counts, width)
+    names = enc.names
+    edges = {(names[sources[i]], names[targets[i]]): int(counts[i]) for i in order}
+    start, end = _endpoints_fast(enc)
+    return Dfg(edges, start, end)
+
+
+def _dfg_reference(log: EventLog) -> Dfg:
     counts = (
         _pairs(log, with_time=False)
         .group_by(ACTIVITY, _NEXT)
@@ -131,7 +184,69 @@ class PerformanceDfg:
 
 
 def performance_dfg(log: EventLog) -> PerformanceDfg:
-    """Transition durations per edge (= ``pm4py.discover_performance_dfg``, all aggregations)."""
+    """Transition durations per edge (= ``pm4py.discover_performance_dfg``, all aggregations).
+
+    Durations are integer µs. One sort of ``edge key · span + duration`` (a single int64 column;
+    ``lexsort`` when that could overflow) groups the transitions by edge with each group's durations
+    ascending, so min, max and median are positions in the group; the sum is exact in integer µs;
+    the sample standard deviation is two-pass (deviations from the group mean). Values become
+    seconds with pm4py's formula (``_encoded.seconds``)."""
+    enc = encoded(log)
+    if enc is None:
+        return _performance_reference(log)
+    width = len(enc.names)
+    index, keys = enc.pairs()
+    edges: dict[tuple[str, str], EdgePerformance] = {}
+    if keys.size:
+        keys, durations = _sorted_by_edge(keys, enc.times[index + 1] - enc.times[index], width)
+        edges = _edge_statistics(enc.names, keys, durations)
+    start, end = _endpoints_fast(enc)
+    return PerformanceDfg(edges, start, end)
+
+
+def _sorted_by_edge(keys: IntArray, durations: IntArray, width: int) -> tuple[IntArray, IntArray]:
+    lowest = int(durations.min())
+    span = int(durations.max()) - lowest + 1
+    if width * width * span < 1 << 62:
+        packed = keys * span + (durations - lowest)
+        packed.sort()
+        keys = packed // span
+        return keys, packed - keys * span + lowest
+    order = np.lexsort((durations, keys))
+    return keys[order], durations[order]
+
+
+def _edge_statistics(
+    names: tuple[str, ...], keys: IntArray, durations: IntArray
+) -> dict[tuple[str, str], EdgePerformance]:
+    width = len(names)
+    lo = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(lo, keys.size))
+    total_us = np.add.reduceat(durations, lo)
+    total = seconds_np(total_us)
+    mean = total / counts
+    median = (seconds_np(durations[lo + (counts - 1) // 2]) + seconds_np(durations[lo + counts // 2])) / 2
+    low, high = seconds_np(durations[lo]), seconds_np(durations[lo + counts - 1])
+    deviation = durations.astype(np.float64) - np.repeat(total_us / counts, counts)
+    squares = np.add.reduceat(deviation * deviation, lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stdev = np.sqrt(squares / (counts - 1)) * 1e-6
+    sources, targets, order = _edge_order(keys[lo], counts, width)
+    return {
+        (names[sources[i]], names[targets[i]]): EdgePerformance(
+            int(counts[i]),
+            float(mean[i]),
+            float(median[i]),
+            float(low[i]),
+            float(high[i]),
+            float(total[i]),
+            float(stdev[i]) if counts[i] > 1 else None,
+        )
+        for i in order
+    }
+
+
+def _performance_reference(log: EventLog) -> PerformanceDfg:
     d = pl.col(_SECONDS)
     stats = (
         _pairs(log, with_time=True)
@@ -182,7 +297,29 @@ def variant_table(log: EventLog) -> pl.DataFrame:
 
 
 def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
-    """Variants by count, descending, ties by activity sequence (= ``pm4py.get_variants`` counts)."""
+    """Variants by count, descending, ties by activity sequence (= ``pm4py.get_variants`` counts).
+
+    Cases are numbered by exact variant on the integer view (``_encoded.variant_ids``); only one
+    case per distinct variant is decoded back to activity names."""
+    enc = encoded(log)
+    if enc is None:
+        return _variants_reference(log, with_cases=with_cases)
+    ids = variant_ids(log, enc)
+    sequences = [enc.codes[enc.starts[c] : enc.starts[c + 1]].tolist() for c in ids.first_case.tolist()]
+    counts = ids.counts.tolist()
+    order = sorted(range(len(counts)), key=lambda v: (-counts[v], sequences[v]))
+    members: list[tuple[str, ...]] = [()] * len(counts)
+    if with_cases:
+        case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
+        by_variant = np.argsort(ids.of_case, kind="stable")
+        bounds = np.cumsum(ids.counts)[:-1]
+        for v, group in enumerate(np.split(by_variant, bounds)):
+            members[v] = tuple(case_ids[c] for c in group.tolist())
+    names = enc.names
+    return [Variant(tuple(names[c] for c in sequences[v]), counts[v], members[v]) for v in order]
+
+
+def _variants_reference(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
     first, _last = _firsts(log)
     per_case = (
         log.lazy()
@@ -206,6 +343,23 @@ def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
 
 def case_durations(log: EventLog) -> pl.DataFrame:
     """``case_id``, ``start``, ``end``, ``duration_s`` (last minus first timestamp), in log order."""
+    enc = encoded(log)
+    if enc is None:
+        return _case_durations_reference(log)
+    first, last = enc.starts[:-1], enc.starts[1:] - 1
+    frame = log.frame
+    stamps = frame[TIMESTAMP]
+    return pl.DataFrame(
+        {
+            CASE: frame[CASE].gather(first),
+            "start": stamps.gather(first),
+            "end": stamps.gather(last),
+            "duration_s": seconds_np(enc.times[last] - enc.times[first]),
+        }
+    )
+
+
+def _case_durations_reference(log: EventLog) -> pl.DataFrame:
     first, last = _firsts(log)
     frame = log.frame
     return pl.DataFrame(

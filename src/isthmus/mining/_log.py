@@ -3,7 +3,7 @@ source position, so every analysis reads it in pm4py's order without sorting aga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,13 @@ class EventLog:
     from the Parquet file an import wrote)."""
 
     frame: pl.DataFrame
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """Derived data the analyses share (the integer encoding, variant ids): computed once per
+        log, as the frame never changes — every filter returns a new log."""
+        return self._cache
 
     @classmethod
     def of(cls, frame: pl.DataFrame) -> EventLog:

@@ -1,0 +1,144 @@
+"""The integer view of a log that the discovery analyses share, built once per :class:`EventLog`.
+
+String columns are slow to hash and compare a million times over; every control-flow analysis only
+needs *which* activity an event is, *which* case it belongs to and *when* it happened. So activities
+become small integer codes (their rank in the sorted list of distinct names, so comparing codes
+compares names), cases become the offsets of their first events (the log is sorted by case, so a
+case is one contiguous run of rows) and timestamps become integer microseconds. Everything derived
+from these is cached on the log, so the DFG, the performance DFG, the variants, the case durations
+and the token replay pay for the encoding once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from isthmus.mining._schema import ACTIVITY, CASE, TIMESTAMP
+
+if TYPE_CHECKING:
+    from isthmus.mining._log import EventLog
+
+IntArray = npt.NDArray[np.int64]
+CodeArray = npt.NDArray[np.int32]
+
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """``names[codes[i]]`` is event ``i``'s activity; case ``c`` is rows ``starts[c]:starts[c + 1]``;
+    ``times[i]`` is event ``i``'s timestamp in µs since the epoch."""
+
+    names: tuple[str, ...]
+    codes: CodeArray
+    starts: IntArray
+    times: IntArray
+
+    @property
+    def cases(self) -> int:
+        return len(self.starts) - 1
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        """The directly-follows pairs: the index of each event that has a successor in its case,
+        and the edge it starts as ``source_code * len(names) + target_code``."""
+        n = len(self.codes)
+        follows = np.ones(max(n - 1, 0), dtype=bool)
+        follows[self.starts[1:-1] - 1] = False
+        index = np.flatnonzero(follows)
+        key = self.codes[index].astype(np.int64) * len(self.names) + self.codes[index + 1]
+        return index, key
+
+
+def encoded(log: EventLog) -> Encoded | None:
+    """The log's integer view, computed on first use; None when a core column has nulls (a frame
+    built by hand — imports reject those), where the analyses fall back to plain Polars."""
+    cache = log.cache
+    if "encoded" not in cache:
+        cache["encoded"] = _encode(log.frame)
+    found = cache["encoded"]
+    return found if isinstance(found, Encoded) else None
+
+
+def _encode(frame: pl.DataFrame) -> Encoded | bool:
+    if any(frame[c].null_count() for c in (CASE, ACTIVITY, TIMESTAMP)):
+        return False
+    activity = frame[ACTIVITY].cast(pl.String)
+    names = activity.unique().sort()
+    codes = activity.cast(pl.Enum(names)).to_physical().cast(pl.Int32).to_numpy()
+    case = frame[CASE]
+    boundaries = (case != case.shift(1)).fill_null(True).arg_true().cast(pl.Int64).to_numpy()
+    starts = np.append(boundaries, np.int64(frame.height))
+    stamps = frame[TIMESTAMP]
+    dtype = stamps.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
+        stamps = stamps.dt.cast_time_unit("us")
+    times = stamps.to_physical().cast(pl.Int64).to_numpy()
+    return Encoded(tuple(names.to_list()), codes, starts, times)
+
+
+def seconds(us: IntArray) -> npt.NDArray[np.float64]:
+    """µs → float seconds as pm4py gets them (pandas' ``86400·days + seconds + 1e-6·µs``), the
+    numpy twin of :func:`isthmus.mining._schema.seconds_of_us`."""
+    days = us // _DAY_US
+    rest = us - days * _DAY_US
+    whole = (days * 86_400 + rest // 1_000_000).astype(np.float64)
+    return whole + (rest % 1_000_000).astype(np.float64) * 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class VariantIds:
+    """``of_case[c]`` is case ``c``'s variant; variant ``v`` occurs ``counts[v]`` times and
+    ``first_case[v]`` is its first case in log order."""
+
+    of_case: IntArray
+    first_case: IntArray
+    counts: IntArray
+
+
+def variant_ids(log: EventLog, enc: Encoded) -> VariantIds:
+    """Exact variant ids (cached on the log): each case's code sequence packed into 32-bit words
+    (``b`` bits per event, code + 1 so an empty slot differs from any activity), then words are
+    numbered level by level: a case's id after word ``j`` is the rank of (its id after word
+    ``j - 1``, word ``j``) among the cases that have a word ``j``. Cases sorted by word count
+    descending make those an array prefix, so each level is one ``np.unique``. Two cases get the
+    same final id exactly when their sequences are equal — no hashing, no collisions."""
+    cache = log.cache
+    if "variants" not in cache:
+        cache["variants"] = _variant_ids(enc)
+    found: VariantIds = cache["variants"]
+    return found
+
+
+def _variant_ids(enc: Encoded) -> VariantIds:
+    cases = enc.cases
+    if cases == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return VariantIds(empty, empty, empty)
+    bits = len(enc.names).bit_length()
+    per_word = max(32 // bits, 1)
+    lengths = np.diff(enc.starts)
+    position = np.arange(len(enc.codes), dtype=np.int64) - np.repeat(enc.starts[:-1], lengths)
+    slot = (position % per_word).astype(np.uint64)
+    shifted = (enc.codes.astype(np.uint64) + np.uint64(1)) << (slot * np.uint64(bits))
+    words = np.add.reduceat(shifted, np.flatnonzero(slot == 0)).astype(np.int64)
+    per_case = -(-lengths // per_word)
+    first_word = np.concatenate(([0], np.cumsum(per_case)[:-1]))
+    by_size = np.argsort(-per_case, kind="stable")
+    sizes = per_case[by_size]
+    firsts = first_word[by_size]
+    ids = np.zeros(cases, dtype=np.int64)
+    for level in range(int(sizes[0]) if sizes.size else 0):
+        active = int(np.searchsorted(-sizes, -level, side="left"))
+        joined = (ids[:active] << 32) | words[firsts[:active] + level]
+        _, ids[:active] = np.unique(joined, return_inverse=True)
+    final = sizes * (cases + 1) + ids
+    _, first, inverse, counts = np.unique(final, return_index=True, return_inverse=True, return_counts=True)
+    of_case = np.empty(cases, dtype=np.int64)
+    of_case[by_size] = inverse
+    # by_size is a stable sort, so a variant's first member in it is its first case in log order
+    return VariantIds(of_case, by_size[first].astype(np.int64), counts.astype(np.int64))
