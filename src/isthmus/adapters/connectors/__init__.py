@@ -10,12 +10,13 @@ from pydantic import ValidationError
 from isthmus.adapters.connectors.files import FilesConfig, FilesTarget
 from isthmus.adapters.connectors.http import HttpConfig, HttpTarget
 from isthmus.adapters.connectors.jsonrpc import JsonRpcConfig, JsonRpcTarget
+from isthmus.adapters.connectors.soap import SoapConfig, SoapTarget
 from isthmus.adapters.connectors.sql import SqlConfig, SqlTarget
 from isthmus.adapters.connectors.xmlrpc import XmlRpcConfig, XmlRpcTarget
 from isthmus.errors import ConfigurationError
 from isthmus.integration import Endpoint, Target
 
-TARGET_KINDS = ("files", "http", "jsonrpc", "sql", "xmlrpc")
+TARGET_KINDS = ("files", "http", "jsonrpc", "soap", "sql", "xmlrpc")
 
 
 def make_target(endpoint: Endpoint, timeout_s: float) -> Target:
@@ -31,6 +32,8 @@ def make_target(endpoint: Endpoint, timeout_s: float) -> Target:
             return JsonRpcTarget(JsonRpcConfig.from_options(endpoint.options), timeout_s)
         if endpoint.connector == "xmlrpc":
             return XmlRpcTarget(XmlRpcConfig.from_options(endpoint.options), timeout_s)
+        if endpoint.connector == "soap":
+            return SoapTarget(SoapConfig.from_options(endpoint.options), timeout_s)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
