@@ -27,12 +27,14 @@ from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
 from isthmus.services.engine import EngineService
 from isthmus.services.engine_wiring import wire_engine
+from isthmus.services.flow_invoker import FlowServiceInvoker
 from isthmus.services.flow_metrics import FlowMetricsService
 from isthmus.services.flow_tests import TEST as FLOW_TEST
 from isthmus.services.flow_tests import FlowTestRuns
 from isthmus.services.inbox import TaskService
 from isthmus.services.integration import DELIVER, FlowService
 from isthmus.services.jobs import JobRunner, JobService
+from isthmus.services.messages import StartingModelService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
 from isthmus.services.ports import Clock, JobHandler
@@ -92,9 +94,11 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
-    engine, tasks = wire_engine(uow, clock, settings.data_dir)
     systems = SystemService(uow, clock, settings.secret_key)
     flows = FlowService(uow, clock, make_target, systems.connection)
+    engine, tasks = wire_engine(
+        uow, clock, settings.data_dir, flows=FlowServiceInvoker(flows, systems.connection)
+    )
     return Container(
         settings=settings,
         database=database,
@@ -108,7 +112,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         flow_metrics=FlowMetricsService(SqlFlowMetrics(database.engine), clock, flows.get),
         flow_tests=FlowTestRuns(uow, clock, settings.data_dir / "flow-tests", _flow_tester, len(SCENARIOS)),
         decisions=DecisionService(uow, clock),
-        models=ModelService(uow, clock),
+        models=StartingModelService(uow, clock, engine.starts),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),
         engine=engine,
         tasks=tasks,

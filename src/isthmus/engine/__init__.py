@@ -35,6 +35,19 @@ from isthmus.engine._effects import (
     TimerSet,
 )
 from isthmus.engine._interpreter import DecisionPort, Interpreter
+from isthmus.engine._messages import (
+    EscalationRule,
+    MessageSubscription,
+    Notification,
+    has_messages,
+    key_text,
+    parse_escalation,
+    process_starts,
+    start_at,
+    start_timer_due,
+    subscriptions,
+)
+from isthmus.engine._messages import deliver as deliver_message
 from isthmus.engine._records import (
     HISTORY_SYSTEM,
     HistoryLine,
@@ -70,11 +83,14 @@ __all__ = [
     "Ended",
     "EngineIncident",
     "EngineModelError",
+    "EscalationRule",
     "HistoryEvent",
     "HistoryLine",
     "InstanceState",
     "InstanceStatus",
     "Interpreter",
+    "MessageSubscription",
+    "Notification",
     "ProcessInstance",
     "Scope",
     "ServiceCall",
@@ -88,8 +104,16 @@ __all__ = [
     "UserTask",
     "Wait",
     "definition_of",
+    "deliver_message",
+    "has_messages",
+    "key_text",
     "load_state",
     "parse_cycle",
     "parse_duration",
+    "parse_escalation",
     "parse_instant",
+    "process_starts",
+    "start_at",
+    "start_timer_due",
+    "subscriptions",
 ]

@@ -163,6 +163,7 @@ class PropertyReader:
             ),
             headers=_headers(element),
             documentation=_documentation(element),
+            escalate=i.get("escalate"),
         )
 
     def _retries(self, element: Element, value: str | None) -> int | None:

@@ -210,6 +210,7 @@ class NodeProperties:
     correlation_key: str | None = None
     headers: Mapping[str, str] = field(default_factory=frozen_map)
     documentation: str | None = None
+    escalate: str | None = None  # ``isthmus:escalate`` on a timer boundary: reassign/notify rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ Every problem names the element id and its line. Rules fall in two groups:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -126,6 +127,10 @@ def validate(model: BpmnModel) -> list[ModelProblem]:
     checker = _Checker(model)
     checker.run()
     return sorted(checker.problems, key=lambda p: (p.line, p.element_id, p.message))
+
+
+_ESCALATE_RULE = r"\s*(?:reassign|notify)\s*:\s*(?:(?:user|group)\s*:\s*)?[^:;,\s][^:;]*"
+_ESCALATE = re.compile(rf"{_ESCALATE_RULE}(?:;{_ESCALATE_RULE})*;?\s*")
 
 
 def errors_of(problems: Iterable[ModelProblem]) -> list[ModelProblem]:
@@ -466,6 +471,13 @@ class _Executable:
             self.feel(node.id, node.line, mapping.source, f"mapping to {mapping.target!r}")
         if props.correlation_key:
             self.feel(node.id, node.line, props.correlation_key, "correlation key")
+        if props.escalate is not None and not _ESCALATE.fullmatch(props.escalate.strip()):
+            self.c.add(
+                node.id,
+                node.line,
+                f"isthmus:escalate {props.escalate!r} is not reassign|notify:[user:|group:]names (';' between rules)",
+                "escalate",
+            )
 
     def multi_instance(self, node: NodeSpec, mi: MultiInstanceSpec) -> None:
         line = mi.line or node.line

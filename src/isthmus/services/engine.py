@@ -25,6 +25,7 @@ from isthmus.jobs import Job, JobState
 from isthmus.security import Principal, mask_personal_data
 from isthmus.services import audit
 from isthmus.services.engine_steps import SERVICE_JOB, TIMER_JOB, Stepper
+from isthmus.services.messages import START_TIMER_JOB, MessageService, PublishResult, StartEvents, StepWatch
 from isthmus.services.ports import Clock, JobHandler, UnitOfWorkFactory
 from isthmus.services.service_tasks import ServiceHandlers, ServiceJob, TimerJob
 
@@ -65,9 +66,29 @@ class EngineService:
         self._clock = clock
         self.stepper = stepper
         self.handlers = handlers
+        if not any(isinstance(h, StepWatch) for h in stepper.hooks):
+            stepper.hooks.append(StepWatch(clock))
+        self.messages = MessageService(uow_factory, clock, stepper)
+        self.starts = StartEvents(uow_factory, clock, stepper)
 
     def job_handlers(self) -> dict[str, JobHandler]:
-        return {SERVICE_JOB: ServiceJob(self.stepper, self.handlers), TIMER_JOB: TimerJob(self.stepper)}
+        return {
+            SERVICE_JOB: ServiceJob(self.stepper, self.handlers),
+            TIMER_JOB: TimerJob(self.stepper),
+            START_TIMER_JOB: self.starts.fire,
+        }
+
+    def publish(
+        self,
+        principal: Principal,
+        name: str,
+        correlation_key: Any = None,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        message_id: str | None = None,
+    ) -> PublishResult:
+        """Correlate message ``name`` by key (see :class:`~isthmus.services.messages.MessageService`)."""
+        return self.messages.publish(principal, name, correlation_key, variables, message_id=message_id)
 
     def start(
         self,
@@ -243,6 +264,9 @@ class EngineService:
                 **{**_fields(record), "definition_version": version, "state": state.dump()}
             )
             saved = uow.instances.save(migrated)
+            for hook in self.stepper.hooks:
+                if isinstance(hook, StepWatch):
+                    hook.sync(uow, saved, Interpreter(target, state, now=self._clock.now()))
             audit.record(
                 uow,
                 self._clock,
@@ -286,4 +310,4 @@ def _renamed(task: UserTask, activity_id: str) -> UserTask:
     return replace(task, activity_id=activity_id)
 
 
-__all__ = ["EngineIncident", "EngineService", "InstanceView"]
+__all__ = ["EngineIncident", "EngineService", "InstanceView", "PublishResult"]

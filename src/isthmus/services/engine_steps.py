@@ -104,6 +104,9 @@ class Definitions:
 
 
 DecisionFactory = Callable[[UnitOfWork], Any]
+#: Runs after every step in its unit of work (message subscriptions, escalations): the stored
+#: record, its definition and the interpreter that made the step (state and effects).
+StepHook = Callable[[UnitOfWork, ProcessInstance, Definition, Interpreter], None]
 
 
 class Stepper:
@@ -113,6 +116,7 @@ class Stepper:
         self.definitions = definitions
         self.clock = clock
         self.decisions = decisions
+        self.hooks: list[StepHook] = []
 
     def start(
         self,
@@ -124,7 +128,9 @@ class Stepper:
         business_key: str | None = None,
         version: int | None = None,
         parent: tuple[str, int] | None = None,
+        begin: Callable[[Interpreter], object] | None = None,
     ) -> ProcessInstance:
+        """``begin`` replaces the default first move (a token on the none start event)."""
         definition = self.definitions.get(uow, key, version)
         now = self.clock.now()
         state = InstanceState(definition.key, definition.version)
@@ -143,7 +149,7 @@ class Stepper:
             updated_at=now,
         )
         uow.instances.add(record)
-        return self._run(uow, record, definition, state, lambda w: w.start(variables), actor)
+        return self._run(uow, record, definition, state, begin or (lambda w: w.start(variables)), actor)
 
     def step(
         self,
@@ -177,6 +183,8 @@ class Stepper:
         action(walk)
         saved = uow.instances.save(record.with_state(state.dump(), state.status.value, now))
         _Effects(self, uow, saved, definition, actor, now).apply(walk.effects, state)
+        for hook in self.hooks:
+            hook(uow, saved, definition, walk)
         return saved
 
 

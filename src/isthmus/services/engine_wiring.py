@@ -15,7 +15,7 @@ from isthmus.services.engine import EngineService
 from isthmus.services.engine_steps import Definitions, Stepper
 from isthmus.services.inbox import TaskService
 from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from isthmus.services.service_tasks import ServiceHandlers
+from isthmus.services.service_tasks import FlowInvoker, ServiceHandlers
 
 
 class DeployedProcesses:
@@ -67,13 +67,17 @@ class DeployedDecisions:
 
 
 def wire_engine(
-    uow: UnitOfWorkFactory, clock: Clock, data_dir: Path, handlers: ServiceHandlers | None = None
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    data_dir: Path,
+    handlers: ServiceHandlers | None = None,
+    flows: FlowInvoker | None = None,
 ) -> tuple[EngineService, TaskService]:
     """The engine and inbox services on the deployed processes and decisions of the database."""
     engines = EngineCache()
     homes: dict[str, str] = {}
     stepper = Stepper(Definitions(DeployedProcesses()), clock, lambda u: DeployedDecisions(u, engines, homes))
-    handlers = handlers or ServiceHandlers()
+    handlers = handlers or ServiceHandlers(flows)
     from isthmus.demo.service_handlers import register_demo_handlers
 
     register_demo_handlers(handlers)

@@ -14,7 +14,15 @@ from typing import Protocol, Self
 
 from isthmus.catalog import Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
-from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
+from isthmus.engine import (
+    HistoryLine,
+    MessageSubscription,
+    Notification,
+    ProcessInstance,
+    TaskQuery,
+    TaskState,
+    UserTask,
+)
 from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, System, TestStatus
 from isthmus.jobs import Job, JobId, JobState, NewJob
 from isthmus.mining import StoredLog
@@ -265,6 +273,54 @@ class EngineHistoryRepository(Protocol):
     def all(self, limit: int = 100_000) -> list[HistoryLine]: ...
 
 
+class MessageRepository(Protocol):
+    """Message subscriptions (instance waits and process message starts) and published message ids."""
+
+    def for_instance(self, instance_id: str) -> builtins.list[MessageSubscription]: ...
+
+    def add(self, subscriptions: builtins.list[MessageSubscription]) -> None: ...
+
+    def remove(self, ids: builtins.list[int]) -> None: ...
+
+    def find(self, message_name: str, correlation_key: str | None) -> builtins.list[MessageSubscription]:
+        """Instance subscriptions of ``message_name`` whose key equals ``correlation_key`` (None
+        matches only keyless subscriptions), oldest first."""
+
+    def starts(self, message_name: str) -> builtins.list[MessageSubscription]:
+        """Message start subscriptions (no instance) of ``message_name``."""
+
+    def replace_starts(self, process_key: str, subscriptions: builtins.list[MessageSubscription]) -> None:
+        """The message starts of ``process_key`` are now exactly ``subscriptions`` (a new version)."""
+
+    def published(self, message_id: str) -> dict[str, object] | None:
+        """What publishing message ``message_id`` did, when it was published before."""
+
+    def remember(
+        self,
+        message_id: str,
+        message_name: str,
+        correlation_key: str | None,
+        result: dict[str, object],
+        now: datetime,
+    ) -> bool:
+        """Record ``message_id``; False (and nothing written) when it was recorded before."""
+
+
+class NotificationRepository(Protocol):
+    """Escalation notices for users and groups."""
+
+    def add(self, notification: Notification) -> Notification: ...
+
+    def for_recipients(
+        self, user: str, groups: frozenset[str], *, unread_only: bool = True, limit: int = 100
+    ) -> builtins.list[Notification]:
+        """Newest first: those for ``user`` and those for one of ``groups``."""
+
+    def for_instance(self, instance_id: str) -> builtins.list[Notification]: ...
+
+    def mark_read(self, notification_id: int, now: datetime) -> None: ...
+
+
 class FlowRepository(Protocol):
     """Deployed integration flows (versions of their YAML) and the outbox of their messages."""
 
@@ -361,6 +417,12 @@ class UnitOfWork(Protocol):
     def flows(self) -> FlowRepository: ...
 
     @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
     def systems(self) -> SystemRepository: ...
 
     def __enter__(self) -> Self: ...
@@ -385,6 +447,8 @@ __all__ = [
     "JobHandler",
     "JobRepository",
     "LoginAttemptRepository",
+    "MessageRepository",
+    "NotificationRepository",
     "ProcessDefinitionRepository",
     "ProcessInstanceRepository",
     "ProcessRepository",

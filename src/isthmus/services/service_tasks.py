@@ -46,9 +46,12 @@ ServiceHandler = Callable[[ServiceRequest], Mapping[str, Any] | None]
 
 
 class FlowInvoker(Protocol):
-    def invoke(self, flow_id: str, request: ServiceRequest) -> Mapping[str, Any] | None:
-        """Run integration flow ``flow_id`` with the request's variables; its output variables.
-        Raises a ``Transient`` error to be retried, a ``Terminal`` one to become an incident."""
+    def invoke(
+        self, flow_id: str, request: ServiceRequest, uow: UnitOfWork | None
+    ) -> Mapping[str, Any] | None:
+        """Run integration flow ``flow_id`` with the request's variables (read the flow through
+        ``uow``, the job's unit of work, when given); its output variables. Raises a ``Transient``
+        error to be retried, a ``Terminal`` one to become an incident."""
 
 
 class NoFlowRegistry(IsthmusError, Terminal):
@@ -62,7 +65,9 @@ class UnknownServiceHandler(IsthmusError, Terminal):
 class NoFlows:
     """The :class:`FlowInvoker` until the Connect module provides flows."""
 
-    def invoke(self, flow_id: str, request: ServiceRequest) -> Mapping[str, Any] | None:
+    def invoke(
+        self, flow_id: str, request: ServiceRequest, uow: UnitOfWork | None
+    ) -> Mapping[str, Any] | None:
         raise NoFlowRegistry(
             "service task {node} is bound to flow {flow}, but there is no flow registry yet",
             node=request.node_id,
@@ -90,11 +95,13 @@ class ServiceHandlers:
                 self._handlers.setdefault(ep.name, ep.load())
             self._loaded = True
 
-    def call(self, task_type: str | None, request: ServiceRequest) -> Mapping[str, Any] | None:
+    def call(
+        self, task_type: str | None, request: ServiceRequest, uow: UnitOfWork | None = None
+    ) -> Mapping[str, Any] | None:
         if not task_type:
             raise UnknownServiceHandler("service task {node} has no binding", node=request.node_id)
         if task_type.startswith("flow:"):
-            return self.flows.invoke(task_type.removeprefix("flow:"), request)
+            return self.flows.invoke(task_type.removeprefix("flow:"), request, uow)
         handler = self._handlers.get(task_type)
         if handler is None and not self._loaded:
             self._load_entry_points()
@@ -147,7 +154,7 @@ class ServiceJob:
         )
         t, a = token.id, token.activation
         try:
-            result = self.handlers.call(node.props.task_type, request)
+            result = self.handlers.call(node.props.task_type, request, uow)
         except BpmnError as error:
             code = error.code
             self.stepper.step(uow, record.id, lambda w: w.throw_error(t, code, a), actor=None, loaded=record)

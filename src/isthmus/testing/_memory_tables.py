@@ -19,6 +19,7 @@ from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
 from isthmus.testing._memory_decisions import DecisionModelRows
 from isthmus.testing._memory_integration import IntegrationRows
+from isthmus.testing._memory_messages import MessageRows
 
 if TYPE_CHECKING:
     from isthmus.testing._memory_engine import EngineRows
@@ -55,6 +56,7 @@ class Tables:
     event_logs: dict[str, StoredLog] = field(default_factory=dict)
     integration: IntegrationRows = field(default_factory=IntegrationRows)
     next_user_id: int = 1
+    messages: MessageRows = field(default_factory=MessageRows)
     next_token_id: int = 1
     next_job_id: int = 1
 
@@ -77,6 +79,7 @@ class Tables:
             integration=self.integration.copy(),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,
+            messages=self.messages.copy(),
             next_job_id=self.next_job_id,
         )
 

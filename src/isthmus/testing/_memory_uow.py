@@ -30,6 +30,7 @@ from isthmus.testing._memory_engine import (
 from isthmus.testing._memory_event_logs import InMemoryEventLogRepository
 from isthmus.testing._memory_integration import InMemoryFlowRepository, InMemorySystemRepository
 from isthmus.testing._memory_jobs import InMemoryJobRepository
+from isthmus.testing._memory_messages import InMemoryMessageRepository, InMemoryNotificationRepository
 from isthmus.testing._memory_process_definitions import InMemoryProcessDefinitionRepository
 from isthmus.testing._memory_tables import Tables
 
@@ -100,6 +101,8 @@ class InMemoryUnitOfWork:
     event_logs: InMemoryEventLogRepository
     flows: InMemoryFlowRepository
     systems: InMemorySystemRepository
+    messages: InMemoryMessageRepository
+    notifications: InMemoryNotificationRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -124,6 +127,8 @@ class InMemoryUnitOfWork:
         self.event_logs = InMemoryEventLogRepository(tables.event_logs)
         self.flows = InMemoryFlowRepository(tables.integration)
         self.systems = InMemorySystemRepository(tables.integration)
+        self.messages = InMemoryMessageRepository(tables.messages)
+        self.notifications = InMemoryNotificationRepository(tables.messages)
         return self
 
     def __exit__(

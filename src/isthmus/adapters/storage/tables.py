@@ -355,3 +355,58 @@ systems = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Engine messages: who waits for which message (instance waits, and the message start events of the
+# latest deployed versions, instance_id NULL), messages published with an id (idempotency), and the
+# notifications of escalation timers.
+message_subscriptions = Table(
+    "message_subscriptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_name", String(200), nullable=False),
+    Column("correlation_key", String(500), nullable=True),
+    Column("instance_id", String(36), nullable=True, index=True),
+    Column("token", Integer, nullable=False),
+    Column("node_id", String(200), nullable=False),
+    Column("activation", Integer, nullable=False),
+    Column("process_key", String(200), nullable=False, index=True),
+    Column("process_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_message_subscriptions_name_key", "message_name", "correlation_key"),
+)
+
+published_messages = Table(
+    "published_messages",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("message_name", String(200), nullable=False),
+    Column("correlation_key", String(500), nullable=True),
+    Column("result", JSON, nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+)
+
+engine_notifications = Table(
+    "engine_notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", String(36), nullable=False, index=True),
+    Column("task_id", BigInteger, nullable=True),
+    Column("node_id", String(200), nullable=False),
+    Column("recipient_kind", String(10), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime, nullable=True),
+    Index("ix_engine_notifications_recipient", "recipient_kind", "recipient"),
+)
+
+# Per-node SLAs of a catalog process (key node → ISO 8601 duration), in the owner's order; kept
+# beside the table-1 row so its layout stays the guide's. Deleting a process deletes its SLAs.
+process_slas = Table(
+    "process_slas",
+    metadata,
+    Column("process_id", String(64), ForeignKey("processes.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("node", String(200), nullable=False),
+    Column("duration", String(64), nullable=False),
+)

@@ -21,6 +21,7 @@ from isthmus.adapters.storage.engine import make_engine
 from isthmus.adapters.storage.event_logs import SqlEventLogRepository
 from isthmus.adapters.storage.integration import SqlFlowRepository
 from isthmus.adapters.storage.job_queue import SqlJobRepository
+from isthmus.adapters.storage.message_subscriptions import SqlMessageRepository, SqlNotificationRepository
 from isthmus.adapters.storage.process_definitions import SqlProcessDefinitionRepository
 from isthmus.adapters.storage.process_engine import (
     SqlEngineHistoryRepository,
@@ -49,6 +50,8 @@ class SqlUnitOfWork:
     event_logs: SqlEventLogRepository
     flows: SqlFlowRepository
     systems: SqlSystemRepository
+    messages: SqlMessageRepository
+    notifications: SqlNotificationRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -73,6 +76,8 @@ class SqlUnitOfWork:
         self.event_logs = SqlEventLogRepository(db)
         self.flows = SqlFlowRepository(db)
         self.systems = SqlSystemRepository(db)
+        self.messages = SqlMessageRepository(db)
+        self.notifications = SqlNotificationRepository(db)
         return self
 
     def __exit__(
