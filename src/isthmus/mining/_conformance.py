@@ -7,11 +7,12 @@ from typing import Any
 
 import polars as pl
 
-from isthmus.mining._bpmn_net import PetriNet, read_bpmn, to_petri_net
+from isthmus.mining._bpmn_net import PetriNet, Transition, read_bpmn, to_petri_net
 from isthmus.mining._discovery import variant_table
+from isthmus.mining._encoded import encoded, variant_ids
 from isthmus.mining._log import EventLog
 from isthmus.mining._schema import CASE
-from isthmus.mining._token_replay import TraceReplay, label_map, replay_trace, silent_paths
+from isthmus.mining._token_replay import Paths, TraceReplay, label_map, replay_trace, silent_paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +50,38 @@ def token_replay(log: EventLog, net: PetriNet) -> Conformance:
     """Replay every variant once; each case gets its variant's result."""
     paths = silent_paths(net)
     labels = label_map(net)
+    enc = encoded(log)
+    if enc is None:
+        return _token_replay_reference(log, net, paths, labels)
+    ids = variant_ids(log, enc)
+    per_variant = [
+        replay_trace(
+            net,
+            tuple(enc.names[c] for c in enc.codes[enc.starts[case] : enc.starts[case + 1]].tolist()),
+            paths,
+            labels,
+        )
+        for case in ids.first_case.tolist()
+    ]
+    case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
+    # Cases in log order (= case-id order, as pm4py adds them: float addition is not associative).
+    results = [per_variant[v] for v in ids.of_case.tolist()]
+    return _summary(dict(zip(case_ids, results, strict=True)))
+
+
+def _token_replay_reference(
+    log: EventLog, net: PetriNet, paths: Paths, labels: dict[str, Transition]
+) -> Conformance:
     table = variant_table(log)
     by_case: dict[str, TraceReplay] = {}
     for activities, members in table.group_by("variant").agg(pl.col(CASE)).iter_rows():
         result = replay_trace(net, tuple(activities), paths, labels)
         by_case.update(dict.fromkeys(members, result))
     # Sums in case-id order, as pm4py adds them: float addition is not associative.
-    cases = {case: by_case[case] for case in table[CASE].to_list()}
+    return _summary({case: by_case[case] for case in table[CASE].to_list()})
+
+
+def _summary(cases: dict[str, TraceReplay]) -> Conformance:
     results = list(cases.values())
     m = sum(r.missing for r in results)
     c = sum(r.consumed for r in results)

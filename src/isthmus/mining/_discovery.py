@@ -309,7 +309,7 @@ def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
     counts = ids.counts.tolist()
     order = sorted(range(len(counts)), key=lambda v: (-counts[v], sequences[v]))
     members: list[tuple[str, ...]] = [()] * len(counts)
-    if with_cases:
+    if with_cases and counts:
         case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
         by_variant = np.argsort(ids.of_case, kind="stable")
         bounds = np.cumsum(ids.counts)[:-1]

@@ -1,0 +1,110 @@
+"""The numpy fast paths (``_encoded.py``) equal the plain-Polars reference definitions on any log.
+
+The pm4py comparisons run on a few real logs; these properties cover the shapes those logs lack:
+hundreds of activities (several 32-bit words per variant), long cases, ties, negative-free but
+huge gaps (the ``lexsort`` fallback of the performance DFG), single-event cases, empty logs.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import isthmus.mining as m
+from isthmus.mining import _conformance, _discovery, _encoded
+from isthmus.mining._token_replay import label_map, silent_paths
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> m.EventLog:
+    pool = draw(st.integers(1, 300))
+    cases = draw(st.integers(0, 25))
+    huge = draw(st.booleans())
+    rows: dict[str, list[object]] = {m.CASE: [], m.ACTIVITY: [], m.TIMESTAMP: []}
+    for case in range(cases):
+        length = draw(st.integers(1, 40))
+        moment = EPOCH + timedelta(seconds=draw(st.integers(0, 10**6)))
+        for _ in range(length):
+            rows[m.CASE].append(f"c{case:02d}")
+            rows[m.ACTIVITY].append(f"a{draw(st.integers(0, pool - 1))}")
+            rows[m.TIMESTAMP].append(moment)
+            step = draw(st.sampled_from([0, 1, 7, 10**15]) if huge else st.integers(0, 10**9))
+            moment += timedelta(microseconds=step)
+    frame = pl.DataFrame(
+        rows, schema={m.CASE: pl.String, m.ACTIVITY: pl.String, m.TIMESTAMP: pl.Datetime("us", "UTC")}
+    )
+    return m.EventLog.of(frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 9))))
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(logs())
+def test_dfg_and_variants_equal_the_reference(log: m.EventLog) -> None:
+    assert _encoded.encoded(log) is not None
+    fast, slow = m.dfg(log), _discovery._dfg_reference(log)
+    assert list(fast.edges.items()) == list(slow.edges.items())
+    assert list(fast.start.items()) == list(slow.start.items())
+    assert list(fast.end.items()) == list(slow.end.items())
+    assert m.variants(log) == _discovery._variants_reference(log)
+    with_cases = m.variants(log, with_cases=True)
+    reference = _discovery._variants_reference(log, with_cases=True)
+    assert [(v.activities, v.count, sorted(v.cases)) for v in with_cases] == [
+        (v.activities, v.count, sorted(v.cases)) for v in reference
+    ]
+    assert m.case_durations(log).equals(_discovery._case_durations_reference(log))
+
+
+@settings(max_examples=60, deadline=None)
+@given(logs())
+def test_performance_dfg_equals_the_reference(log: m.EventLog) -> None:
+    fast, slow = m.performance_dfg(log), _discovery._performance_reference(log)
+    assert list(fast.edges) == list(slow.edges)
+    for edge, p in fast.edges.items():
+        q = slow.edges[edge]
+        assert (p.count, p.min_s, p.max_s) == (q.count, q.min_s, q.max_s)
+        for a, b in ((p.mean_s, q.mean_s), (p.median_s, q.median_s), (p.sum_s, q.sum_s)):
+            assert close(a, b)
+        assert close(p.stdev_s, q.stdev_s)
+    assert (fast.start, fast.end) == (slow.start, slow.end)
+
+
+@settings(max_examples=25, deadline=None)
+@given(logs())
+def test_token_replay_equals_the_reference(log: m.EventLog) -> None:
+    net = m.net_from_bpmn(m.discovered_bpmn(m.dfg(log), coverage=0.8).encode())
+    fast = m.token_replay(log, net)
+    slow = _conformance._token_replay_reference(log, net, silent_paths(net), label_map(net))
+    assert fast == slow
+    assert list(fast.cases) == list(slow.cases)
+
+
+def test_a_log_with_a_missing_activity_takes_the_reference_path() -> None:
+    log = m.EventLog.of(
+        pl.DataFrame(
+            {
+                m.CASE: ["1", "1", "2"],
+                m.ACTIVITY: ["a", None, "a"],
+                m.TIMESTAMP: [EPOCH, EPOCH + timedelta(hours=1), EPOCH],
+            }
+        )
+    )
+    assert _encoded.encoded(log) is None
+    assert m.dfg(log).edges == {("a", None): 1}  # type: ignore[comparison-overlap]
+    assert [v.count for v in m.variants(log)] == [1, 1]
+
+
+def test_the_encoding_is_computed_once_per_log() -> None:
+    log = m.EventLog.of(pl.DataFrame({m.CASE: ["1"], m.ACTIVITY: ["a"], m.TIMESTAMP: [EPOCH]}))
+    assert _encoded.encoded(log) is _encoded.encoded(log)
+    assert m.dfg(log).start == {"a": 1}
