@@ -18,27 +18,34 @@ from isthmus.catalog._priority import (
 )
 from isthmus.catalog._process import Priority, PriorityScores, Process, ProcessId, validate_process
 from isthmus.catalog._query import ProcessQuery, SortField
-from isthmus.catalog._spreadsheet import read_processes, write_csv, write_xlsx
+from isthmus.catalog._sla import MAX_SLAS, NodeSla, parse_sla_lines, sla_duration, validate_slas
+from isthmus.catalog._spreadsheet import read_processes, read_slas, write_csv, write_xlsx
 from isthmus.catalog._table import ALL_COLUMNS, GUIDE_COLUMNS, PRIORITY_TEXT
 
 __all__ = [
     "ALL_COLUMNS",
     "GUIDE_COLUMNS",
     "HIGH_FROM",
+    "MAX_SLAS",
     "MEDIUM_FROM",
     "PRIORITY_TEXT",
     "WEIGHTS",
+    "NodeSla",
     "Priority",
     "PriorityScores",
     "Process",
     "ProcessId",
     "ProcessQuery",
     "SortField",
+    "parse_sla_lines",
     "priority_for",
     "priority_score",
     "read_processes",
+    "read_slas",
     "settle_priority",
+    "sla_duration",
     "validate_process",
+    "validate_slas",
     "write_csv",
     "write_xlsx",
 ]

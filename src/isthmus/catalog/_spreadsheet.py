@@ -1,5 +1,9 @@
 """Table 1 in and out of Excel (.xlsx) and CSV files.
 
+Per-node SLAs ride along in a workbook on a second sheet, :data:`SLA_SHEET_TITLE` (流程编号, 关键节点,
+SLA), one row per node; table 1's own sheet keeps the guide's layout untouched. CSV has one table
+only, so a CSV carries no SLAs and importing one leaves the stored SLAs alone.
+
 Reading is all-or-nothing: every problem in every row is collected, and the caller gets either all
 processes or one :class:`InvalidInput` whose ``details`` name sheet, row and column of each problem.
 openpyxl parses the workbook's XML through defusedxml when it is installed (it is a dependency), so
@@ -11,14 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
-from isthmus.catalog._process import Process
+from isthmus.catalog._process import Process, ProcessId
+from isthmus.catalog._sla import NodeSla, normalized, sla_problems
 from isthmus.catalog._table import (
     ALL_COLUMNS,
     Column,
@@ -30,6 +35,9 @@ from isthmus.catalog._table import (
 from isthmus.errors import InvalidInput, Location
 
 SHEET_TITLE = "流程现状分析表"
+SLA_SHEET_TITLE = "关键节点SLA"
+# The SLA sheet's headers, Chinese as exported and the English keys accepted too.
+SLA_HEADERS = {"zh_CN": ("流程编号", "关键节点", "SLA"), "en": ("process_id", "node", "sla")}
 MAX_ROWS = 10_000
 MAX_ERRORS_REPORTED = 50
 
@@ -157,8 +165,13 @@ def _decode(data: bytes, filename: str) -> str:
     )
 
 
-def write_xlsx(processes: Sequence[Process], language: str = "zh_CN") -> bytes:
-    """A workbook with one sheet in the guide's layout (header row bold, lists one per line)."""
+def write_xlsx(
+    processes: Sequence[Process],
+    language: str = "zh_CN",
+    slas: Mapping[ProcessId, Sequence[NodeSla]] | None = None,
+) -> bytes:
+    """A workbook with one sheet in the guide's layout (header row bold, lists one per line), and
+    when ``slas`` is given a second sheet with each process's node SLAs."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None  # a new Workbook always has one sheet
@@ -181,6 +194,8 @@ def write_xlsx(processes: Sequence[Process], language: str = "zh_CN") -> bytes:
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "B2"
+    if slas is not None:
+        _write_sla_sheet(workbook, processes, slas, language)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -194,3 +209,120 @@ def write_csv(processes: Sequence[Process], language: str = "zh_CN") -> bytes:
     for process in processes:
         writer.writerow(["" if v is None else v for v in process_to_row(process)])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _write_sla_sheet(
+    workbook: Workbook,
+    processes: Sequence[Process],
+    slas: Mapping[ProcessId, Sequence[NodeSla]],
+    language: str,
+) -> None:
+    sheet = workbook.create_sheet(SLA_SHEET_TITLE)
+    sheet.append(list(SLA_HEADERS["en" if language.startswith("en") else "zh_CN"]))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for process in processes:
+        for sla in slas.get(process.id, ()):
+            sheet.append([process.id, sla.node, sla.duration])
+            for cell in sheet[sheet.max_row]:
+                cell.data_type = "s"
+    for column, width in zip("ABC", (14, 30, 14), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+
+
+def read_slas(
+    data: bytes, filename: str, process_ids: Iterable[str]
+) -> dict[ProcessId, tuple[NodeSla, ...]] | None:
+    """The SLA sheet of a workbook as ``{process id: SLAs}`` for every process in ``process_ids``
+    (the ids of its table-1 sheet; one without rows gets no SLAs), or None when the file has no SLA
+    sheet (a CSV, or a workbook made by hand) — then the stored SLAs stay as they are.
+
+    Raises:
+        InvalidInput: naming sheet, row and column of each bad row; a row may only name a process of
+            the same file.
+    """
+    if not filename.lower().endswith((".xlsx", ".xlsm")):
+        return None
+    rows = _sla_rows(data, filename)
+    if rows is None:
+        return None
+    known = set(process_ids)
+    found: dict[ProcessId, list[NodeSla]] = {ProcessId(i): [] for i in known}
+    where: dict[ProcessId, list[Location]] = {ProcessId(i): [] for i in known}
+    problems: list[InvalidInput] = []
+    iterator = iter(rows)
+    header = next(iterator, None)
+    if header is not None:
+        _check_sla_header(header, problems)
+    for location, cells in iterator:
+        values = ["" if c is None else str(c).strip() for c in (*cells, None, None, None)[:3]]
+        if not any(values):
+            continue
+        process_id, node, duration = values
+        if process_id not in known:
+            problems.append(
+                InvalidInput(
+                    "process {value!r} is not on the sheet {sheet} of this file",
+                    location=_at(location, "流程编号"),
+                    value=process_id,
+                    sheet=SHEET_TITLE,
+                )
+            )
+            continue
+        found[ProcessId(process_id)].append(NodeSla(node, duration))
+        where[ProcessId(process_id)].append(location)
+    for process_id, items in found.items():
+        for problem in sla_problems(items):
+            column = "SLA" if problem.field == "duration" else "关键节点"
+            at = where[process_id][problem.index or 0] if where[process_id] else Location(file=filename)
+            problems.append(InvalidInput(problem.template, location=_at(at, column), **problem.params))
+    if problems:
+        raise InvalidInput(
+            "{count} problem(s) in the file, nothing was imported; first: {first}",
+            location=Location(file=filename),
+            details=problems[:MAX_ERRORS_REPORTED],
+            count=len(problems),
+            first=problems[0].message,
+        )
+    return {process_id: normalized(items) for process_id, items in found.items()}
+
+
+def _at(location: Location, column: str) -> Location:
+    return Location(file=location.file, sheet=location.sheet, row=location.row, column=column)
+
+
+def _check_sla_header(header: tuple[Location, Sequence[Any]], problems: list[InvalidInput]) -> None:
+    location, cells = header
+    texts = tuple("" if c is None else str(c).strip() for c in (*cells, None, None, None)[:3])
+    if texts not in SLA_HEADERS.values():
+        problems.append(
+            InvalidInput(
+                "expected the headers {expected}, got {value}",
+                location=location,
+                expected=", ".join(SLA_HEADERS["zh_CN"]),
+                value=", ".join(texts),
+            )
+        )
+
+
+def _sla_rows(data: bytes, filename: str) -> list[tuple[Location, Sequence[Any]]] | None:
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            "not a readable Excel workbook ({reason})",
+            location=Location(file=filename),
+            reason=type(exc).__name__,
+        ) from exc
+    try:
+        if SLA_SHEET_TITLE not in workbook.sheetnames:
+            return None
+        sheet = workbook[SLA_SHEET_TITLE]
+        return [
+            (Location(file=filename, sheet=sheet.title, row=index), row)
+            for index, row in enumerate(sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 50), start=1)
+        ]
+    finally:
+        workbook.close()

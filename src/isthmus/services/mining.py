@@ -1,5 +1,9 @@
 """Use cases of event logs: import and register, analyse, link to the catalog, propose pain points.
 
+SLAs come from three sources, later ones winning per activity: the catalog process the log is
+linked to (its per-node SLAs), a BPMN model's ``isthmus:sla`` attributes when one is chosen, and
+SLAs given with the request. Every breach row names the source its SLA came from.
+
 Importing is a state change (``log:import``, one audit record ``log.import``): the events are
 written to ``<data dir>/logs/<id>.parquet.tmp``, renamed into place once complete, and only then is
 the registry row committed — a bad or interrupted import leaves nothing registered. Analyses read
@@ -15,14 +19,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from isthmus import mining
+from isthmus.catalog import ProcessId
 from isthmus.errors import InvalidInput, NotFound
 from isthmus.mining import ColumnMapping, EventLog, Selection, StoredLog
+from isthmus.mining._heatmap import FlowNodeRef, HeatMetric, activity_times, heat_map
 from isthmus.security import Principal
 from isthmus.services import audit
 from isthmus.services.catalog import CatalogService
@@ -43,6 +50,20 @@ ANALYSES = (
     "duplicates",
     "statistics",
 )
+
+
+class SlaSource(StrEnum):
+    """Where an activity's SLA came from (see the module docstring for the precedence)."""
+
+    CATALOG = "catalog"
+    MODEL = "model"
+    GIVEN = "given"
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    duration: str
+    source: SlaSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +219,56 @@ class MiningService:
         net = mining.net_from_bpmn(model, model_name)
         return mining.token_replay(self.load(principal, log_id), net).as_dict()
 
-    def sla(self, principal: Principal, log_id: str, slas: dict[str, str]) -> builtins.list[dict[str, Any]]:
-        return [b.as_dict() for b in mining.sla_breaches(self.load(principal, log_id), slas)]
+    def slas(
+        self,
+        principal: Principal,
+        log_id: str,
+        *,
+        model: dict[str, str] | None = None,
+        given: dict[str, str] | None = None,
+    ) -> dict[str, Sla]:
+        """The SLA of each activity: the linked catalog process's, overridden by ``model``'s,
+        overridden by ``given`` (each a mapping of activity name to ISO 8601 duration)."""
+        stored = self.get(principal, log_id)
+        found: dict[str, Sla] = {}
+        if stored.process_id:
+            with self._uow() as uow:
+                catalog = uow.processes.slas(ProcessId(stored.process_id))
+            found |= {s.node: Sla(s.duration, SlaSource.CATALOG) for s in catalog}
+        found |= {a: Sla(d, SlaSource.MODEL) for a, d in (model or {}).items()}
+        found |= {a: Sla(d, SlaSource.GIVEN) for a, d in (given or {}).items()}
+        return found
+
+    def sla(
+        self,
+        principal: Principal,
+        log_id: str,
+        given: dict[str, str] | None = None,
+        *,
+        model: dict[str, str] | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """SLA breaches per activity, each row with the ``source`` of its SLA (see :meth:`slas`)."""
+        slas = self.slas(principal, log_id, model=model, given=given)
+        return _breaches(self.load(principal, log_id), slas)
+
+    def heatmap(
+        self,
+        principal: Principal,
+        log_id: str,
+        model: bytes,
+        model_name: str,
+        *,
+        metric: HeatMetric = HeatMetric.MEAN,
+        given: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The model's flow nodes with the mined waiting and service times of the activity each
+        maps to, a colour level, and SLA breaches (catalog, the model's own, then ``given``)."""
+        nodes, _flows = mining.read_bpmn(model, model_name)
+        slas = self.slas(principal, log_id, model=mining.slas_from_bpmn(model, model_name), given=given)
+        log = self.load(principal, log_id)
+        breaches = {row["activity"]: row for row in _breaches(log, slas)}
+        refs = [FlowNodeRef(n.id, n.kind, n.name) for n in nodes]
+        return heat_map(refs, activity_times(log), metric=metric, breaches=breaches)
 
     def as_is_bpmn(self, principal: Principal, log_id: str, coverage: float = 0.8) -> str:
         if not 0.0 < coverage <= 1.0:
@@ -265,11 +334,18 @@ class MiningService:
         }
 
     def proposals(
-        self, principal: Principal, log_id: str, *, slas: dict[str, str] | None = None
+        self,
+        principal: Principal,
+        log_id: str,
+        *,
+        slas: dict[str, str] | None = None,
+        model: dict[str, str] | None = None,
     ) -> builtins.list[Proposal]:
-        """Pain points the data supports: top bottlenecks, rework, duplicate entry, SLA breaches."""
+        """Pain points the data supports: top bottlenecks, rework, duplicate entry, SLA breaches
+        (of the SLAs :meth:`slas` finds, ``slas`` being the given ones)."""
+        effective = self.slas(principal, log_id, model=model, given=slas)
         log = self.load(principal, log_id)
-        return propose(log, slas or {})
+        return propose(log, {activity: sla.duration for activity, sla in effective.items()})
 
     def accept(self, principal: Principal, process_id: str, texts: builtins.list[str]) -> dict[str, Any]:
         """Append the accepted (possibly edited) pain points to the process (audited update)."""
@@ -283,6 +359,16 @@ class MiningService:
             "pain_points": list(updated.pain_points),
             "version": updated.version,
         }
+
+
+def _breaches(log: EventLog, slas: dict[str, Sla]) -> list[dict[str, Any]]:
+    if not slas:
+        return []
+    found = mining.sla_breaches(log, {activity: sla.duration for activity, sla in slas.items()})
+    return [
+        b.as_dict() | {"duration": slas[b.activity].duration, "source": slas[b.activity].source.value}
+        for b in found
+    ]
 
 
 def _hours(seconds: float) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from isthmus.catalog import Process, ProcessId, ProcessQuery
+from isthmus.catalog import NodeSla, Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
 from isthmus.engine import (
     HistoryLine,
@@ -52,6 +52,17 @@ class ProcessRepository(Protocol):
 
     def all(self) -> list[Process]:
         """Every process, ordered by id."""
+
+    def slas(self, process_id: ProcessId) -> tuple[NodeSla, ...]:
+        """The process's node SLAs in the order they were given; () when it has none (or no such
+        process)."""
+
+    def all_slas(self) -> dict[ProcessId, tuple[NodeSla, ...]]:
+        """The SLAs of every process that has any."""
+
+    def replace_slas(self, process_id: ProcessId, slas: tuple[NodeSla, ...]) -> None:
+        """Make ``slas`` the process's whole list; raises ``NotFound`` for an unknown process.
+        Deleting a process deletes its SLAs."""
 
 
 class UserRepository(Protocol):

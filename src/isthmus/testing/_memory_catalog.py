@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from isthmus.catalog import Priority, Process, ProcessId, ProcessQuery, SortField
+from isthmus.catalog import NodeSla, Priority, Process, ProcessId, ProcessQuery, SortField
 from isthmus.errors import Conflict, NotFound
 from isthmus.testing._memory_tables import Tables, utc
 
@@ -80,6 +80,7 @@ class InMemoryProcessRepository:
     def delete(self, process_id: ProcessId) -> None:
         if self._t.processes.pop(process_id, None) is None:
             raise NotFound("no process with id {id}", id=process_id)
+        self._t.process_slas.pop(process_id, None)  # ON DELETE CASCADE
 
     def query(self, query: ProcessQuery) -> tuple[list[Process], int]:
         found = sorted((p for p in self._t.processes.values() if _matches(p, query)), key=lambda p: p.id)
@@ -89,3 +90,14 @@ class InMemoryProcessRepository:
 
     def all(self) -> list[Process]:
         return sorted(self._t.processes.values(), key=lambda p: p.id)
+
+    def slas(self, process_id: ProcessId) -> tuple[NodeSla, ...]:
+        return self._t.process_slas.get(process_id, ())
+
+    def all_slas(self) -> dict[ProcessId, tuple[NodeSla, ...]]:
+        return {k: v for k, v in sorted(self._t.process_slas.items()) if v}
+
+    def replace_slas(self, process_id: ProcessId, slas: tuple[NodeSla, ...]) -> None:
+        if process_id not in self._t.processes:
+            raise NotFound("no process with id {id}", id=process_id)
+        self._t.process_slas[process_id] = tuple(slas)

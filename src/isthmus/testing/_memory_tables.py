@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from isthmus.catalog import Process, ProcessId
+from isthmus.catalog import NodeSla, Process, ProcessId
 from isthmus.jobs import Job, JobId
 from isthmus.mining import StoredLog
 from isthmus.security import ApiToken, AuditRecord, User, UserId, WebSession
@@ -41,6 +41,7 @@ class Tables:
     """What SQL keeps in tables, including the id sequences (``next_*``)."""
 
     processes: dict[ProcessId, Process] = field(default_factory=dict)
+    process_slas: dict[ProcessId, tuple[NodeSla, ...]] = field(default_factory=dict)
     users: dict[UserId, User] = field(default_factory=dict)
     sessions: dict[str, WebSession] = field(default_factory=dict)
     tokens: dict[int, ApiToken] = field(default_factory=dict)
@@ -64,6 +65,7 @@ class Tables:
         """A working copy for one transaction (values are immutable, so shallow is enough)."""
         return Tables(
             processes=dict(self.processes),
+            process_slas=dict(self.process_slas),
             users=dict(self.users),
             sessions=dict(self.sessions),
             tokens=dict(self.tokens),

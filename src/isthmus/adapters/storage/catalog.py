@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.tables import processes
-from isthmus.catalog import Priority, PriorityScores, Process, ProcessId, ProcessQuery, SortField
+from isthmus.adapters.storage.tables import process_slas, processes
+from isthmus.catalog import NodeSla, Priority, PriorityScores, Process, ProcessId, ProcessQuery, SortField
 from isthmus.errors import Conflict, NotFound
 
 # Sorting by priority means high → medium → low, not alphabetical.
@@ -157,6 +157,36 @@ class SqlProcessRepository:
 
     def all(self) -> list[Process]:
         return [_from_row(r) for r in self._db.execute(select(processes).order_by(processes.c.id)).all()]
+
+    def slas(self, process_id: ProcessId) -> tuple[NodeSla, ...]:
+        rows = self._db.execute(
+            select(process_slas.c.node, process_slas.c.duration)
+            .where(process_slas.c.process_id == process_id)
+            .order_by(process_slas.c.position)
+        ).all()
+        return tuple(NodeSla(r.node, r.duration) for r in rows)
+
+    def all_slas(self) -> dict[ProcessId, tuple[NodeSla, ...]]:
+        found: dict[ProcessId, list[NodeSla]] = {}
+        rows = self._db.execute(
+            select(process_slas).order_by(process_slas.c.process_id, process_slas.c.position)
+        ).all()
+        for r in rows:
+            found.setdefault(ProcessId(r.process_id), []).append(NodeSla(r.node, r.duration))
+        return {k: tuple(v) for k, v in found.items()}
+
+    def replace_slas(self, process_id: ProcessId, slas: tuple[NodeSla, ...]) -> None:
+        if self.get(process_id) is None:
+            raise NotFound("no process with id {id}", id=process_id)
+        self._db.execute(delete(process_slas).where(process_slas.c.process_id == process_id))
+        if slas:
+            self._db.execute(
+                insert(process_slas),
+                [
+                    {"process_id": process_id, "position": i, "node": s.node, "duration": s.duration}
+                    for i, s in enumerate(slas)
+                ],
+            )
 
 
 def _escape_like(text: str) -> str:

@@ -1,4 +1,6 @@
-"""Discover › process catalog: the guide's table 1 as a page — list, search, edit, import, export."""
+"""Discover › process catalog: the guide's table 1 as a page — list, search, edit, import, export,
+and on the edit page the process's key-node SLAs (a form of its own: saving the row never touches
+them, see ``services/catalog.py``)."""
 
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import is_htmx, render
 from isthmus.bootstrap import Container
-from isthmus.catalog import Priority
-from isthmus.errors import Conflict, InvalidInput, Location, PayloadTooLarge
+from isthmus.catalog import NodeSla, Priority, parse_sla_lines
+from isthmus.errors import Conflict, InvalidInput, IsthmusError, Location, PayloadTooLarge
 from isthmus.i18n import N_
 from isthmus.security import Principal
 
@@ -105,6 +107,24 @@ async def catalog_import(
     return render(request, "catalog/list.html", context, status_code=status)
 
 
+def _sla_text(slas: tuple[NodeSla, ...]) -> str:
+    return "\n".join(f"{s.node} = {s.duration}" for s in slas)
+
+
+def _sla_problems(text: str, error: InvalidInput | None) -> list[tuple[int | None, IsthmusError]]:
+    """Each problem with the form line it is about (``slas[i]`` is the i-th non-blank line)."""
+    if error is None:
+        return []
+    lines = [number for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    found: list[tuple[int | None, IsthmusError]] = []
+    for problem in error.details or [error]:
+        field = problem.location.field if problem.location else None
+        index = int(field[5 : field.index("]")]) if field and field.startswith("slas[") else None
+        line = problem.params.get("line") if index is None else lines[index] if index < len(lines) else None
+        found.append((line, problem))
+    return found
+
+
 def _form_page(
     request: Request,
     form: ProcessForm,
@@ -113,8 +133,15 @@ def _form_page(
     error: InvalidInput | None = None,
     conflict: Conflict | None = None,
     status_code: int = 200,
+    slas: str | None = None,
+    sla_error: InvalidInput | None = None,
+    notice: str = "",
 ) -> Response:
     context = {
+        "slas": slas,
+        "sla_error": sla_error,
+        "sla_problems": _sla_problems(slas or "", sla_error),
+        "notice": notice,
         "form": form,
         "editing": editing,
         "errors": field_errors(error) if error else {},
@@ -149,11 +176,34 @@ async def create(request: Request, container: WebContainer, principal: WebPrinci
 
 @router.get("/{process_id}/edit", include_in_schema=False)
 def edit_form(
-    request: Request, process_id: str, container: WebContainer, principal: WebPrincipal
+    request: Request,
+    process_id: str,
+    container: WebContainer,
+    principal: WebPrincipal,
+    slas: str = "",
 ) -> Response:
     principal.require("catalog:write")
     process = container.catalog.get(principal, process_id)
-    return _form_page(request, ProcessForm.from_process(process), editing=True)
+    text = _sla_text(container.catalog.slas(principal, process_id))
+    notice = "slas" if slas == "saved" else ""
+    return _form_page(request, ProcessForm.from_process(process), editing=True, slas=text, notice=notice)
+
+
+@router.post("/{process_id}/slas", include_in_schema=False)
+async def save_slas(
+    request: Request, process_id: str, container: WebContainer, principal: WebPrincipal
+) -> Response:
+    """Replace the key-node SLAs from ``node = PT4H`` lines; a bad line shows the page again with
+    the text as typed and the problem next to it."""
+    text = str((await request.form()).get("slas") or "")
+    try:
+        parsed = parse_sla_lines(text)
+        await run_in_threadpool(container.catalog.set_slas, principal, process_id, list(parsed))
+    except InvalidInput as error:
+        process = await run_in_threadpool(container.catalog.get, principal, process_id)
+        form = ProcessForm.from_process(process)
+        return _form_page(request, form, editing=True, slas=text, sla_error=error, status_code=422)
+    return RedirectResponse(with_query(f"/catalog/{process_id}/edit", slas="saved"), status_code=303)
 
 
 @router.post("/{process_id}/edit", include_in_schema=False)
@@ -166,9 +216,11 @@ async def update(
         process = to_process(form)
         await run_in_threadpool(container.catalog.update, principal, process)
     except InvalidInput as error:
-        return _form_page(request, form, editing=True, error=error, status_code=422)
+        text = _sla_text(await run_in_threadpool(container.catalog.slas, principal, process_id))
+        return _form_page(request, form, editing=True, error=error, status_code=422, slas=text)
     except Conflict as stale:
-        return _form_page(request, form, editing=True, conflict=stale, status_code=409)
+        text = _sla_text(await run_in_threadpool(container.catalog.slas, principal, process_id))
+        return _form_page(request, form, editing=True, conflict=stale, status_code=409, slas=text)
     return RedirectResponse(with_query("/catalog", msg="updated", id=process_id), status_code=303)
 
 

@@ -6,6 +6,11 @@ The process map is an ECharts graph whose coordinates are computed here
 (:func:`isthmus.mining.map_layout`, left to right); ``static/js/mining-map.js`` filters it by path
 coverage, toggles frequency/performance labels and lists an edge's cases from
 ``/api/v1/logs/{id}/edges``. Data reaches the scripts as JSON ``<script>`` blocks (CSP: no inline JS).
+
+The heat map shows a deployed model in the bpmn-js viewer (the vendored modeler bundle's
+``NavigatedViewer``); ``static/js/mining-heatmap.js`` reads ``/api/v1/logs/{id}/heatmap`` and colours
+each node by the waiting time of its activity. SLA breaches use the SLAs of the catalog process
+the log is linked to, plus those typed on the page (see ``services/mining.py``).
 """
 
 from __future__ import annotations
@@ -23,15 +28,22 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import render
+from isthmus.bootstrap import Container
 from isthmus.errors import InvalidInput, IsthmusError, PayloadTooLarge
 from isthmus.i18n import N_
 from isthmus.mining import ColumnMapping
+from isthmus.models import DeployedProcess
 from isthmus.security import Principal
-from isthmus.services.mining import MiningService
+from isthmus.services.mining import MiningService, SlaSource
 
 router = APIRouter(prefix="/logs", route_class=WebRoute)
 register_page(Page(Stage.DISCOVER, "logs", N_("Event logs"), "/logs", "log:read"))
 
+SLA_SOURCES = {
+    SlaSource.CATALOG.value: N_("Catalog"),
+    SlaSource.MODEL.value: N_("Model"),
+    SlaSource.GIVEN.value: N_("Typed here"),
+}
 MAPPING_FIELDS = ("case", "activity", "timestamp", "start", "resource", "system", "encoding")
 TOP_VARIANTS = 20
 CHUNK = 1024 * 1024
@@ -83,6 +95,10 @@ async def log_upload(
     return RedirectResponse(with_query(f"/logs/{stored.id}", imported="1"), status_code=303)
 
 
+def _models(container: Container, principal: Principal) -> list[DeployedProcess]:
+    return container.models.list(principal) if _can(principal, "model:read") else []
+
+
 def _slas(text: str) -> dict[str, str]:
     """``activity = PT10M`` lines (also ``activity: PT10M``) into a mapping."""
     found: dict[str, str] = {}
@@ -127,6 +143,7 @@ def log_page(
     principal: WebPrincipal,
     sla: str = "",
     imported: str = "",
+    model: str = "",
 ) -> Response:
     service = container.mining
     stored = service.get(principal, log_id)
@@ -156,11 +173,27 @@ def log_page(
         "bottlenecks": mining.bottlenecks(log, top=10)["by_total"],
         "sla_text": sla,
         "sla_error": sla_error,
-        "breaches": [b.as_dict() for b in mining.sla_breaches(log, slas)] if slas else [],
+        "breaches": service.sla(principal, log_id, slas),
+        "catalog_slas": _catalog_sla_count(service, principal, log_id),
         "proposals": service.proposals(principal, log_id, slas=slas) if not sla_error else [],
         "processes": container.catalog.all(principal) if _can(principal, "catalog:read") else [],
+        "models": _models(container, principal),
+        "heat_model": model,
+        "sla_sources": SLA_SOURCES,
     }
-    return render(request, "mining/log.html", context)
+    return render(request, "mining/log.html", context, headers={"Content-Security-Policy": _viewer_csp()})
+
+
+def _catalog_sla_count(service: MiningService, principal: Principal, log_id: str) -> int:
+    return sum(1 for s in service.slas(principal, log_id).values() if s.source is SlaSource.CATALOG)
+
+
+def _viewer_csp() -> str:
+    """The site's policy with inline *styles* allowed, as on the modeler page: diagram-js positions
+    the heat map's overlays and sizes its SVG through style attributes. Scripts stay ``'self'``."""
+    from isthmus.adapters.web import CONTENT_SECURITY_POLICY  # the package imports this module
+
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def _can(principal: Principal, permission: str) -> bool:

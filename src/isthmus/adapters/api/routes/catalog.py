@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.adapters.api.pagination import Page
-from isthmus.catalog import Priority, PriorityScores, Process, ProcessId, ProcessQuery, SortField
+from isthmus.catalog import NodeSla, Priority, PriorityScores, Process, ProcessId, ProcessQuery, SortField
 from isthmus.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/processes", tags=["catalog"])
@@ -65,6 +65,17 @@ class ProcessIn(BaseModel):
 
 class ProcessUpdate(ProcessIn):
     version: int = Field(ge=1, description="The version you read; a different stored version is a 409.")
+
+
+class NodeSlaIn(BaseModel):
+    node: str = Field(min_length=1, max_length=200, examples=["审核订单"])
+    duration: str = Field(min_length=2, max_length=64, examples=["PT4H"], description="ISO 8601 duration")
+
+
+class SlasIn(BaseModel):
+    """The whole list: it replaces the stored one (an empty list removes every SLA)."""
+
+    slas: list[NodeSlaIn] = Field(max_length=200)
 
 
 class ImportReportOut(BaseModel):
@@ -157,3 +168,19 @@ def update_process(
 def delete_process(process_id: str, container: ContainerDep, principal: CurrentPrincipal) -> Response:
     container.catalog.delete(principal, process_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{process_id}/slas")
+def get_slas(process_id: str, container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The process's key nodes with their SLAs (ISO 8601 durations and seconds)."""
+    slas = container.catalog.slas(principal, process_id)
+    return {"process_id": process_id, "slas": [s.as_dict() for s in slas]}
+
+
+@router.put("/{process_id}/slas")
+def put_slas(
+    process_id: str, body: SlasIn, container: ContainerDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Replace the process's SLA list (audited as ``catalog.slas``)."""
+    slas = container.catalog.set_slas(principal, process_id, [NodeSla(s.node, s.duration) for s in body.slas])
+    return {"process_id": process_id, "slas": [s.as_dict() for s in slas]}

@@ -1,5 +1,6 @@
 """``/api/v1/logs``: import event logs, read their statistics, run analyses, check conformance,
-export the as-is BPMN, link a log to the catalog and turn its findings into pain points.
+export the as-is BPMN, colour a deployed model by mined waiting time (the heat map), link a log to
+the catalog and turn its findings into pain points.
 
 Uploads are streamed to a temporary file (never held in memory whole) and imported from there;
 the body limit is ``ISTHMUS_MAX_UPLOAD_BYTES``.
@@ -22,6 +23,7 @@ from isthmus.adapters.api.pagination import Page
 from isthmus.bootstrap import Container
 from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.mining import ColumnMapping, Selection, TimeMode, slas_from_bpmn
+from isthmus.mining._heatmap import HeatMetric
 from isthmus.security import Principal
 
 router = APIRouter(prefix="/logs", tags=["mining"])
@@ -175,6 +177,30 @@ def as_is_bpmn(
     )
 
 
+@router.get("/{log_id}/heatmap")
+async def heatmap(
+    log_id: str,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+    model: Annotated[str, Query(min_length=1, max_length=200, description="A deployed process model key")],
+    version: Annotated[int | None, Query(ge=1, description="default: the latest deployed version")] = None,
+    metric: Annotated[HeatMetric, Query(description="colour by the mean or the p90 wait")] = HeatMetric.MEAN,
+) -> dict[str, Any]:
+    """A deployed model's flow nodes with the waiting time, service time, count and SLA breaches of
+    the activity each maps to (by name, then id), a colour level 1–5, and the model's XML for
+    bpmn-js. Nodes without a matching activity have ``activity: null``; shape in docs/mining.md."""
+    deployed = await run_in_threadpool(container.models.get, principal, model, version)
+    found = await run_in_threadpool(
+        container.mining.heatmap, principal, log_id, deployed.content, f"{model}.bpmn", metric=metric
+    )
+    xml = deployed.content.decode("utf-8", errors="replace")
+    return (
+        {"model": {"key": deployed.key, "version": deployed.version, "name": deployed.name}}
+        | found
+        | {"xml": xml}
+    )
+
+
 @router.get("/{log_id}/{analysis}")
 def analyse(
     log_id: str,
@@ -229,19 +255,22 @@ async def sla(
     ] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    """Breaches of per-activity SLAs (ISO 8601 durations) by lead time (waiting + service): the
-    ``isthmus:sla`` of the tasks of a deployed model (``?model=KEY``), overridden by ``slas``."""
-    slas = await _slas(container, principal, body.slas, model, version)
-    return {"activities": await run_in_threadpool(container.mining.sla, principal, log_id, slas)}
+    """Breaches of per-activity SLAs (ISO 8601 durations) by lead time (waiting + service). The SLAs
+    are the linked catalog process's, overridden by the ``isthmus:sla`` of a deployed model's tasks
+    (``?model=KEY``), overridden by ``slas``; each row names its ``source``."""
+    model_slas = await _model_slas(container, principal, model, version)
+    rows = await run_in_threadpool(container.mining.sla, principal, log_id, body.slas, model=model_slas)
+    stored = await run_in_threadpool(container.mining.get, principal, log_id)
+    return {"activities": rows, "process_id": stored.process_id}
 
 
-async def _slas(
-    container: Container, principal: Principal, given: dict[str, str], model: str | None, version: int | None
-) -> dict[str, str]:
+async def _model_slas(
+    container: Container, principal: Principal, model: str | None, version: int | None
+) -> dict[str, str] | None:
     if model is None:
-        return given
+        return None
     deployed = await run_in_threadpool(container.models.get, principal, model, version)
-    return slas_from_bpmn(deployed.content, f"{model}.bpmn") | given
+    return slas_from_bpmn(deployed.content, f"{model}.bpmn")
 
 
 @router.post("/{log_id}/conformance")
@@ -298,9 +327,12 @@ async def proposals(
     ] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    """Pain points the log supports (bottlenecks, rework, duplicate entry, SLA breaches)."""
-    slas = await _slas(container, principal, body.slas, model, version)
-    found = await run_in_threadpool(container.mining.proposals, principal, log_id, slas=slas)
+    """Pain points the log supports (bottlenecks, rework, duplicate entry, SLA breaches of the SLAs
+    ``/sla`` would use)."""
+    model_slas = await _model_slas(container, principal, model, version)
+    found = await run_in_threadpool(
+        container.mining.proposals, principal, log_id, slas=body.slas, model=model_slas
+    )
     return {"proposals": [p.as_dict() for p in found]}
 
 
