@@ -160,6 +160,68 @@ def _check_feel(node: LineMap, key: str, path: str, text: str, problems: _Proble
         problems.add(node, key, path, "FEEL: {error}", error=exc.message)
 
 
+# The connector kinds a flow may name (the adapters in ``isthmus.adapters.connectors`` implement
+# them; the registry there refuses a kind missing here). Sources are pushed (webhook) or pulled.
+SOURCE_KINDS = ("files", "sql", "webhook")
+TARGET_KINDS = ("files", "http", "jsonrpc", "soap", "sql", "xmlrpc")
+PULLED_SOURCES = frozenset({"files", "sql"})
+# Options a kind cannot work without that only the flow can say (addresses and credentials may
+# come from the systems registry instead), and the closed choices of some options.
+_REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("target", "jsonrpc"): ("method",),
+    ("target", "xmlrpc"): ("method",),
+    ("target", "soap"): ("operation",),
+    ("source", "jsonrpc"): ("model",),
+    ("source", "xmlrpc"): ("model",),
+}
+_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "jsonrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo")},
+    "xmlrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo")},
+    "soap": {"version": ("1.1", "1.2"), "auth": ("none", "basic")},
+}
+
+
+def _check_connector(node: LineMap, key: str, endpoint: Endpoint, problems: _Problems) -> None:
+    """The kind is known for this side, the options it needs are there, closed choices hold."""
+    kinds = SOURCE_KINDS if key == "source" else TARGET_KINDS
+    kind = endpoint.connector
+    if not kind:
+        return  # already reported as a missing text
+    if kind not in kinds:
+        problems.add(
+            node,
+            "connector",
+            f"{key}.connector",
+            "expected one of {kinds}, got {kind!r}",
+            kinds=", ".join(kinds),
+            kind=kind,
+        )
+        return
+    options = node.get("options")
+    where = options if isinstance(options, LineMap) else node
+    for name in _REQUIRED.get((key, kind), ()):
+        if not str(endpoint.options.get(name, "")).strip():
+            problems.add(
+                where if name in where else node,
+                name if name in where else "options",
+                f"{key}.options.{name}",
+                "a {kind} {side} needs {option}",
+                kind=kind,
+                side=key,
+                option=name,
+            )
+    for name, allowed in _CHOICES.get(kind, {}).items():
+        if name in endpoint.options and str(endpoint.options[name]) not in allowed:
+            problems.add(
+                where,
+                name,
+                f"{key}.options.{name}",
+                "expected one of {allowed}, got {value!r}",
+                allowed=", ".join(allowed),
+                value=endpoint.options[name],
+            )
+
+
 def _endpoint(doc: LineMap, key: str, problems: _Problems) -> Endpoint:
     node = _section(doc, key, problems)
     options = node.get("options") or {}
@@ -170,16 +232,28 @@ def _endpoint(doc: LineMap, key: str, problems: _Problems) -> Endpoint:
     if not isinstance(test, dict):
         problems.add(node, "test", f"{key}.test", "expected a mapping")
         test = {}
-    return Endpoint(
+    endpoint = Endpoint(
         system=_text(node, "system", f"{key}.system", problems),
         connector=_text(node, "connector", f"{key}.connector", problems),
         options=dict(options),
         test_options=dict(test),
     )
+    _check_connector(node, key, endpoint, problems)
+    return endpoint
 
 
-def _trigger(doc: LineMap, problems: _Problems) -> Trigger:
+def _trigger(doc: LineMap, problems: _Problems, source_kind: str = "") -> Trigger:
     node = _section(doc, "trigger", problems, required=False)
+    scheduled = next((k for k in ("poll", "cron") if k in node), None)
+    if scheduled and source_kind == "webhook":
+        problems.add(
+            node,
+            scheduled,
+            f"trigger.{scheduled}",
+            "a webhook source is pushed, not pulled; a {trigger} trigger needs one of {kinds}",
+            trigger=scheduled,
+            kinds=", ".join(sorted(PULLED_SOURCES)),
+        )
     if "webhook" in node:
         return Trigger(TriggerKind.WEBHOOK)
     if "poll" in node:
@@ -334,12 +408,14 @@ def parse_flow(text: str, *, file: str | None = None) -> FlowDefinition:
     if go_live is not None and not isinstance(go_live, date):
         problems.add(doc, "go_live", "go_live", "expected a date YYYY-MM-DD")
         go_live = None
+    source = _endpoint(doc, "source", problems)
+    source_kind = source.connector
     definition = FlowDefinition(
         id=flow_id,
         name=str(doc.get("name", flow_id)),
-        source=_endpoint(doc, "source", problems),
+        source=source,
         target=_endpoint(doc, "target", problems),
-        trigger=_trigger(doc, problems),
+        trigger=_trigger(doc, problems, source_kind),
         mapping=mapping,
         idempotency_key=key,
         code_tables=tables,

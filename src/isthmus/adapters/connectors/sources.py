@@ -88,6 +88,9 @@ def _pull_sql(
     return run
 
 
+PULLED_KINDS = ("files", "sql")
+
+
 def pull(
     flows: FlowService, principal: Principal, flow_id: str, *, cursor_dir: Path, test: bool = False
 ) -> SourceRun:
