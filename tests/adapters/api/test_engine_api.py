@@ -93,3 +93,35 @@ def test_order_through_the_inbox(client: TestClient, container: Container, tmp_p
         "system",
         "boss",
     ]
+
+
+ENGINE_DATA = Path(__file__).parents[2] / "engine" / "data"
+
+
+def test_publish_a_message_by_correlation_key(client: TestClient, container: Container) -> None:
+    for name in ("correlation.bpmn", "message_start.bpmn"):
+        container.models.deploy(SYSTEM, (ENGINE_DATA / name).read_bytes(), name)
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    viewer = _token(container, "viewer", Role.VIEWER)
+    started = client.post(
+        "/api/v1/instances",
+        json={"process_key": "correlation", "variables": {"order_id": "SO-3"}},
+        headers=owner,
+    ).json()["id"]
+    body = {"name": "shipped", "correlation_key": "SO-3", "variables": {"carrier": "SF"}, "message_id": "m-1"}
+    published = client.post("/api/v1/messages", json=body, headers=owner)
+    assert published.status_code == 200, published.text
+    assert published.json() == {"correlated": [started], "started": [], "duplicate": False}
+    again = client.post("/api/v1/messages", json=body, headers=owner).json()
+    assert again == {"correlated": [started], "started": [], "duplicate": True}
+    shown = client.get(f"/api/v1/instances/{started}", headers=owner).json()
+    assert shown["completed_activities"] == ["start", "ship"]
+    assert shown["variables"]["carrier"] == "SF"
+    # a message start event starts an instance whose business key is the correlation key
+    placed = client.post(
+        "/api/v1/messages", json={"name": "order placed", "correlation_key": 77}, headers=owner
+    ).json()
+    (new_id,) = placed["started"]
+    assert client.get(f"/api/v1/instances/{new_id}", headers=owner).json()["business_key"] == "77"
+    assert client.post("/api/v1/messages", json={"name": ""}, headers=owner).status_code == 422
+    assert client.post("/api/v1/messages", json={"name": "shipped"}, headers=viewer).status_code == 403

@@ -123,3 +123,28 @@ def test_bad_input(cli: Invoke) -> None:
     assert cli("instance", "start", "SAL-ORD-001", "--vars", "[1]")[0] == 2
     assert cli("instance", "start", "NO-SUCH", "--json")[0] == 2
     assert cli("instance", "show", "nope", "--json")[0] == 2
+
+
+def test_message_publish_correlates_by_key(cli: Invoke) -> None:
+    model = Path(__file__).parents[2] / "engine" / "data" / "correlation.bpmn"
+    assert cli("deploy", str(model))[0] == 0
+    ids = []
+    for order in ("SO-1", "SO-2"):
+        code, out, err = cli(
+            "instance", "start", "correlation", "--vars", json.dumps({"order_id": order}), "--json"
+        )
+        assert code == 0, err
+        ids.append(json.loads(out)["id"])
+    code, out, err = cli("message", "publish", "shipped", "--key", "SO-2", "--vars", '{"n": 1}', "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"correlated": [ids[1]], "started": [], "duplicate": False}
+    code, out, _ = cli("instance", "show", ids[1], "--json")
+    assert json.loads(out)["completed_activities"] == ["start", "ship"]
+    code, out, _ = cli("instance", "show", ids[0], "--json")
+    assert json.loads(out)["completed_activities"] == ["start"]
+    code, out, _ = cli("message", "publish", "shipped", "--key", "SO-9")
+    assert code == 0
+    assert "no instance waits" in out
+    code, _, err = cli("message", "publish", "shipped", "--vars", "[1]")
+    assert code == 2
+    assert "--vars" in err

@@ -22,6 +22,7 @@ instance_app = typer.Typer(
     help="Process instances: start, show, message, fix, migrate.", no_args_is_help=True
 )
 task_app = typer.Typer(help="The task inbox: list and complete user tasks.", no_args_is_help=True)
+message_app = typer.Typer(help="Messages: publish one to the instances waiting for it.", no_args_is_help=True)
 
 VarsOption = Annotated[
     str, typer.Option("--vars", help="Variables as a JSON object, e.g. '{\"amount\": 120000}'.")
@@ -114,6 +115,38 @@ def message(ctx: typer.Context, instance_id: str, name: str, variables: VarsOpti
     s = state(ctx)
     s.container().engine.correlate(s.principal(), instance_id, name, parse_vars(variables))
     console.print(f"message {name} delivered to {instance_id}")
+
+
+@message_app.command("publish")
+def publish(
+    ctx: typer.Context,
+    name: str,
+    key: Annotated[
+        str | None, typer.Option("--key", help="The correlation key (default: none, keyless waits only).")
+    ] = None,
+    variables: VarsOption = "{}",
+    message_id: Annotated[
+        str | None, typer.Option("--id", help="A message id: publishing the same id again does nothing.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Publish message NAME: deliver it to every instance waiting for it with KEY, and start the
+    processes with a message start event for it."""
+    s = state(ctx)
+    result = s.container().engine.publish(
+        s.principal(), name, key, parse_vars(variables), message_id=message_id
+    )
+    if json_out:
+        emit_json(result.as_dict())
+        return
+    if result.duplicate:
+        console.print(f"message {message_id} was published before; nothing done")
+    for instance_id in result.correlated:
+        console.print(f"delivered to {instance_id}")
+    for instance_id in result.started:
+        console.print(f"started {instance_id}")
+    if not result.correlated and not result.started and not result.duplicate:
+        console.print(f"no instance waits for {name} with key {key!r}; the message is dropped")
 
 
 @instance_app.command("set-vars")

@@ -20,6 +20,7 @@ from isthmus.services.inbox import MAX_ATTACHMENT_BYTES
 
 instances = APIRouter(prefix="/instances", tags=["engine"])
 tasks = APIRouter(prefix="/tasks", tags=["engine"])
+messages = APIRouter(prefix="/messages", tags=["engine"])
 
 
 class StartIn(BaseModel):
@@ -32,6 +33,13 @@ class StartIn(BaseModel):
 class MessageIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class PublishIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["payment received"])
+    correlation_key: str | int | None = Field(None, examples=["SO-1"])
+    variables: dict[str, Any] = Field(default_factory=dict)
+    message_id: str | None = Field(None, min_length=1, max_length=200)
 
 
 class VariablesIn(BaseModel):
@@ -75,6 +83,17 @@ def correlate(
     instance_id: str, body: MessageIn, container: ContainerDep, principal: CurrentPrincipal
 ) -> None:
     container.engine.correlate(principal, instance_id, body.name, body.variables)
+
+
+@messages.post("")
+def publish(body: PublishIn, container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Deliver to every instance waiting with this correlation key; start processes with a message
+    start event. ``{correlated: [ids], started: [ids], duplicate}`` (duplicate: the message id was
+    published before and nothing was done)."""
+    result = container.engine.publish(
+        principal, body.name, body.correlation_key, body.variables, message_id=body.message_id
+    )
+    return result.as_dict()
 
 
 @instances.patch("/{instance_id}/variables", status_code=status.HTTP_204_NO_CONTENT)
