@@ -16,6 +16,7 @@ from typing import Any
 
 from isthmus.adapters.connectors import make_target
 from isthmus.adapters.connectors.flowtest import SCENARIOS, run_flow_test
+from isthmus.adapters.connectors.sources import pull
 from isthmus.adapters.storage import Database
 from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
 from isthmus.errors import ConfigurationError
@@ -29,6 +30,7 @@ from isthmus.services.engine import EngineService
 from isthmus.services.engine_wiring import wire_engine
 from isthmus.services.flow_invoker import FlowServiceInvoker
 from isthmus.services.flow_metrics import FlowMetricsService
+from isthmus.services.flow_schedule import SCHEDULE, FlowScheduler
 from isthmus.services.flow_tests import TEST as FLOW_TEST
 from isthmus.services.flow_tests import FlowTestRuns
 from isthmus.services.inbox import TaskService
@@ -60,11 +62,14 @@ class Container:
     systems: SystemService
     flow_metrics: FlowMetricsService
     flow_tests: FlowTestRuns
+    schedule: FlowScheduler | None = None
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.job_handlers.setdefault(DELIVER, self.flows.deliver)
         self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
+        if self.schedule is not None:
+            self.job_handlers.setdefault(SCHEDULE, self.schedule)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -96,6 +101,10 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
     )
     systems = SystemService(uow, clock, settings.secret_key)
     flows = FlowService(uow, clock, make_target, systems.connection)
+    cursors = settings.data_dir / "flow-cursors"
+    schedule = FlowScheduler(
+        uow, clock, lambda who, flow: pull(flows, who, flow, cursor_dir=cursors).as_dict()
+    )
     engine, tasks = wire_engine(
         uow, clock, settings.data_dir, flows=FlowServiceInvoker(flows, systems.connection)
     )
@@ -109,6 +118,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         jobs=JobService(uow, clock),
         flows=flows,
         systems=systems,
+        schedule=schedule,
         flow_metrics=FlowMetricsService(SqlFlowMetrics(database.engine), clock, flows.get),
         flow_tests=FlowTestRuns(uow, clock, settings.data_dir / "flow-tests", _flow_tester, len(SCENARIOS)),
         decisions=DecisionService(uow, clock),

@@ -38,6 +38,7 @@ from isthmus.integration import (
 from isthmus.jobs import Job, NewJob
 from isthmus.security import Principal
 from isthmus.services import audit
+from isthmus.services.flow_schedule import schedule_first
 from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 OBJECT = "flow"
@@ -176,6 +177,7 @@ class FlowService:
             if before is None or before.version != stored.version:
                 after = {"version": stored.version, "file": filename, "source": flow.source.system}
                 audit.record(uow, self._clock, principal, "flow.deploy", OBJECT, flow.id, after=after)
+                schedule_first(uow, stored, flow, self._clock.now())  # cron/poll: the first run
                 uow.commit()
         return stored
 

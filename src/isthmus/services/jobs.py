@@ -11,16 +11,31 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from isthmus.errors import IsthmusError, NotFound, Terminal, is_retryable
 from isthmus.jobs import Job, JobId, JobState
 from isthmus.security import Principal
 from isthmus.services import audit
-from isthmus.services.ports import Clock, JobHandler, UnitOfWorkFactory
+from isthmus.services.ports import Clock, JobHandler, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("isthmus.jobs")
 
 DEFAULT_LEASE_S = 300.0
+
+
+@runtime_checkable
+class PreparedHandler(Protocol):
+    """A handler with work that must run outside the job's transaction, before it opens.
+
+    ``prepare`` may commit its own transactions (a flow's pull commits chunk by chunk, which SQLite's
+    single writer would not allow inside the job's); it must be idempotent, because a worker that
+    dies after it and before the job completes leaves the job to run again.
+    """
+
+    def prepare(self, job: Job) -> None: ...
+
+    def __call__(self, job: Job, uow: UnitOfWork) -> None: ...
 
 
 class UnknownJobKind(IsthmusError, Terminal):
@@ -99,6 +114,8 @@ class JobRunner:
     def _run_one(self, job: Job) -> str:
         handler = self._handlers.get(job.kind)
         try:
+            if isinstance(handler, PreparedHandler):
+                handler.prepare(job)
             with self._uow() as uow:
                 if handler is None:
                     raise UnknownJobKind("no handler registered for job kind {kind}", kind=job.kind)
