@@ -44,6 +44,10 @@ DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
 
 
 SNIFF_BYTES = 64 * 1024
+# Large UTF-8 files are parsed in blocks of about this size: Polars' reader holds the whole file's
+# text columns plus its parse buffers at once, while a block is converted (timestamps parsed, the
+# text dropped) before the next is read, so peak memory stays near the size of the finished log.
+BLOCK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,8 +126,11 @@ def read_csv(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
     encoding = (mapping.encoding or "").lower().replace("_", "-")
     if encoding in ("", "utf-8", "utf8", "utf-8-sig") and _utf8_prefix(head):
         header = head.decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
+        separator = _sniff(header, mapping.delimiter)
         try:
-            return _frame(path, _sniff(header, mapping.delimiter), mapping, name)
+            if path.stat().st_size > 2 * BLOCK_BYTES:
+                return _blocks(path, separator, mapping)
+            return _frame(path, separator, mapping, name)
         except _NotUtf8:
             if encoding:
                 raise InvalidInput(
@@ -146,9 +153,63 @@ def _utf8_prefix(head: bytes) -> bool:
     return True
 
 
-def _frame(source: Path | io.StringIO, separator: str, mapping: ColumnMapping, name: str) -> pl.DataFrame:
+def _blocks(path: Path, separator: str, mapping: ColumnMapping) -> pl.DataFrame:
+    """A large UTF-8 file read block by block (see ``BLOCK_BYTES``), each block cut at a line end
+    outside quotes (an even number of ``"`` before it), each mapped and its timestamps parsed with
+    the line numbers it has in the file. The result equals reading the file at once."""
+    parts: list[pl.DataFrame] = []
+    line = 2
+    with path.open("rb") as source:
+        header = source.readline()
+        carry = b""
+        while True:
+            block = source.read(BLOCK_BYTES)
+            data = carry + block
+            carry = b""
+            if block:
+                cut = _line_end(data)
+                data, carry = data[:cut], data[cut:]
+            if data.strip():
+                frame = _read(io.BytesIO(header + data), separator, path.name).rechunk()
+                if frame.columns and frame.columns[0].startswith("\ufeff"):
+                    frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
+                part = from_columns(frame, mapping, path.name, first_line=line, numbered=False)
+                parts.append(part.with_columns(positions(part, line - 2)))
+                line += frame.height
+                del frame
+            if not block:
+                break
+    if not parts:
+        return _frame(path, separator, mapping, path.name)
+    return normalise(pl.concat(parts, how="vertical", rechunk=False))
+
+
+def _line_end(data: bytes) -> int:
+    """The end of the last complete line of ``data`` that is not inside a quoted field."""
+    cut = data.rfind(b"\n") + 1
+    while cut and data.count(b'"', 0, cut) % 2:
+        cut = data.rfind(b"\n", 0, cut - 1) + 1
+    return cut
+
+
+def positions(frame: pl.DataFrame, start: int = 0) -> pl.Series:
+    """Source positions ``start, start + 1, …`` for the rows of ``frame``, in the same chunks as its
+    columns: a column chunked differently makes the next ``with_columns`` rechunk the whole frame,
+    a second copy of every column that the allocator cannot hand back."""
+    if not frame.width:
+        return pl.Series(INDEX, [], dtype=pl.UInt64)
+    pieces: list[pl.Series] = []
+    for chunk in frame.get_columns()[0].get_chunks():
+        pieces.append(pl.int_range(start, start + chunk.len(), dtype=pl.UInt64, eager=True))
+        start += chunk.len()
+    if not pieces:
+        return pl.Series(INDEX, [], dtype=pl.UInt64)
+    return pl.concat(pieces, rechunk=False).alias(INDEX)
+
+
+def _read(source: Path | io.StringIO | io.BytesIO, separator: str, name: str) -> pl.DataFrame:
     try:
-        frame = pl.read_csv(source, separator=separator, infer_schema=False)
+        return pl.read_csv(source, separator=separator, infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         reason = str(exc).split("\n")[0]
         if "utf-8" in reason.lower() or "utf8" in reason.lower():
@@ -156,6 +217,10 @@ def _frame(source: Path | io.StringIO, separator: str, mapping: ColumnMapping, n
         raise InvalidInput(
             "cannot read as CSV: {reason}", location=Location(file=name), reason=reason
         ) from None
+
+
+def _frame(source: Path | io.StringIO, separator: str, mapping: ColumnMapping, name: str) -> pl.DataFrame:
+    frame = _read(source, separator, name)
     if frame.columns and frame.columns[0].startswith("\ufeff"):
         frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
     return from_columns(frame, mapping, name, first_line=2)
@@ -202,8 +267,12 @@ def _resolve(frame: pl.DataFrame, mapping: ColumnMapping, name: str) -> dict[str
     return found
 
 
-def from_columns(frame: pl.DataFrame, mapping: ColumnMapping, name: str, *, first_line: int) -> pl.DataFrame:
-    """Rename mapped columns to the schema, check required values, parse times to UTC."""
+def from_columns(
+    frame: pl.DataFrame, mapping: ColumnMapping, name: str, *, first_line: int, numbered: bool = True
+) -> pl.DataFrame:
+    """Rename mapped columns to the schema, check required values, parse times to UTC; with
+    ``numbered`` also give each event its source position and normalise (a block of a larger file
+    gets both once all blocks are joined)."""
     found = _resolve(frame, mapping, name)
     for field in (CASE, ACTIVITY):
         column = frame[found[field]]
@@ -240,5 +309,6 @@ def from_columns(frame: pl.DataFrame, mapping: ColumnMapping, name: str, *, firs
         {source: field for field, source in found.items() if source != field}
     )
     renamed = renamed.with_columns(*(s.alias(f) for f, s in times.items()))
-    renamed = renamed.with_columns(pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
-    return normalise(renamed)
+    if not numbered:
+        return renamed
+    return normalise(renamed.with_columns(positions(renamed)))
