@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from isthmus.errors import InvalidInput
-from isthmus.integration import MessageState
+from isthmus.integration import FlowMessage, MessageState
 from isthmus.security import Principal
 from isthmus.services.ports import Clock
 
@@ -81,6 +81,10 @@ class FlowMetricsQueries(Protocol):
     ) -> tuple[int, dict[float, float]]: ...
 
     def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]: ...
+
+    def recent(self, flow_id: str, limit: int) -> list[FlowMessage]:
+        """The flow's ``limit`` most recently accepted messages, newest first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +186,12 @@ class FlowMetricsService:
             oldest_backlog=summary.oldest_backlog,
             timeline=_filled(found, since, until, chosen.bucket_s),
         )
+
+    def recent(self, principal: Principal, flow_id: str, limit: int = 20) -> list[FlowMessage]:
+        """The latest messages of a flow, newest first (the page shows their masked copy)."""
+        principal.require("flow:read")
+        self._require_flow(principal, flow_id)
+        return self._queries.recent(flow_id, max(1, min(limit, 500)))
 
 
 def _filled(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Float, Integer, case, cast, func, select
 
 from isthmus.adapters.storage.tables import flow_messages
-from isthmus.integration import MessageState
+from isthmus.integration import FlowMessage, MessageState
 from isthmus.services.flow_metrics import MessageSummary, TimelineBucket
 
 _m = flow_messages
@@ -122,6 +122,29 @@ class SqlFlowMetrics:
             )
             for b, n, failed, delivered, avg, top in rows
         ]
+
+    def recent(self, flow_id: str, limit: int) -> list[FlowMessage]:
+        query = select(_m).where(_m.c.flow_id == flow_id).order_by(_m.c.id.desc()).limit(limit)
+        with self._engine.connect() as db:
+            return [_message(row) for row in db.execute(query)]
+
+
+def _message(row: Any) -> FlowMessage:
+    # Own copy of the row mapping: the delivery repository's is private and changes with delivery work.
+    return FlowMessage(
+        id=row.id,
+        flow_id=row.flow_id,
+        idempotency_key=row.idempotency_key,
+        state=MessageState(row.state),
+        payload=row.payload,
+        display=row.display,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        row_number=row.row_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        delivered_at=row.delivered_at,
+    )
 
 
 def _utc(value: datetime | str | None) -> datetime | None:

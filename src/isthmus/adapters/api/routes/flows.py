@@ -48,6 +48,16 @@ async def show_flow(flow_id: str, container: ContainerDep, principal: CurrentPri
     }
 
 
+@router.get("/flows/{flow_id}/metrics")
+async def flow_metrics(
+    flow_id: str, container: ContainerDep, principal: CurrentPrincipal, window: str = "24h"
+) -> dict[str, Any]:
+    """Messages, failures, backlog (all time); latency p50/p95/p99 and a timeline over ``window``
+    (``24h`` hourly, ``7d`` six-hourly, ``30d`` daily)."""
+    report = await run_in_threadpool(container.flow_metrics.metrics, principal, flow_id, window)
+    return report.as_dict()
+
+
 @router.get("/dead-letters")
 async def dead_letters(
     container: ContainerDep, principal: CurrentPrincipal, flow: str | None = None, limit: int = 100
