@@ -116,14 +116,38 @@ class Target:
     def close(self) -> None:
         self.engine.dispose()
 
-    def existing(self, conn: sa.Connection, keys: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    def _key_type(self) -> type | None:
+        """The key's Python type when lookups can use the column's index directly (not through CAST)."""
         assert self.key is not None
+        try:
+            kind = self.key.type.python_type
+        except NotImplementedError:
+            return None
+        return kind if kind in (str, int, Decimal) else None
+
+    def key_value(self, value: Any) -> Any:
+        """A key (as the mapping or the journal holds it) in the form :meth:`probe` compares with."""
+        kind = self._key_type()
+        return str(value) if kind is None else kind(str(value))
+
+    def probe(self) -> sa.ColumnElement[Any]:
+        """The key column itself (index lookups) or, for other key types, the key as text."""
+        assert self.key is not None
+        return self.key if self._key_type() is not None else sa.cast(self.key, sa.Text)
+
+    def existing(self, conn: sa.Connection, keys: Sequence[Any]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
+        probe = self.probe()
         for start in range(0, len(keys), 500):
-            chunk = [str(k) for k in keys[start : start + 500]]
-            rows = conn.execute(sa.select(self.table).where(sa.cast(self.key, sa.Text).in_(chunk))).mappings()
+            chunk = [self.key_value(k) for k in keys[start : start + 500]]
+            rows = conn.execute(sa.select(self.table).where(probe.in_(chunk))).mappings()
             found.update({str(r[self.plan.key]): dict(r) for r in rows})
         return found
+
+    def keys(self, conn: sa.Connection) -> set[str]:
+        """Every key the target holds now, as text."""
+        assert self.key is not None
+        return {str(k) for k in conn.execute(sa.select(self.key)).scalars()}
 
     def rows_sorted(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
         assert self.key is not None
@@ -153,9 +177,15 @@ def _prepare(plan: MigrationPlan) -> tuple[pl.DataFrame, pl.DataFrame, Target]:
 
 
 def _changes(
-    target: Target, conn: sa.Connection, batch: pl.DataFrame
+    target: Target, conn: sa.Connection, batch: pl.DataFrame, present: set[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]]]:
-    keys = batch.get_column(target.plan.key).to_list()
+    """Split a batch into inserts and real updates; ``present`` holds the keys the target had at the start.
+
+    Only keys in ``present`` are looked up, so a load into an empty or fresh table issues no lookups
+    at all (on PostgreSQL a table created moments ago has no statistics yet, and the planner would
+    scan it for every batch's lookup until autovacuum analyses it).
+    """
+    keys = [k for k in batch.get_column(target.plan.key).to_list() if str(k) in present]
     existing = target.existing(conn, keys)
     inserts, updates = [], []
     for row in batch.to_dicts():
@@ -174,7 +204,7 @@ def dry_run(plan: MigrationPlan, *, samples: int = 5) -> RunReport:
     _, mapped, target = _prepare(plan)
     try:
         with target.engine.connect() as conn:
-            inserts, updates = _changes(target, conn, mapped)
+            inserts, updates = _changes(target, conn, mapped, target.keys(conn))
     finally:
         target.close()
     report = RunReport(
@@ -248,39 +278,29 @@ def _pending(plan: MigrationPlan, source: pl.DataFrame, mapped: pl.DataFrame, ch
     return mapped
 
 
-def _apply_batch(target: Target, conn: sa.Connection, run_id: str, batch: pl.DataFrame) -> tuple[int, int]:
-    inserts, updates = _changes(target, conn, batch)
-    assert target.key is not None
+def _apply_batch(
+    target: Target, conn: sa.Connection, run_id: str, batch: pl.DataFrame, present: set[str]
+) -> tuple[int, int]:
+    """Write one batch and journal it: inserted keys, the full pre-image of each updated row."""
+    inserts, updates = _changes(target, conn, batch, present)
+    key = target.plan.key
     seq = conn.execute(
         sa.select(sa.func.coalesce(sa.func.max(TOUCHED.c.seq), 0)).where(TOUCHED.c.run_id == run_id)
     ).scalar_one()
-    journal = []
-    for row, before in updates:
-        seq += 1
-        pre = json.dumps({k: _encode(v) for k, v in before.items()}, ensure_ascii=False)
-        journal.append(
-            {
-                "run_id": run_id,
-                "seq": seq,
-                "key": str(row[target.plan.key]),
-                "action": "update",
-                "pre_image": pre,
-            }
-        )
-        conn.execute(
-            target.table.update().where(sa.cast(target.key, sa.Text) == str(row[target.plan.key])).values(row)
-        )
-    for row in inserts:
-        seq += 1
-        journal.append(
-            {
-                "run_id": run_id,
-                "seq": seq,
-                "key": str(row[target.plan.key]),
-                "action": "insert",
-                "pre_image": None,
-            }
-        )
+    journal = [
+        {"run_id": run_id, "seq": seq + n, "key": str(row[key]), "action": "update",
+         "pre_image": json.dumps({k: _encode(v) for k, v in before.items()}, ensure_ascii=False)}
+        for n, (row, before) in enumerate(updates, 1)
+    ]  # fmt: skip
+    seq += len(updates)
+    journal += [
+        {"run_id": run_id, "seq": seq + n, "key": str(row[key]), "action": "insert", "pre_image": None}
+        for n, row in enumerate(inserts, 1)
+    ]
+    if updates:
+        # executemany: one statement, the key in its own parameter so the SET clause takes the columns.
+        statement = target.table.update().where(target.probe() == sa.bindparam("_key"))
+        conn.execute(statement, [{**row, "_key": target.key_value(row[key])} for row, _ in updates])
     if inserts:
         conn.execute(target.table.insert(), inserts)
     if journal:
@@ -301,6 +321,7 @@ def run(plan: MigrationPlan, *, incremental: bool = False, before_commit: BatchH
             run_id, checkpoint, last_mark = _open_run(
                 target, conn, "incremental" if incremental else "full", signature
             )
+            present = target.keys(conn)
         pending = _pending(plan, source, mapped, checkpoint, last_mark, incremental)
         report = RunReport(
             run_id, "incremental" if incremental else "full", "running", resumed_from=checkpoint
@@ -310,7 +331,7 @@ def run(plan: MigrationPlan, *, incremental: bool = False, before_commit: BatchH
             batch = pending.slice(start, plan.batch_size)
             with target.engine.begin() as conn:
                 _same_schema(_signature(conn, target, source.columns), signature, run_id)
-                inserted, updated = _apply_batch(target, conn, run_id, batch)
+                inserted, updated = _apply_batch(target, conn, run_id, batch, present)
                 last = json.dumps(_encode(batch.get_column(plan.key)[-1]))
                 conn.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(
                     checkpoint=last, inserted=RUNS.c.inserted + inserted, updated=RUNS.c.updated + updated,
@@ -367,6 +388,24 @@ def verify(plan: MigrationPlan, *, ranges: int = 16) -> dict[str, Any]:
     }
 
 
+def _undo(target: Target, conn: sa.Connection, touched: Sequence[sa.Row[Any]]) -> None:
+    """Delete what the run inserted and restore what it updated, in bulk (executemany) statements.
+
+    A run touches each key once (a resumed run starts after its checkpoint), so the order of the
+    journal does not matter inside one transaction.
+    """
+    probe = target.probe()
+    deleted = [target.key_value(e.key) for e in touched if e.action == "insert"]
+    images = [{k: _decode(v) for k, v in json.loads(e.pre_image).items()} | {"_key": target.key_value(e.key)}
+              for e in touched if e.action == "update"]  # fmt: skip
+    for start in range(0, len(deleted), 1000):
+        conn.execute(target.table.delete().where(probe.in_(deleted[start : start + 1000])))
+    for start in range(0, len(images), 10_000):
+        conn.execute(
+            target.table.update().where(probe == sa.bindparam("_key")), images[start : start + 10_000]
+        )
+
+
 def rollback(plan: MigrationPlan, run_id: str) -> dict[str, Any]:
     """Undo run ``run_id``: delete what it inserted, restore the pre-images of what it updated."""
     target = Target(plan.target, plan)
@@ -385,13 +424,7 @@ def rollback(plan: MigrationPlan, run_id: str) -> dict[str, Any]:
             touched = conn.execute(
                 sa.select(TOUCHED).where(TOUCHED.c.run_id == run_id).order_by(TOUCHED.c.seq.desc())
             ).all()
-            for entry in touched:
-                where = sa.cast(target.key, sa.Text) == entry.key
-                if entry.action == "insert":
-                    conn.execute(target.table.delete().where(where))
-                else:
-                    image = {k: _decode(v) for k, v in json.loads(entry.pre_image).items()}
-                    conn.execute(target.table.update().where(where).values(image))
+            _undo(target, conn, touched)
             conn.execute(
                 RUNS.update().where(RUNS.c.run_id == run_id).values(status="rolled_back", finished_at=_now())
             )
