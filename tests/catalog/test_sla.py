@@ -54,9 +54,7 @@ def test_calendar_and_malformed_durations_are_refused(text: str) -> None:
         sla_duration(text)
 
 
-@given(
-    st.integers(0, 50), st.integers(0, 30), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)
-)
+@given(st.integers(0, 50), st.integers(0, 30), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
 def test_any_composed_duration_has_its_seconds(w: int, d: int, h: int, m: int, s: int) -> None:
     text = f"P{w}W{d}DT{h}H{m}M{s}S"
     assert sla_duration(text).total_seconds() == (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s
@@ -64,8 +62,13 @@ def test_any_composed_duration_has_its_seconds(w: int, d: int, h: int, m: int, s
 
 def test_a_list_names_each_bad_entry() -> None:
     problems = validate_slas(
-        [NodeSla("审核订单", "PT4H"), NodeSla("审核订单", "PT1H"), NodeSla(" ", "PT1H"), NodeSla("发货", "PT0S"),
-         NodeSla("开票", "soon")]  # fmt: skip
+        [
+            NodeSla("审核订单", "PT4H"),
+            NodeSla("审核订单", "PT1H"),
+            NodeSla(" ", "PT1H"),
+            NodeSla("发货", "PT0S"),
+            NodeSla("开票", "soon"),
+        ]
     )
     fields = [p.location.field for p in problems if p.location]
     assert fields == ["slas[1].node", "slas[2].node", "slas[3].duration", "slas[4].duration"]

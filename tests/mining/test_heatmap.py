@@ -11,10 +11,19 @@ ACTIVITIES = ["Enter order", "Check", "审核 订单"]
 
 
 def test_a_node_matches_by_name_first_then_by_id() -> None:
-    assert match_activity(FlowNodeRef("t1", "userTask", " Enter\n order "), ACTIVITIES) == ("Enter order", "name")
-    assert match_activity(FlowNodeRef("Check", "userTask", "Enter order"), ACTIVITIES) == ("Enter order", "name")
+    assert match_activity(FlowNodeRef("t1", "userTask", " Enter\n order "), ACTIVITIES) == (
+        "Enter order",
+        "name",
+    )
+    assert match_activity(FlowNodeRef("Check", "userTask", "Enter order"), ACTIVITIES) == (
+        "Enter order",
+        "name",
+    )
     assert match_activity(FlowNodeRef("Check", "userTask", "Other"), ACTIVITIES) == ("Check", "id")
-    assert match_activity(FlowNodeRef("审核订单", "userTask", "审核  订单"), ACTIVITIES) == ("审核 订单", "name")
+    assert match_activity(FlowNodeRef("审核订单", "userTask", "审核  订单"), ACTIVITIES) == (
+        "审核 订单",
+        "name",
+    )
     assert match_activity(FlowNodeRef("x", "task", ""), ACTIVITIES) is None
 
 

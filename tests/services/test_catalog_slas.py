@@ -75,7 +75,10 @@ def test_export_and_import_carry_them_on_their_own_sheet(container: Container) -
     container.catalog.set_slas(SYSTEM, "PUR-REQ-001", [NodeSla("审批", "PT8H")])
     report = container.catalog.import_file(SYSTEM, exported, "catalog.xlsx")
     assert report.updated == []  # the rows did not change; only the SLAs did
-    assert container.catalog.slas(SYSTEM, "SAL-ORD-001") == (NodeSla("审核订单", "PT4H"), NodeSla("发货", "P2D"))
+    assert container.catalog.slas(SYSTEM, "SAL-ORD-001") == (
+        NodeSla("审核订单", "PT4H"),
+        NodeSla("发货", "P2D"),
+    )
     assert container.catalog.slas(SYSTEM, "PUR-REQ-001") == ()  # on table 1, no SLA rows: none
     assert container.audit.search(SYSTEM, action="catalog.import.slas")[1] == 2
     # A file without an SLA sheet (a CSV, or a workbook of table 1 only) leaves them alone.

@@ -90,7 +90,8 @@ def test_the_heat_map_matches_by_name_then_id_and_colours_by_waiting(
     nodes = {n["id"]: n for n in found["nodes"]}
     assert (nodes["enter"]["activity"], nodes["enter"]["matched_by"]) == ("Enter order", "name")
     assert (nodes["Check"]["activity"], nodes["Check"]["matched_by"]) == ("Check", "id")
-    assert nodes["approve"]["activity"] is None and nodes["s"]["activity"] is None
+    assert nodes["approve"]["activity"] is None
+    assert nodes["s"]["activity"] is None
     assert found["matched"] == 2
     assert found["unmatched_activities"] == ["Ship"]
     check = nodes["Check"]
@@ -98,7 +99,8 @@ def test_the_heat_map_matches_by_name_then_id_and_colours_by_waiting(
     assert check["waiting_p90_s"] == pytest.approx(3600 + 0.9 * 7200)
     assert (check["level"], nodes["enter"]["level"]) == (5, 1)
     # the model's own isthmus:sla (by task name) does not name an activity of the log; the catalog's does
-    assert check["sla"]["source"] == "catalog" and check["sla"]["breaches"] == 1
+    assert check["sla"]["source"] == "catalog"
+    assert check["sla"]["breaches"] == 1
     assert nodes["enter"]["sla"] is None
     p90 = container.mining.heatmap(SYSTEM, log_id, MODEL, "orders.bpmn", metric=HeatMetric.P90)
     assert p90["max_s"] == pytest.approx(3600 + 0.9 * 7200)

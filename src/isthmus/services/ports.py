@@ -380,6 +380,9 @@ class SystemRepository(Protocol):
     def list(self) -> builtins.list[System]:
         """By name."""
 
+    def delete(self, name: str) -> bool:
+        """Remove ``name`` and its sealed credentials; False when there was none."""
+
 
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` begins it; ``commit()`` makes every change durable at once;

@@ -142,3 +142,6 @@ class InMemorySystemRepository:
 
     def list(self) -> builtins.list[System]:
         return [copy.deepcopy(s) for _, s in sorted(self._rows.systems.items())]
+
+    def delete(self, name: str) -> bool:
+        return self._rows.systems.pop(name, None) is not None

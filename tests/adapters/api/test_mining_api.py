@@ -171,3 +171,62 @@ def test_slas_from_the_deployed_model(client: TestClient, container: Container) 
         f"/api/v1/logs/{log_id}/proposals", params={"model": "orders"}, json={}, headers=owner
     )
     assert "sla" in {p["kind"] for p in proposals.json()["proposals"]}
+
+
+def test_the_heat_map_of_a_deployed_model(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    container.models.deploy(SYSTEM, SEQUENCE, "orders.bpmn")
+    log_id = client.post(
+        "/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner
+    ).json()["id"]
+    found = client.get(f"/api/v1/logs/{log_id}/heatmap", params={"model": "orders"}, headers=owner)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["model"] == {"key": "orders", "version": 1, "name": "Orders"}
+    assert body["xml"].startswith("<?xml")
+    nodes = {n["id"]: n for n in body["nodes"]}
+    assert {k for k, n in nodes.items() if n["activity"]} == {"enter", "ship"}
+    assert nodes["enter"]["instances"] == 3
+    assert nodes["ship"]["level"] == 5  # Ship waited a day; Enter order at most 50 minutes
+    assert (body["metric"], body["matched"]) == ("mean", 2)
+    p90 = client.get(
+        f"/api/v1/logs/{log_id}/heatmap", params={"model": "orders", "metric": "p90"}, headers=owner
+    )
+    assert p90.json()["metric"] == "p90"
+    unknown = client.get(f"/api/v1/logs/{log_id}/heatmap", params={"model": "nope"}, headers=owner)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    bad = client.get(
+        f"/api/v1/logs/{log_id}/heatmap", params={"model": "orders", "metric": "max"}, headers=owner
+    )
+    assert bad.status_code == 422
+    viewer = _token(container, "someone", Role.VIEWER)  # may read models, not logs
+    denied = client.get(f"/api/v1/logs/{log_id}/heatmap", params={"model": "orders"}, headers=viewer)
+    assert denied.status_code == 403
+
+
+def test_a_linked_log_checks_the_catalog_slas(client: TestClient, container: Container) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    container.catalog.create(SYSTEM, Process(id=ProcessId("SAL-ORD-001"), name="销售订单处理流程"))
+    put = client.put(
+        "/api/v1/processes/SAL-ORD-001/slas",
+        json={"slas": [{"node": "Enter order", "duration": "PT30M"}]},
+        headers=owner,
+    )
+    assert put.status_code == 200, put.text
+    log_id = client.post(
+        "/api/v1/logs", files={"file": ("orders.csv", CSV, "text/csv")}, headers=owner
+    ).json()["id"]
+    assert client.post(f"/api/v1/logs/{log_id}/sla", json={}, headers=owner).json()["activities"] == []
+    client.post(f"/api/v1/logs/{log_id}/link", json={"process_id": "SAL-ORD-001"}, headers=owner)
+    found = client.post(f"/api/v1/logs/{log_id}/sla", json={}, headers=owner).json()
+    assert found["process_id"] == "SAL-ORD-001"
+    (row,) = found["activities"]
+    assert (row["activity"], row["breaches"], row["source"], row["duration"]) == (
+        "Enter order",
+        2,
+        "catalog",
+        "PT30M",
+    )
+    given = client.post(f"/api/v1/logs/{log_id}/sla", json={"slas": {"Enter order": "PT2H"}}, headers=owner)
+    assert given.json()["activities"][0]["source"] == "given"

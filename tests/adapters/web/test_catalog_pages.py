@@ -266,3 +266,51 @@ def test_importing_a_bad_workbook_lists_every_problem_and_imports_nothing(
     assert {("2", "关键节点数量"), ("3", "平均处理时长(小时)"), ("3", "优化优先级(高/中/低)")} <= problems
     assert "应为 高、中 或 低，实际为 'urgent'" in text
     assert len(container.catalog.all(SYSTEM)) == 3
+
+
+def test_key_node_slas_are_edited_on_the_edit_page(client: TestClient, container: Container) -> None:
+    csrf = sign_in(client, "owner")
+    edit = client.get("/catalog/SAL-ORD-001/edit")
+    assert 'action="/catalog/SAL-ORD-001/slas"' in edit.text
+    assert 'name="slas"' in edit.text
+    saved = client.post(
+        "/catalog/SAL-ORD-001/slas",
+        data={"csrf_token": csrf, "slas": "审核订单 = PT4H\n\n发货: p2d\n"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"] == "/catalog/SAL-ORD-001/edit?slas=saved"
+    assert [(s.node, s.duration) for s in container.catalog.slas(SYSTEM, "SAL-ORD-001")] == [
+        ("审核订单", "PT4H"),
+        ("发货", "P2D"),
+    ]
+    shown = client.get(saved.headers["location"])
+    assert "审核订单 = PT4H\n发货 = P2D</textarea>" in shown.text
+    assert 'role="status"' in shown.text
+
+    bad = client.post(
+        "/catalog/SAL-ORD-001/slas", data={"csrf_token": csrf, "slas": "审核订单 = PT4H\n\n发货 = next week"}
+    )
+    assert bad.status_code == 422
+    assert 'aria-invalid="true"' in bad.text
+    assert "发货 = next week</textarea>" in bad.text  # the text as typed
+    assert re.search(r'id="f-slas-error">\s*<li>[^<]*3', bad.text)  # names the line
+    assert len(container.catalog.slas(SYSTEM, "SAL-ORD-001")) == 2
+    missing_sep = client.post("/catalog/SAL-ORD-001/slas", data={"csrf_token": csrf, "slas": "发货"})
+    assert missing_sep.status_code == 422
+    # the row's own form leaves the SLAs alone
+    process = container.catalog.get(SYSTEM, "SAL-ORD-001")
+    edited = client.post(
+        "/catalog/SAL-ORD-001/edit",
+        data=_form(csrf_token=csrf, id="SAL-ORD-001", name=process.name, version=str(process.version)),
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303, edited.text
+    assert len(container.catalog.slas(SYSTEM, "SAL-ORD-001")) == 2
+
+
+def test_a_viewer_may_not_save_slas(client: TestClient, container: Container) -> None:
+    csrf = sign_in(client, "viewer")
+    denied = client.post("/catalog/SAL-ORD-001/slas", data={"csrf_token": csrf, "slas": "审核订单 = PT4H"})
+    assert denied.status_code == 403
+    assert container.catalog.slas(SYSTEM, "SAL-ORD-001") == ()

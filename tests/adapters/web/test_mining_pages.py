@@ -7,7 +7,7 @@ import json
 import re
 
 from isthmus.bootstrap import Container
-from isthmus.catalog import Process, ProcessId
+from isthmus.catalog import NodeSla, Process, ProcessId
 from isthmus.security import SYSTEM
 from tests.adapters.web.web_client import TestClient, sign_in, visible_text
 
@@ -81,3 +81,48 @@ def test_a_bad_upload_shows_the_line_and_keeps_the_mapping(client: TestClient) -
     assert "2" in visible_text(page.text)
     assert 'value="单号"' in page.text
     assert client.get("/logs").status_code == 200
+
+
+MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="urn:t">
+  <bpmn:process id="so" name="Sales orders" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:userTask id="create" name="创建订单"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="create"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="create" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+def test_heat_map_panel_and_catalog_slas_on_the_log_page(client: TestClient, container: Container) -> None:
+    container.catalog.create(SYSTEM, Process(id=ProcessId("SAL-ORD-001"), name="销售订单处理流程"))
+    container.catalog.set_slas(SYSTEM, "SAL-ORD-001", [NodeSla("创建订单", "PT20M")])
+    csrf = sign_in(client, "owner")
+    done = client.post(
+        "/logs",
+        data={"csrf_token": csrf, **MAPPING},
+        files={"file": ("orders.csv", CSV.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    log_id = done.headers["location"].split("/")[2].split("?")[0]
+    page = client.get(f"/logs/{log_id}")
+    assert 'id="heat-map-panel"' not in page.text  # no deployed model yet: no panel, no viewer script
+    assert "bpmn-modeler.production.min.js" not in page.text
+    assert "SAL-ORD-001" not in visible_text(page.text.split("SLA", 1)[1].split("</section>", 1)[0])
+
+    container.models.deploy(SYSTEM, MODEL, "so.bpmn")
+    client.post(f"/logs/{log_id}/link", data={"csrf_token": csrf, "process_id": "SAL-ORD-001"})
+    page = client.get(f"/logs/{log_id}", params={"model": "so"})
+    assert f'data-url="/api/v1/logs/{log_id}/heatmap"' in page.text
+    assert '<option value="so" selected>' in page.text
+    assert "/static/js/mining-heatmap.js" in page.text
+    assert "<script>" not in page.text  # CSP: no inline scripts
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    sla_section = visible_text(page.text.split('class="sla-form"', 1)[0].rsplit("<section", 1)[1])
+    assert "SAL-ORD-001" in sla_section
+    table = page.text.split('class="sla-form"', 1)[1]
+    assert "创建订单" in table
+    assert "/catalog/SAL-ORD-001/edit#slas" in page.text

@@ -181,19 +181,11 @@ def log_page(
         "heat_model": model,
         "sla_sources": SLA_SOURCES,
     }
-    return render(request, "mining/log.html", context, headers={"Content-Security-Policy": _viewer_csp()})
+    return render(request, "mining/log.html", context)
 
 
 def _catalog_sla_count(service: MiningService, principal: Principal, log_id: str) -> int:
     return sum(1 for s in service.slas(principal, log_id).values() if s.source is SlaSource.CATALOG)
-
-
-def _viewer_csp() -> str:
-    """The site's policy with inline *styles* allowed, as on the modeler page: diagram-js positions
-    the heat map's overlays and sizes its SVG through style attributes. Scripts stay ``'self'``."""
-    from isthmus.adapters.web import CONTENT_SECURITY_POLICY  # the package imports this module
-
-    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def _can(principal: Principal, permission: str) -> bool:

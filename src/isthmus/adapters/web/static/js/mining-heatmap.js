@@ -44,7 +44,10 @@
     box.className = "heat-badge heat-badge-" + node.level + (node.sla && node.sla.breaches ? " heat-breach" : "");
     box.tabIndex = 0;
     box.setAttribute("data-node", node.id);
-    box.textContent = duration(panel, node.value_s);
+    var value = document.createElement("span");
+    value.className = "heat-value";
+    value.textContent = duration(panel, node.value_s);
+    box.appendChild(value);
     var tip = document.createElement("dl");
     tip.className = "heat-tip";
     facts(panel, node).forEach(function (pair) {
