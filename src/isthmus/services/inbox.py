@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from isthmus.engine import Interpreter, TaskQuery, TaskState, UserTask
+from isthmus.engine import Interpreter, Notification, TaskQuery, TaskState, UserTask
 from isthmus.errors import Conflict, InvalidInput, IsthmusError, NotFound, PayloadTooLarge, PermissionDenied
 from isthmus.security import Principal, Role
 from isthmus.services import audit
@@ -81,6 +81,22 @@ class TaskService:
             )
         with self._uow() as uow:
             return uow.user_tasks.find(query)
+
+    def notifications(self, principal: Principal, *, limit: int = 50) -> builtins.list[Notification]:
+        """Unread escalation notices for me or one of my groups (``isthmus:escalate notify:…``)."""
+        principal.require("task:work")
+        with self._uow() as uow:
+            return uow.notifications.for_recipients(principal.actor, groups_of(principal), limit=limit)
+
+    def dismiss(self, principal: Principal, notification_id: int) -> None:
+        """Mark one of my notices read; someone else's is ``NotFound``."""
+        principal.require("task:work")
+        with self._uow() as uow:
+            mine = uow.notifications.for_recipients(principal.actor, groups_of(principal), limit=10_000)
+            if not any(n.id == notification_id for n in mine):
+                raise NotFound("no notification {id} for you", id=notification_id)
+            uow.notifications.mark_read(notification_id, self._clock.now())
+            uow.commit()
 
     def get(self, principal: Principal, task_id: int) -> UserTask:
         principal.require("task:work")

@@ -3,11 +3,16 @@ the user rep, enter it through the generated form, approve it as the approver.""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 from isthmus.bootstrap import Container
 from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
+from isthmus.integration import TargetRejected
 from isthmus.security import SYSTEM
+from isthmus.services.service_tasks import ServiceRequest
+from isthmus.testing import FakeClock
 from tests.adapters.web.web_client import TestClient, sign_in, visible_text
 
 
@@ -71,3 +76,92 @@ def test_the_demo_order_from_start_to_approval(client: TestClient, container: Co
     text = visible_text(view.text)
     assert "completed" in text
     assert "manager_approval" in text
+
+
+def _late_order(container: Container, clock: FakeClock) -> str:
+    """A demo order whose stock check fails (an incident) and was late (an escalation notice)."""
+    deploy_demo_decisions(SYSTEM, container.decisions)
+    deploy_demo_processes(SYSTEM, container.models)
+
+    def erp_down(request: ServiceRequest) -> dict[str, object]:
+        if request.variables.get("erp_ok") is not True:
+            raise TargetRejected("ERP refused the order")
+        return {"in_stock": True}
+
+    container.engine.handlers.register("demo.check-stock", erp_down)
+    started = container.engine.start(SYSTEM, "SAL-ORD-001", {"order_id": "SO-5"}, business_key="SO-5")
+    (task,) = container.tasks.list(SYSTEM, instance_id=started.id)
+    container.tasks.complete(SYSTEM, task.id, {"customer": "ACME", "amount": 100, "quantity": 1})
+    clock.advance(minutes=11)
+    container.job_runner().run_until_idle()
+    return started.id
+
+
+def test_an_operator_fixes_variables_and_retries_an_incident(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    instance_id = _late_order(container, clock)
+    csrf = sign_in(client, "admin")
+    page = client.get(f"/instances/{instance_id}")
+    assert page.status_code == 200
+    assert "ERP refused the order" in page.text
+    assert 'id="instance-diagram"' in page.text
+    assert "'unsafe-inline'" in page.headers["content-security-policy"].split("style-src")[1]
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    marks = json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', page.text).group(1)))  # type: ignore[union-attr]
+    assert marks["incidents"] == ["check_stock"]
+    assert "f_entered" in marks["flows"]
+    assert "check_stock" in marks["active"]
+    xml = client.get(f"/instances/{instance_id}/diagram.xml")
+    assert xml.headers["content-type"].startswith("application/xml")
+    assert b'id="check_stock"' in xml.content
+
+    bad = client.post(f"/instances/{instance_id}/variables", data={"csrf_token": csrf, "variables": "[1]"})
+    assert bad.status_code == 422
+    assert "JSON object" in visible_text(bad.text)
+    fixed = client.post(
+        f"/instances/{instance_id}/variables",
+        data={"csrf_token": csrf, "variables": '{"erp_ok": true}'},
+        follow_redirects=False,
+    )
+    assert fixed.status_code == 303
+    job_id = re.search(r"/jobs/(\d+)/retry", page.text).group(1)  # type: ignore[union-attr]
+    retried = client.post(
+        f"/instances/{instance_id}/jobs/{job_id}/retry", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert retried.status_code == 303
+    container.job_runner().run_until_idle()
+    view = container.engine.show(SYSTEM, instance_id)
+    assert view.state == "active"
+    assert view.variables["in_stock"] is True
+    assert "manager_approval" in view.active_activities
+
+
+def test_a_viewer_sees_the_diagram_but_no_fix_or_retry(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    instance_id = _late_order(container, clock)
+    sign_in(client, "auditor")
+    page = client.get(f"/instances/{instance_id}")
+    assert page.status_code == 200
+    assert 'id="instance-diagram"' in page.text
+    assert "/retry" not in page.text
+    assert 'name="variables"' not in page.text
+
+
+def test_the_escalation_notice_is_in_the_owners_inbox(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    instance_id = _late_order(container, clock)
+    csrf = sign_in(client, "owner")
+    inbox = client.get("/tasks")
+    assert 'id="notifications"' in inbox.text
+    assert "SO-5" in visible_text(inbox.text)
+    assert f'href="/instances/{instance_id}"' in inbox.text
+    note_id = re.search(r"/notifications/(\d+)/dismiss", inbox.text).group(1)  # type: ignore[union-attr]
+    sign_in(client, "approver")
+    assert 'id="notifications"' not in client.get("/tasks").text  # not for the approvers' group
+    csrf = sign_in(client, "owner")
+    done = client.post(f"/notifications/{note_id}/dismiss", data={"csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert 'id="notifications"' not in client.get("/tasks").text

@@ -8,6 +8,7 @@ the service's error on the page it came from.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -43,7 +44,15 @@ def inbox(
     now = container.clock.now()
     mine = [t for t in found if t.assignee == principal.actor]
     group = [t for t in found if t.assignee is None]
-    context = {"mine": mine, "group": group, "now": now, "flash": MESSAGES.get(msg), "flash_id": id}
+    notices = container.tasks.notifications(principal)
+    context = {
+        "mine": mine,
+        "group": group,
+        "now": now,
+        "flash": MESSAGES.get(msg),
+        "flash_id": id,
+        "notices": notices,
+    }
     return render(request, "tasks/inbox.html", context)
 
 
@@ -166,14 +175,116 @@ async def start(request: Request, container: WebContainer, principal: WebPrincip
     return RedirectResponse(f"/instances/{started.id}", status_code=303)
 
 
-@router.get("/instances/{instance_id}", include_in_schema=False)
-def instance(
-    request: Request, instance_id: str, container: WebContainer, principal: WebPrincipal
+INSTANCE_MESSAGES = {
+    "variables": N_("The variables were saved."),
+    "retried": N_("Job {id} will run again."),
+}
+
+
+def _instance_page(
+    request: Request,
+    container: WebContainer,
+    principal: WebPrincipal,
+    instance_id: str,
+    *,
+    msg: str = "",
+    flash_id: str = "",
+    error: IsthmusError | None = None,
+    draft: str = "",
 ) -> Response:
     view = container.engine.show(principal, instance_id)
-    active = set(view.active_activities)
-    done = set(view.completed_activities)
-    return render(request, "tasks/instance.html", {"view": view, "active": active, "done": done})
+    diagram = container.engine.diagram(principal, instance_id)
+    context = {
+        "view": view,
+        "marks": diagram.marks(),
+        "has_diagram": b"BPMNDiagram" in diagram.xml,
+        "may_fix": _may(principal, "instance:operate"),
+        "may_retry": _may(principal, "job:operate"),
+        "flash": INSTANCE_MESSAGES.get(msg),
+        "flash_id": flash_id,
+        "error": error,
+        "draft": draft or json.dumps(view.variables, ensure_ascii=False, indent=2, sort_keys=True),
+    }
+    return render(
+        request,
+        "tasks/instance.html",
+        context,
+        status_code=422 if error else 200,
+        headers={"Content-Security-Policy": _diagram_csp()},
+    )
+
+
+@router.get("/instances/{instance_id}", include_in_schema=False)
+def instance(
+    request: Request,
+    instance_id: str,
+    container: WebContainer,
+    principal: WebPrincipal,
+    msg: str = "",
+    id: str = "",
+) -> Response:
+    return _instance_page(request, container, principal, instance_id, msg=msg, flash_id=id)
+
+
+@router.get("/instances/{instance_id}/diagram.xml", include_in_schema=False)
+def instance_diagram(instance_id: str, container: WebContainer, principal: WebPrincipal) -> Response:
+    """The BPMN of the instance's own version, for the viewer (instance readers need no model right)."""
+    diagram = container.engine.diagram(principal, instance_id)
+    return Response(diagram.xml, media_type="application/xml")
+
+
+@router.post("/instances/{instance_id}/variables", include_in_schema=False)
+async def fix_variables(
+    request: Request, instance_id: str, container: WebContainer, principal: WebPrincipal
+) -> Response:
+    """An operator edits the variables (a JSON object) before retrying an incident."""
+    form = await request.form()
+    raw = form.get("variables")
+    text = raw if isinstance(raw, str) else ""
+    problem: InvalidInput | None = None
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as decode:
+        problem = InvalidInput("variables: not JSON ({error})", field="variables", error=str(decode))
+    else:
+        if not isinstance(value, dict):
+            problem = InvalidInput("variables: give a JSON object", field="variables")
+    if problem is None:
+        try:
+            await run_in_threadpool(container.engine.set_variables, principal, instance_id, value)
+        except InvalidInput as refused:
+            problem = refused
+    if problem is not None:
+        shown = problem
+        return await run_in_threadpool(
+            lambda: _instance_page(request, container, principal, instance_id, error=shown, draft=text)
+        )
+    return RedirectResponse(with_query(f"/instances/{instance_id}", msg="variables"), status_code=303)
+
+
+@router.post("/instances/{instance_id}/jobs/{job_id}/retry", include_in_schema=False)
+def retry_job(instance_id: str, job_id: int, container: WebContainer, principal: WebPrincipal) -> Response:
+    job = container.jobs.get(principal, job_id)
+    if job.serial_key != instance_id:
+        raise InvalidInput("job {id} does not belong to this instance", id=job_id)
+    container.jobs.retry(principal, job_id)
+    return RedirectResponse(
+        with_query(f"/instances/{instance_id}", msg="retried", id=str(job_id)), status_code=303
+    )
+
+
+@router.post("/notifications/{notification_id}/dismiss", include_in_schema=False)
+def dismiss(notification_id: int, container: WebContainer, principal: WebPrincipal) -> Response:
+    container.tasks.dismiss(principal, notification_id)
+    return RedirectResponse("/tasks", status_code=303)
+
+
+def _diagram_csp() -> str:
+    """As the modeler: bpmn-js sizes its SVG and overlays through style attributes, so inline
+    *styles* are allowed on this page; scripts stay ``'self'`` only."""
+    from isthmus.adapters.web import CONTENT_SECURITY_POLICY  # the package imports this module
+
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def _may(principal: WebPrincipal, permission: str) -> bool:
