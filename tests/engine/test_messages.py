@@ -4,15 +4,17 @@ services on the in-memory store, with a save/restore check of every instance sta
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
-from isthmus.engine import TaskQuery, load_state, parse_escalation
+from isthmus.engine import Definition, TaskQuery, definition_of, load_state, parse_escalation, start_timer_due
 from isthmus.errors import PermissionDenied
+from isthmus.models import NodeSpec, parse_bpmn
 from isthmus.security import SYSTEM, Role
 from isthmus.services.messages import START_TIMER_JOB
+from tests.engine.harness import T0
 from tests.engine.test_service_flow import Engine, user
 
 
@@ -221,3 +223,42 @@ def test_escalation_rules_parse(text: str, expected: list[tuple[str, str, tuple[
 def test_bad_escalation_rules_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="escalation"):
         parse_escalation(text)
+
+
+def _timer_start(kind: str, text: str) -> tuple[Definition, NodeSpec]:
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"><timerEventDefinition><{kind}>{text}</{kind}></timerEventDefinition></startEvent>
+    <sequenceFlow id="f" sourceRef="s" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>""".encode()
+    d = definition_of("p", 1, parse_bpmn(xml))
+    return d, d.node("s")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("timeDate", "2026-12-01T08:00:00+08:00", ["2026-12-01T00:00:00+00:00"]),
+        ("timeDuration", "PT90M", ["2026-03-02T10:30:00+00:00"]),
+        ("timeDuration", '=duration("PT1H")', ["2026-03-02T10:00:00+00:00"]),
+        ("timeCycle", "R2/PT12H", ["2026-03-02T21:00:00+00:00", "2026-03-03T09:00:00+00:00"]),
+        (
+            "timeCycle",
+            "R3/2026-04-01T00:00:00Z/P1D",
+            ["2026-04-01T00:00:00+00:00", "2026-04-02T00:00:00+00:00", "2026-04-03T00:00:00+00:00"],
+        ),
+    ],
+)
+def test_timer_start_due_times(kind: str, text: str, expected: list[str]) -> None:
+    d, node = _timer_start(kind, text)
+    found: list[str] = []
+    previous = None
+    for fired in range(len(expected) + 2):
+        due = start_timer_due(d, node, deployed_at=T0, fired=fired, previous=previous)
+        if due is None:
+            break
+        found.append(due.astimezone(UTC).isoformat())
+        previous = due
+    assert found == expected
