@@ -13,12 +13,14 @@ from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json
 from isthmus.catalog import (
     PRIORITY_TEXT,
+    NodeSla,
     Priority,
     PriorityScores,
     Process,
     ProcessId,
     ProcessQuery,
     SortField,
+    parse_sla_lines,
 )
 from isthmus.errors import InvalidInput, Location
 
@@ -223,6 +225,51 @@ def edit(
         emit_json(_public(stored))
     else:
         console.print(f"saved {stored.id} (version {stored.version})")
+
+
+@app.command("slas")
+def slas(
+    ctx: typer.Context,
+    process_id: str,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Replace the list with these 'node=PT4H' entries (repeat, in order)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every SLA of the process.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show or replace the key-node SLAs of a process (ISO 8601 durations, e.g. 审核订单=PT4H)."""
+    s = state(ctx)
+    service, principal = s.container().catalog, s.principal()
+    if set_ and clear:
+        raise InvalidInput("--set and --clear contradict each other: give one")
+    found: tuple[NodeSla, ...]
+    if clear:
+        found = service.set_slas(principal, process_id, [])
+    elif set_:
+        entries = [entry for item in set_ for entry in _sla_entry(item)]
+        found = service.set_slas(principal, process_id, entries)
+    else:
+        found = service.slas(principal, process_id)
+    if json_out:
+        emit_json({"process_id": process_id, "slas": [sla.as_dict() for sla in found]})
+        return
+    for sla in found:
+        console.print(f"{sla.node} = {sla.duration}")
+    if not found:
+        console.print(f"{process_id} has no key-node SLAs")
+
+
+def _sla_entry(text: str) -> tuple[NodeSla, ...]:
+    try:
+        found = parse_sla_lines(text)
+    except InvalidInput:
+        found = ()
+    if len(found) != 1:
+        raise InvalidInput(
+            "--set: expected node=ISO 8601 duration (e.g. 审核订单=PT4H), got {value!r}", value=text
+        )
+    return found
 
 
 @app.command("delete")

@@ -14,8 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from isthmus import mining
 from isthmus.adapters.cli.context import CliState, state
 from isthmus.adapters.cli.output import emit_json
+from isthmus.catalog import NodeSla, parse_sla_lines
 from isthmus.errors import InvalidInput, Location
 from isthmus.mining import ColumnMapping
 
@@ -104,6 +106,23 @@ def list_logs(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         typer.echo(f"{log.id}  {log.name}  {st.cases} cases, {st.events} events, {st.activities} activities")
 
 
+@log_app.command("link")
+def link(
+    ctx: typer.Context,
+    log: Annotated[str, typer.Argument(help="A log id.")],
+    process_id: Annotated[str, typer.Argument(help="The catalog process (table 1 row) it records.")],
+    key_node_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Key nodes: activities with at least this share of events."),
+    ] = 0.0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Link a log to a catalog process: fills its average hours and key nodes, and makes the
+    process's key-node SLAs the ones ``mine sla`` checks."""
+    s = state(ctx)
+    _emit(s.container().mining.link(s.principal(), log, process_id, key_node_share=key_node_share), json_out)
+
+
 def _resolve(s: CliState, log: str) -> str:
     path = Path(log)
     if path.suffix and path.is_file():
@@ -146,15 +165,53 @@ def conformance(
 ) -> None:
     """Token-based replay fitness of the log on a BPMN model, per case and overall."""
     s = state(ctx)
+    data = _read_model(model)
+    _emit(s.container().mining.conformance(s.principal(), _resolve(s, log), data, model.name), json_out)
+
+
+@mine_app.command("sla")
+def sla(
+    ctx: typer.Context,
+    log: LogArg,
+    given: Annotated[
+        list[str] | None, typer.Option("--sla", help="An 'activity=PT1H' SLA (repeat); overrides the others.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Take the isthmus:sla of this BPMN file's tasks.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """SLA breaches per activity by lead time (waiting + service). SLAs: the linked catalog
+    process's key-node SLAs, then the model's, then --sla; each row names its source."""
+    s = state(ctx)
+    log_id = _resolve(s, log)
+    model_slas = mining.slas_from_bpmn(_read_model(model), model.name) if model else None
+    slas = {n.node: n.duration for item in given or [] for n in _entry(item)}
+    rows = s.container().mining.sla(s.principal(), log_id, slas, model=model_slas)
+    _emit({"activities": rows}, json_out)
+
+
+def _entry(text: str) -> tuple[NodeSla, ...]:
     try:
-        data = model.read_bytes()
+        found = parse_sla_lines(text)
+    except InvalidInput:
+        found = ()
+    if len(found) != 1:
+        raise InvalidInput(
+            "--sla: expected activity=ISO 8601 duration (e.g. Check=PT1H), got {value!r}", value=text
+        )
+    return found
+
+
+def _read_model(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except OSError as exc:
         raise InvalidInput(
             "cannot read the model: {reason}",
-            location=Location(file=str(model)),
+            location=Location(file=str(path)),
             reason=exc.strerror or str(exc),
         ) from None
-    _emit(s.container().mining.conformance(s.principal(), _resolve(s, log), data, model.name), json_out)
 
 
 @mine_app.command("export")
