@@ -25,6 +25,7 @@ from tests.adapters.web.test_browser import (  # noqa: F401  (fixtures)
     _sign_in,
     _wait_until_healthy,
     browser,
+    shots,
 )
 
 pytestmark = pytest.mark.browser
@@ -79,7 +80,7 @@ def flow_server(tmp_path: Path) -> Iterator[str]:
             container.close()
 
 
-def test_table2_the_chart_and_a_replay(flow_server: str, browser: Browser) -> None:  # noqa: F811
+def test_table2_the_chart_and_a_replay(flow_server: str, browser: Browser, shots: Path) -> None:  # noqa: F811
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
@@ -106,6 +107,15 @@ def test_table2_the_chart_and_a_replay(flow_server: str, browser: Browser) -> No
         dead.get_by_role("button", name="Replay").click()
         expect(page.get_by_role("status")).to_contain_text("1 message(s) replayed")
         expect(page.locator("#dlq-2")).to_have_count(0)
+        for width in (1280, 768):  # the layout at a desktop and on a tablet (cards below 900 px)
+            page.set_viewport_size({"width": width, "height": 1000})
+            for name, path in (
+                ("table2", "/flows"),
+                ("flow", "/flows/crm-erp-orders"),
+                ("form", "/flows/new"),
+            ):
+                page.goto(f"{flow_server}{path}")
+                page.screenshot(path=str(shots / f"flows-{name}-{width}.png"), full_page=True)
         assert errors == []
     finally:
         context.close()

@@ -18,16 +18,14 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
-from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import render
 from isthmus.errors import InvalidInput, IsthmusError
-from isthmus.i18n import N_
 from isthmus.integration import MessageState
 from isthmus.security import Principal
 
 router = APIRouter(prefix="/dead-letters", route_class=WebRoute)
-register_page(Page(Stage.CONNECT, "dead-letters", N_("Dead letters"), "/dead-letters", "flow:read"))
+# The menu entry is registered by _flow_pages, right after the flows page.
 
 SCANNED = 10_000  # dead letters read per page view before the text filter
 SHOWN = 200

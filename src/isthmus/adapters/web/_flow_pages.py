@@ -34,6 +34,7 @@ from isthmus.services.flow_metrics import DEFAULT_WINDOW, WINDOWS, FlowMetricsRe
 
 router = APIRouter(prefix="/flows", route_class=WebRoute)
 register_page(Page(Stage.CONNECT, "flows", N_("Integration flows"), "/flows", "flow:read"))
+register_page(Page(Stage.CONNECT, "dead-letters", N_("Dead letters"), "/dead-letters", "flow:read"))
 
 # The guide's table 2 headers (COLUMNS, in Chinese) as English msgids; zh_CN translates them back.
 COLUMN_LABELS = (

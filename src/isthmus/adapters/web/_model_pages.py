@@ -19,7 +19,7 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import render
-from isthmus.errors import InvalidInput, PayloadTooLarge
+from isthmus.errors import InvalidInput, PayloadTooLarge, PermissionDenied
 from isthmus.i18n import N_
 from isthmus.models import InvalidModel
 
@@ -63,10 +63,11 @@ async def model_deploy(
 
 
 @router.get("/new", include_in_schema=False)
-def model_new(request: Request, principal: WebPrincipal) -> Response:
+def model_new(request: Request, container: WebContainer, principal: WebPrincipal) -> Response:
     """An empty diagram in the modeler; the first "Save draft" creates the key."""
     principal.require("model:write")
-    return _modeler(request, {"definition": None, "versions": [], "xml_url": "", "notice": ""})
+    context: dict[str, Any] = {"definition": None, "versions": [], "xml_url": "", "notice": ""}
+    return _modeler(request, context | {"flow_choices": _flow_choices(container, principal)})
 
 
 @router.get("/{key}", include_in_schema=False)
@@ -87,8 +88,18 @@ def model_page(
         "versions": versions,
         "xml_url": f"/api/v1/models/{definition.key}/xml?version={definition.version}",
         "notice": notice,
+        "flow_choices": _flow_choices(container, principal),
     }
     return _modeler(request, context)
+
+
+def _flow_choices(container: WebContainer, principal: WebPrincipal) -> list[str]:
+    """The deployed integration flows, offered in the "Integration flow" field (a service task
+    bound to one runs it); none for someone who may not read flows."""
+    try:
+        return [flow.flow_id for flow in container.flows.list(principal)]
+    except PermissionDenied:
+        return []
 
 
 def _modeler(request: Request, context: dict[str, Any]) -> Response:
