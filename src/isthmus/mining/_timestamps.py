@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from isthmus.errors import InvalidInput, Location
@@ -77,61 +79,102 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d
 
 
 def _fixed_width_iso(text: pl.Series, zone: str) -> pl.Series | None:
-    """Exports write every timestamp in one fixed-width ISO 8601 layout; then cutting the digits out
-    by position is ~5× faster than Polars' general parser (which runs chrono per value). Returns None
-    when the column is not that regular, and the general parser takes over."""
+    """Exports write every timestamp in one fixed-width ISO 8601 layout; then the digits are at
+    fixed byte positions, and numpy turns the column's bytes (one ``n × width`` matrix) into
+    microseconds directly — ~8× less CPU than Polars' general parser, which runs chrono per value.
+    Every byte is checked (digits where the first value has digits, its separators elsewhere, a
+    sign in the offset) and every field range (month, day of that month, hour, minute, second);
+    returns None on any doubt, and the general parser takes over."""
     sample = text.drop_nulls()
     if sample.is_empty() or sample.str.len_bytes().n_unique() != 1:
         return None
     first = str(sample[0])
     match = _ISO.match(first)
-    if match is None or not bool(sample.str.contains(_ISO.pattern).all()):
+    if match is None or not first.isascii():
         return None
-    fraction, offset = match.group(1), match.group(2)
-
-    def part(start: int, length: int) -> pl.Expr:
-        return pl.col("t").str.slice(start, length).cast(pl.Int32, strict=False)
-
-    micro = pl.lit(0, pl.Int32)
-    if fraction:
-        micro = pl.col("t").str.slice(20, len(fraction) - 1).str.pad_end(6, "0").cast(pl.Int32, strict=False)
+    fraction, offset = match.group(1) or "", match.group(2) or ""
+    width = len(first)
     try:
-        frame = pl.DataFrame({"t": text}).select(
-            pl.datetime(
-                part(0, 4),
-                part(5, 2),
-                part(8, 2),
-                part(11, 2),
-                part(14, 2),
-                part(17, 2),
-                micro,
-                time_unit="us",
-            ).alias("naive"),
-            pl.col("t").str.slice(len(first) - 6, 6).alias("offset"),
-        )
-    except pl.exceptions.PolarsError:
+        raw = np.frombuffer(sample.str.join("").item().encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
         return None
-    naive = frame["naive"]
-    if naive.null_count() != text.null_count():
-        return None
+    table = raw.reshape(-1, width)
+    template = np.frombuffer(first.encode("ascii"), dtype=np.uint8)
+    digit = np.array([c.isdigit() for c in first])
     if offset and offset != "Z":
-        offsets = frame["offset"].drop_nulls().unique()
-        if offsets.len() == 1:  # one zone for the whole file: shift by a constant
-            value = str(offsets[0])
-            minutes = (-1 if value[0] == "-" else 1) * (int(value[1:3]) * 60 + int(value[4:6]))
-            return (naive - timedelta(minutes=minutes)).dt.replace_time_zone("UTC").rename(text.name)
-        sign = pl.when(pl.col("offset").str.slice(0, 1) == "-").then(-1).otherwise(1)
-        minutes_expr = sign * (
-            pl.col("offset").str.slice(1, 2).cast(pl.Int64) * 60
-            + pl.col("offset").str.slice(4, 2).cast(pl.Int64)
-        )
-        shifted = frame.select((pl.col("naive") - pl.duration(minutes=minutes_expr)).alias(text.name))[
-            text.name
-        ]
-        return shifted.dt.replace_time_zone("UTC").rename(text.name)
-    if offset == "Z":
-        return naive.dt.replace_time_zone("UTC").rename(text.name)
-    return _to_utc(naive, zone).rename(text.name)
+        digit[width - 6] = False
+        signs = table[:, width - 6]
+        if not bool(np.all((signs == ord("+")) | (signs == ord("-")))):
+            return None
+        literal = digit.copy()
+        literal[width - 6] = True  # checked above
+    else:
+        literal = digit
+    micros = np.empty(table.shape[0], dtype=np.int64)
+    for lo in range(0, table.shape[0], _BATCH):  # batches keep the temporaries in cache
+        rows = table[lo : lo + _BATCH]
+        if bool(np.any(rows[:, digit] - np.uint8(ord("0")) > 9)) or bool(
+            np.any(rows[:, ~literal] != template[~literal])
+        ):
+            return None
+        done = _micros(rows, fraction, offset, width)
+        if done is None:
+            return None
+        micros[lo : lo + _BATCH] = done
+    parsed = pl.Series(text.name, micros, dtype=pl.Int64).cast(pl.Datetime("us"))
+    if text.null_count():
+        present = text.is_not_null()
+        full = np.zeros(text.len(), dtype=np.int64)
+        full[present.to_numpy()] = micros
+        parsed = pl.select(pl.when(present).then(pl.Series(full).cast(pl.Datetime("us")))).to_series()
+    if offset:
+        return parsed.dt.replace_time_zone("UTC").rename(text.name)
+    return _to_utc(parsed, zone).rename(text.name)
+
+
+def _number(table: npt.NDArray[np.uint8], start: int, length: int) -> npt.NDArray[np.int64]:
+    out = table[:, start].astype(np.int64) - ord("0")
+    for i in range(start + 1, start + length):
+        out *= 10
+        out += table[:, i]
+        out -= ord("0")
+    return out
+
+
+_BATCH = 1 << 16
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _micros(
+    table: npt.NDArray[np.uint8], fraction: str, offset: str, width: int
+) -> npt.NDArray[np.int64] | None:
+    """µs since the epoch (UTC when ``offset`` is given, else wall time) of validated ISO bytes;
+    None if a field is out of range (e.g. 2024-02-30), as chrono would reject it."""
+    year, month, day = _number(table, 0, 4), _number(table, 5, 2), _number(table, 8, 2)
+    hour, minute, second = _number(table, 11, 2), _number(table, 14, 2), _number(table, 17, 2)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    if not bool(
+        np.all((year >= 1) & (month >= 1) & (month <= 12) & (hour <= 23) & (minute <= 59) & (second <= 59))
+    ):
+        return None
+    last_day = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    if not bool(np.all((day >= 1) & (day <= last_day))):
+        return None
+    # days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+    micros: npt.NDArray[np.int64] = (days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000
+    if len(fraction) > 1:
+        digits = len(fraction) - 1
+        micros += _number(table, 20, digits) * 10 ** (6 - digits)
+    if offset and offset != "Z":
+        sign = np.where(table[:, width - 6] == ord("-"), -1, 1)
+        minutes = sign * (_number(table, width - 5, 2) * 60 + _number(table, width - 2, 2))
+        micros -= minutes * 60_000_000
+    return micros
 
 
 def _try(text: pl.Series, fmt: str, zone: str) -> pl.Series | None:
