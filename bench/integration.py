@@ -1,36 +1,54 @@
-"""Integration throughput: orders CSV → FEEL mapping → outbox → delivery into SQLite (upsert by key).
+"""Batch integration: a 1M-row orders CSV → mapping → upsert into SQLite and PostgreSQL, three ways.
 
-    .venv/bin/python bench/integration.py --rows 1000000 --outbox-rows 20000
+    .venv/bin/python bench/integration.py                       # 250k, 500k and 1M rows; starts a PG
+    .venv/bin/python bench/integration.py --sizes 20000 --pg-url postgresql://…/postgres
 
-Three measurements on one deterministic file (~1 % malformed rows, ~2 % duplicates):
-1. mapping only: the file read in chunks and mapped in FEEL batch mode (rows/s, peak RSS);
-2. end to end: the first ``--outbox-rows`` rows through the outbox (one message + one delivery job
-   each, as the product runs today) into a SQLite target (rows/s);
-3. a plain Python script (csv + executemany upsert) on the whole file, the floor to compare with.
+One deterministic file per size (~1 % malformed phones, ~2 % duplicate order ids). The job: validate
+the phone (11 digits, else the row is rejected), map order_id→vbeln, cust_code→kunnr, amount→dmbtr
+(a decimal), phone→telf1 masked (138****5678), upsert by vbeln into table ``vbak``. Each tool runs
+in a child process of its own (peak RSS is that process's high-water mark), against a fresh target:
+
+- **plain**: a plain Python script — ``csv`` module, the mapping in Python, ``executemany`` upsert
+  (sqlite3; psycopg 3) in 50,000-row batches;
+- **dlt** in its fastest mode: Arrow items (the file read by pyarrow's streaming CSV reader, mapped
+  with Polars, yielded as Arrow tables), ``merge`` on vbeln (SQLite: the sqlalchemy destination,
+  delete-insert; PostgreSQL: the postgres destination, upsert);
+- **isthmus**: the product path of ``isthmus flow run``: a flow (files source → sql target) deployed,
+  the file pulled from its inbound folder in 50,000-row chunks mapped in FEEL batch mode, each chunk
+  one outbox message + one delivery job (rejected rows dead-lettered with their row numbers), then
+  the job runner delivering every chunk by bulk upsert. The outbox is on the same kind of database
+  as the target (SQLite file / the PostgreSQL server).
+
+Every run checks the target holds exactly the expected distinct valid keys.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
+import re
 import resource
+import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from isthmus.adapters.connectors.files import FilesConfig, read_chunks
-from isthmus.adapters.storage import Database
-from isthmus.integration import FlowMapper, MappedRecord, parse_flow
-from isthmus.security import SYSTEM
-from isthmus.services.integration import DELIVER, FlowService
-from isthmus.services.jobs import JobRunner
-from isthmus.testing import FakeClock
+ROOT = Path(__file__).resolve().parent.parent
+CHUNK = 50_000
+TABLE = "CREATE TABLE vbak (vbeln TEXT PRIMARY KEY, kunnr TEXT, dmbtr TEXT, telf1 TEXT)"
 
 FLOW = """\
 flow: bench-orders
 source: {{system: CRM, connector: files, options: {{folder: "{folder}"}}}}
-target: {{system: ERP, connector: sql, options: {{url: "sqlite:///{target}", table: vbak, key: [vbeln]}}}}
+target: {{system: ERP, connector: sql, options: {{url: "{target}", table: vbak, key: [vbeln]}}}}
+trigger: {{poll: 60s}}
+chunk_rows: {chunk}
 mapping: {{vbeln: order_id, kunnr: cust_code, dmbtr: amount, telf1: phone}}
 transforms: {{dmbtr: {{type: decimal}}, telf1: {{mask: phone}}}}
 validate:
@@ -40,94 +58,295 @@ idempotency_key: order_id
 """
 
 
-def make_csv(path: Path, rows: int) -> None:
+def make_csv(path: Path, rows: int) -> int:
+    """Write the orders file; returns the number of distinct valid keys it holds."""
+    keys: set[int] = set()
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["order_id", "cust_code", "amount", "phone"])
         for i in range(rows):
             n = i - 1 if i % 50 == 49 else i  # ~2 % duplicates
-            phone = "1381234" if i % 100 == 7 else f"138{n % 100_000_000:08d}"  # ~1 % malformed
+            bad = i % 100 == 7  # ~1 % malformed
+            phone = "1381234" if bad else f"138{n % 100_000_000:08d}"
             writer.writerow([f"SO-{n:08d}", f"C{n % 997}", f"{(n % 100_000) / 100:.2f}", phone])
+            if not bad:
+                keys.add(n)
+    return len(keys)
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
 
 
-def bench_mapping(flow_text: str, csv_path: Path) -> tuple[float, int]:
-    mapper = FlowMapper(parse_flow(flow_text))
-    config = FilesConfig(folder=str(csv_path.parent), chunk_rows=50_000)
-    started, ok = time.perf_counter(), 0
-    for first, frame in read_chunks(csv_path, config):
-        ok += sum(isinstance(r, MappedRecord) for r in mapper.map_frame(frame, first))
-    return time.perf_counter() - started, ok
+# -- the three tools (each runs in a child process) --------------------------------------------------
+
+_PHONE = re.compile(r"^1\d{10}\Z")
 
 
-def bench_outbox(flow_text: str, csv_path: Path, rows: int, work: Path) -> float:
-    db = Database(f"sqlite:///{work / 'isthmus.db'}")
+def _plain_rows(csv_path: Path) -> Any:
+    from decimal import Decimal
+
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        batch: list[tuple[str, str, str, str]] = []
+        for r in csv.DictReader(handle):
+            phone = r["phone"]
+            if not _PHONE.match(phone):
+                continue
+            batch.append(
+                (r["order_id"], r["cust_code"], str(Decimal(r["amount"])), phone[:3] + "****" + phone[7:])
+            )
+            if len(batch) == CHUNK:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def run_plain(csv_path: Path, target: str) -> float:
+    upsert = (
+        "INSERT INTO vbak (vbeln, kunnr, dmbtr, telf1) VALUES ({0}, {0}, {0}, {0}) ON CONFLICT (vbeln) "
+        "DO UPDATE SET kunnr = excluded.kunnr, dmbtr = excluded.dmbtr, telf1 = excluded.telf1"
+    )
+    import psycopg
+
+    started = time.perf_counter()
+    if target.startswith("sqlite"):
+        with sqlite3.connect(target.removeprefix("sqlite:///")) as conn:
+            for batch in _plain_rows(csv_path):
+                conn.executemany(upsert.format("?"), batch)
+                conn.commit()
+        return time.perf_counter() - started
+    with psycopg.connect(_libpq(target)) as conn:
+        for batch in _plain_rows(csv_path):
+            with conn.cursor() as cursor:
+                cursor.executemany(upsert.format("%s"), batch)
+            conn.commit()
+    return time.perf_counter() - started
+
+
+def run_dlt(csv_path: Path, target: str, work: Path) -> float:
+    import dlt
+    import polars as pl
+    import pyarrow.csv as pacsv
+
+    def orders() -> Any:
+        reader = pacsv.open_csv(
+            csv_path,
+            read_options=pacsv.ReadOptions(block_size=4 << 20),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(
+                ["order_id", "cust_code", "amount", "phone"], "string")),
+        )
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            mapped = frame.filter(pl.col("phone").str.contains(r"^1\d{10}$")).select(
+                pl.col("order_id").alias("vbeln"),
+                pl.col("cust_code").alias("kunnr"),
+                pl.col("amount").alias("dmbtr"),
+                (pl.col("phone").str.slice(0, 3) + "****" + pl.col("phone").str.slice(7)).alias("telf1"),
+            )
+            yield mapped.unique(subset=["vbeln"], keep="last", maintain_order=True).to_arrow()
+
+    if target.startswith("sqlite"):
+        destination = dlt.destinations.sqlalchemy(credentials=target)
+        disposition: Any = {"disposition": "merge", "strategy": "delete-insert"}
+    else:
+        destination = dlt.destinations.postgres(credentials=target)
+        disposition = {"disposition": "merge", "strategy": "upsert"}
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_orders", destination=destination, dataset_name="erp", pipelines_dir=str(work)
+    )
+    resource_ = dlt.resource(orders, name="vbak", primary_key="vbeln", write_disposition=disposition)
+    started = time.perf_counter()
+    pipeline.run(resource_)
+    return time.perf_counter() - started
+
+
+def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path) -> float:
+    from isthmus.adapters.connectors import make_target
+    from isthmus.adapters.connectors.sources import pull
+    from isthmus.adapters.storage import Database
+    from isthmus.security import SYSTEM
+    from isthmus.services.integration import DELIVER, FlowService
+    from isthmus.services.jobs import JobRunner
+    from isthmus.testing import FakeClock
+
+    inbox = work / "inbox"
+    inbox.mkdir()
+    os.link(csv_path, inbox / "orders.csv")
+    db = Database(outbox)
     db.upgrade()
     clock = FakeClock()
-    from isthmus.adapters.connectors import make_target
-
     flows = FlowService(db.unit_of_work, clock, make_target)
-    flows.deploy(SYSTEM, flow_text)
-    config = FilesConfig(folder=str(csv_path.parent), chunk_rows=5_000)
-    started, seen = time.perf_counter(), 0
-    for first, frame in read_chunks(csv_path, config):
-        flows.accept_frame(SYSTEM, "bench-orders", frame.head(rows - seen), first_row=first)
-        seen += min(frame.height, rows - seen)
-        if seen >= rows:
-            break
-    JobRunner(db.unit_of_work, clock, {DELIVER: flows.deliver}, "bench").run_until_idle()
-    elapsed = time.perf_counter() - started
+    flows.deploy(SYSTEM, FLOW.format(folder=inbox, target=target, chunk=CHUNK))
+    started = time.perf_counter()
+    run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
+    assert run.files == {"orders.csv": "processed"}, run.files
+    stats = JobRunner(db.unit_of_work, clock, {DELIVER: flows.deliver}, "bench").run_until_idle()
+    assert stats.incidents == 0, stats
+    seconds = time.perf_counter() - started
     flows.close()
     db.dispose()
-    return elapsed
+    return seconds
 
 
-def bench_plain(csv_path: Path, target: Path) -> float:
-    started = time.perf_counter()
-    with sqlite3.connect(target) as conn, csv_path.open(encoding="utf-8") as handle:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS plain (vbeln TEXT PRIMARY KEY, kunnr TEXT, dmbtr TEXT, telf1 TEXT)"
-        )
-        rows = (
-            (r["order_id"], r["cust_code"], r["amount"], r["phone"][:3] + "****" + r["phone"][7:])
-            for r in csv.DictReader(handle)
-            if len(r["phone"]) == 11
-        )
-        conn.executemany(
-            "INSERT INTO plain VALUES (?, ?, ?, ?) ON CONFLICT (vbeln) DO UPDATE SET kunnr = excluded.kunnr",
-            rows,
-        )
-    return time.perf_counter() - started
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def child(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    # Timed: the job itself, after imports, migrations, deploying the flow / creating the pipeline.
+    if args.child == "plain":
+        seconds = run_plain(Path(args.csv), args.target)
+    elif args.child == "dlt":
+        seconds = run_dlt(Path(args.csv), args.target, work)
+    else:
+        seconds = run_isthmus(Path(args.csv), args.target, args.outbox, work)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+
+
+# -- the parent: files, fresh targets, the table -------------------------------------------------------
+
+
+class Postgres:
+    def __init__(self, url: str | None, work: Path) -> None:
+        self.dir = work / "pg"
+        self.started = url is None
+        if url is None:
+            url = subprocess.run(
+                [str(ROOT / "scripts" / "throwaway-postgres"), "start", str(self.dir)],
+                check=True, capture_output=True, text=True,
+            ).stdout.strip()
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+
+    def fresh(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "stop", str(self.dir)], check=False)
+
+
+def count(target: str, table: str) -> int:
+    if target.startswith("sqlite"):
+        with sqlite3.connect(target.removeprefix("sqlite:///")) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    import psycopg
+
+    with psycopg.connect(_libpq(target)) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def run_child(tool: str, kind: str, csv_path: Path, work: Path, pg: Postgres | None, size: int) -> dict[str, Any]:
+    scratch = work / f"{tool}-{kind}-{size}"
+    scratch.mkdir()
+    outbox = ""
+    if kind == "sqlite":
+        target = f"sqlite:///{scratch / 'erp.db'}"
+        outbox = f"sqlite:///{scratch / 'isthmus.db'}"
+        table = "erp.vbak" if tool == "dlt" else "vbak"
+        if tool != "dlt":
+            with sqlite3.connect(scratch / "erp.db") as conn:
+                conn.execute(TABLE)
+    else:
+        assert pg is not None
+        target = pg.fresh(f"erp_{tool}_{size}")
+        table = "erp.vbak" if tool == "dlt" else "vbak"
+        if tool != "dlt":
+            import psycopg
+
+            with psycopg.connect(target) as conn:
+                conn.execute(TABLE)
+        if tool == "isthmus":
+            outbox = pg.fresh(f"isthmus_{size}").replace("postgresql://", "postgresql+psycopg://")
+            target = target.replace("postgresql://", "postgresql+psycopg://")
+    command = [
+        sys.executable, __file__, "--child", tool, "--csv", str(csv_path), "--target", target,
+        "--outbox", outbox, "--work", str(scratch),
+    ]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{tool} on {kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if kind == "sqlite" and tool == "dlt":
+        # dlt's sqlalchemy destination attaches the dataset as a database file of its own
+        attached = next(scratch.glob("erp__erp.db"), None) or next(scratch.glob("*erp*.db"))
+        result["rows"] = count(f"sqlite:///{attached}", "vbak")
+    else:
+        result["rows"] = count(target, table)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--outbox-rows", type=int, default=20_000)
+    parser.add_argument("--sizes", default="250000,500000,1000000")
+    parser.add_argument("--targets", default="sqlite,postgresql")
+    parser.add_argument("--tools", default="plain,dlt,isthmus")
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server to use (else a throwaway one)")
+    parser.add_argument("--child", default=None)
+    parser.add_argument("--csv", default="")
+    parser.add_argument("--target", default="")
+    parser.add_argument("--outbox", default="")
+    parser.add_argument("--work", default="")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="isthmus-bench-"))
-    csv_path = work / "in" / "orders.csv"
-    csv_path.parent.mkdir()
-    make_csv(csv_path, args.rows)
-    target = work / "erp.db"
-    with sqlite3.connect(target) as conn:
-        conn.execute("CREATE TABLE vbak (vbeln TEXT PRIMARY KEY, kunnr TEXT, dmbtr TEXT, telf1 TEXT)")
-    flow_text = FLOW.format(folder=csv_path.parent, target=target)
-    plain_s = bench_plain(csv_path, target)
-    print(f"plain csv+executemany, {args.rows:,} rows: {plain_s:.1f} s, {args.rows / plain_s:,.0f} rows/s")
-    mapping_s, ok = bench_mapping(flow_text, csv_path)
-    print(
-        f"FEEL batch mapping, {args.rows:,} rows ({ok:,} valid): {mapping_s:.1f} s, "
-        f"{args.rows / mapping_s:,.0f} rows/s, peak RSS {peak_mb():.0f} MB"
-    )
-    outbox_s = bench_outbox(flow_text, csv_path, args.outbox_rows, work)
-    print(
-        f"outbox end to end (accept + one job per message + upsert), {args.outbox_rows:,} rows: "
-        f"{outbox_s:.1f} s, {args.outbox_rows / outbox_s:,.0f} rows/s"
-    )
+    if args.child:
+        child(args)
+        return
+    work = Path(tempfile.mkdtemp(prefix="isthmus-bench-integration-"))
+    work.chmod(0o755)
+    kinds = args.targets.split(",")
+    tools = args.tools.split(",")
+    pg = Postgres(args.pg_url, work) if "postgresql" in kinds else None
+    print(f"{os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}; Python {sys.version.split()[0]}")
+    results: list[tuple[int, str, str, dict[str, Any]]] = []
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            csv_path = work / f"orders-{size}.csv"
+            expected = make_csv(csv_path, size)
+            for kind in kinds:
+                for tool in tools:
+                    result = run_child(tool, kind, csv_path, work, pg, size)
+                    ok = "ok" if result["rows"] == expected else f"WRONG: {result['rows']} rows, expected {expected}"
+                    results.append((size, kind, tool, result))
+                    print(
+                        f"{size:>9,} rows  {kind:<10} {tool:<8} {result['seconds']:7.2f} s  "
+                        f"{size / result['seconds']:>9,.0f} rows/s  peak RSS {result['peak_mb']:6.0f} MB  "
+                        f"{result['rows']:,} rows in target ({ok})",
+                        flush=True,
+                    )
+            csv_path.unlink()
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| rows | target | plain s | dlt (Arrow) s | Isthmus s | Isthmus rows/s | Isthmus ÷ dlt | Isthmus ÷ plain | peak RSS plain / dlt / Isthmus (MB) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    table: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
+    for size, kind, tool, result in results:
+        table.setdefault((size, kind), {})[tool] = result
+    for (size, kind), by_tool in table.items():
+        def s(t: str) -> str:
+            return f"{by_tool[t]['seconds']:.2f}" if t in by_tool else "–"
+
+        def ratio(t: str) -> str:
+            if t not in by_tool or "isthmus" not in by_tool:
+                return "–"
+            return f"{by_tool[t]['seconds'] / by_tool['isthmus']['seconds']:.1f}×"
+
+        mem = " / ".join(f"{by_tool[t]['peak_mb']:.0f}" if t in by_tool else "–" for t in ("plain", "dlt", "isthmus"))
+        rate = f"{size / by_tool['isthmus']['seconds']:,.0f}" if "isthmus" in by_tool else "–"
+        print(f"| {size:,} | {kind} | {s('plain')} | {s('dlt')} | {s('isthmus')} | {rate} | {ratio('dlt')} | {ratio('plain')} | {mem} |")
 
 
 if __name__ == "__main__":

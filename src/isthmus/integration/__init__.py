@@ -21,16 +21,29 @@ from isthmus.integration._definition import (
     parse_flow,
 )
 from isthmus.integration._errors import TargetRejected, TargetUnavailable
-from isthmus.integration._mapping import FlowMapper, MappedRecord, Rejected, mask_name
+from isthmus.integration._mapping import (
+    FlowMapper,
+    MappedChunk,
+    MappedRecord,
+    Rejected,
+    mask_name,
+    rejected_key,
+)
 from isthmus.integration._messages import (
+    ChunkTarget,
     DeployedFlow,
     FlowMessage,
     MessageState,
     NewMessage,
     Outbound,
+    OutboundChunk,
     Source,
     Target,
     TestStatus,
+    decode_chunk,
+    encode_chunk,
+    is_chunk,
+    records_in,
 )
 from isthmus.integration._schedule import CronError, CronSchedule, Trigger, TriggerKind
 from isthmus.integration._systems import MasterKey, System, SystemKind, open_envelope, rewrap, seal
@@ -40,6 +53,7 @@ from isthmus.integration._xml import to_xml
 __all__ = [
     "COLUMNS",
     "EXAMPLE",
+    "ChunkTarget",
     "CronError",
     "CronSchedule",
     "DeliveryPolicy",
@@ -50,12 +64,14 @@ __all__ = [
     "FlowDefinition",
     "FlowMapper",
     "FlowMessage",
+    "MappedChunk",
     "MappedRecord",
     "MaskKind",
     "MasterKey",
     "MessageState",
     "NewMessage",
     "Outbound",
+    "OutboundChunk",
     "Rejected",
     "Rule",
     "Source",
@@ -69,10 +85,15 @@ __all__ = [
     "Transform",
     "Trigger",
     "TriggerKind",
+    "decode_chunk",
+    "encode_chunk",
+    "is_chunk",
     "mask_name",
     "open_envelope",
     "parse_duration",
     "parse_flow",
+    "records_in",
+    "rejected_key",
     "rewrap",
     "seal",
     "table2_row",

@@ -5,6 +5,12 @@ transaction, so a crash loses nothing. Delivery (job kind ``flow.deliver``) send
 its idempotency key; a failure the target may recover from is retried with the flow's backoff
 (a new job per attempt, so the outbox row counts attempts), anything else — or the last attempt —
 dead-letters the message. Replays and discards are audited.
+
+A chunk of a batch flow (a file or query read in chunks) whose target writes chunks
+(:class:`~isthmus.integration.ChunkTarget`, e.g. SQL) is mapped in FEEL batch mode and stored as
+*one* message holding every valid row, with one delivery job: its rejected rows are dead-lettered
+one message each (with their row numbers) in the same transaction, and the target upserts the
+chunk by the rows' keys, so a redelivered chunk has one effect per key.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import polars as pl
 
 from isthmus.errors import InvalidInput, NotFound, is_retryable
 from isthmus.integration import (
+    ChunkTarget,
     DeployedFlow,
     Endpoint,
     FlowDefinition,
@@ -28,11 +35,16 @@ from isthmus.integration import (
     MessageState,
     NewMessage,
     Outbound,
+    OutboundChunk,
     Rejected,
     Table2Row,
     Target,
     TestStatus,
+    decode_chunk,
+    encode_chunk,
+    is_chunk,
     parse_flow,
+    rejected_key,
     table2_row,
 )
 from isthmus.jobs import Job, NewJob
@@ -238,14 +250,76 @@ class FlowService:
         first_row: int = 1,
         test: bool = False,
     ) -> AcceptReport:
-        """As :meth:`accept` for one chunk of a batch, mapped with FEEL batch mode."""
+        """As :meth:`accept` for one chunk of a batch, mapped with FEEL batch mode.
+
+        When the flow's target writes chunks the valid rows become one message and one job (see the
+        module docstring); otherwise each row is a message of its own, as with :meth:`accept`."""
         principal.require("flow:operate")
         with self._uow() as uow:
             deployed = self._deployed(uow, flow_id)
             mapper = self.cache.mapper(deployed)
-            report = self._store(uow, deployed, mapper, mapper.map_frame(frame, first_row), test=test)
+            if self._writes_chunks(uow, deployed, test=test):
+                report = self._store_chunk(uow, deployed, mapper, frame, first_row, test=test)
+            else:
+                report = self._store(uow, deployed, mapper, mapper.map_frame(frame, first_row), test=test)
             uow.commit()
         return report
+
+    def _writes_chunks(self, uow: UnitOfWork, deployed: DeployedFlow, *, test: bool) -> bool:
+        flow = self.cache.mapper(deployed).flow
+        try:
+            registry = self._connections(uow, flow.target.system) if self._connections else None
+            return isinstance(self.cache.target(deployed, test=test, registry=registry), ChunkTarget)
+        except Exception:  # a target that cannot be opened now fails at delivery, with retries
+            return False
+
+    def _store_chunk(
+        self,
+        uow: UnitOfWork,
+        deployed: DeployedFlow,
+        mapper: FlowMapper,
+        frame: pl.DataFrame,
+        first_row: int,
+        *,
+        test: bool,
+    ) -> AcceptReport:
+        now = self._clock.now()
+        chunk = mapper.map_chunk(frame, first_row)
+        errors = tuple((r.row, r.error) for r in chunk.rejected)
+        uow.flows.add_messages(
+            [self._rejected_message(deployed.flow_id, r, now) for r in chunk.rejected], now
+        )
+        if chunk.frame.height == 0:
+            return AcceptReport(0, chunk.duplicates, len(chunk.rejected), (), errors)
+        key, payload, display = encode_chunk(chunk.frame, chunk.first_row, chunk.last_row)
+        message = uow.flows.add_message(
+            NewMessage(
+                flow_id=deployed.flow_id,
+                idempotency_key=key,
+                payload=payload,
+                display=display,
+                row_number=chunk.first_row,
+            ),
+            now,
+        )
+        if message is None:  # the same chunk was accepted before (a file read again after a crash)
+            return AcceptReport(0, chunk.duplicates + chunk.frame.height, len(chunk.rejected), (), errors)
+        self._enqueue(uow, deployed, message.id, test=test, now=now)
+        return AcceptReport(chunk.frame.height, chunk.duplicates, len(chunk.rejected), (message.id,), errors)
+
+    def _enqueue(
+        self, uow: UnitOfWork, deployed: DeployedFlow, message_id: int, *, test: bool, now: Any
+    ) -> None:
+        uow.jobs.enqueue(
+            NewJob(
+                kind=DELIVER,
+                payload={"message": message_id, "version": deployed.version, "test": test},
+                run_at=now,
+                dedupe_key=f"flow-message:{message_id}:1",
+                policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
+            ),
+            now,
+        )
 
     def _store(
         self,
@@ -257,7 +331,6 @@ class FlowService:
         test: bool,
     ) -> AcceptReport:
         now = self._clock.now()
-        policy = mapper.flow.delivery.retry_policy()
         accepted = duplicates = rejected = 0
         ids: list[int] = []
         errors: list[tuple[int | None, str]] = []
@@ -282,35 +355,27 @@ class FlowService:
                 continue
             accepted += 1
             ids.append(message.id)
-            uow.jobs.enqueue(
-                NewJob(
-                    kind=DELIVER,
-                    payload={"message": message.id, "version": deployed.version, "test": test},
-                    run_at=now,
-                    dedupe_key=f"flow-message:{message.id}:1",
-                    policy=policy,
-                ),
-                now,
-            )
+            self._enqueue(uow, deployed, message.id, test=test, now=now)
         return AcceptReport(accepted, duplicates, rejected, tuple(ids), tuple(errors))
 
+    @classmethod
+    def _dead_letter_rejected(cls, uow: UnitOfWork, flow_id: str, rejected: Rejected, now: Any) -> None:
+        uow.flows.add_message(cls._rejected_message(flow_id, rejected, now), now)
+
     @staticmethod
-    def _dead_letter_rejected(uow: UnitOfWork, flow_id: str, rejected: Rejected, now: Any) -> None:
+    def _rejected_message(flow_id: str, rejected: Rejected, now: Any) -> NewMessage:
         from isthmus.security import mask_personal_data
 
-        # A rejected record has no trustworthy key; the row number (or the time) names it.
-        key = f"rejected:row:{rejected.row}" if rejected.row is not None else f"rejected:{now.isoformat()}"
-        uow.flows.add_message(
-            NewMessage(
-                flow_id=flow_id,
-                idempotency_key=key,
-                payload=rejected.record,
-                display=mask_personal_data(rejected.record),
-                state=MessageState.DEAD_LETTERED,
-                last_error=rejected.error,
-                row_number=rejected.row,
-            ),
-            now,
+        # A rejected record has no trustworthy key; its row and content (or the time) name it.
+        key = rejected_key(rejected) if rejected.row is not None else f"rejected:{now.isoformat()}"
+        return NewMessage(
+            flow_id=flow_id,
+            idempotency_key=key,
+            payload=rejected.record,
+            display=mask_personal_data(rejected.record),
+            state=MessageState.DEAD_LETTERED,
+            last_error=rejected.error,
+            row_number=rejected.row,
         )
 
     # -- delivering --------------------------------------------------------------------------------
@@ -326,9 +391,21 @@ class FlowService:
         try:
             registry = self._connections(uow, flow.target.system) if self._connections else None
             target = self.cache.target(deployed, test=bool(job.payload.get("test")), registry=registry)
-            target.send(
-                Outbound(flow.id, message.idempotency_key, message.payload, timeout_s=flow.delivery.timeout_s)
-            )
+            if is_chunk(message.payload):
+                chunk = OutboundChunk(
+                    flow.id, message.idempotency_key, decode_chunk(message.payload), flow.delivery.timeout_s
+                )
+                if isinstance(target, ChunkTarget):
+                    target.send_chunk(chunk)
+                else:  # e.g. the flow's target changed since: one record at a time, each by its key
+                    for outbound in chunk.records():
+                        target.send(outbound)
+            else:
+                target.send(
+                    Outbound(
+                        flow.id, message.idempotency_key, message.payload, timeout_s=flow.delivery.timeout_s
+                    )
+                )
         except Exception as error:
             self._failed(uow, job, message, attempt, error, flow)
             return

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -349,6 +349,9 @@ class FlowRepository(Protocol):
     def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
         """Insert in the caller's transaction; None when the flow already holds a message with the
         same idempotency key (a duplicate is accepted once)."""
+
+    def add_messages(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        """Insert many in the caller's transaction, skipping keys already held; how many were new."""
 
     def message(self, message_id: int) -> FlowMessage | None: ...
 

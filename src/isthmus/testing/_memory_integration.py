@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import builtins
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from isthmus.errors import Conflict
-from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, System, TestStatus
+from isthmus.integration import (
+    DeployedFlow,
+    FlowMessage,
+    MessageState,
+    NewMessage,
+    System,
+    TestStatus,
+    records_in,
+)
 
 
 @dataclass(slots=True)
@@ -81,6 +90,9 @@ class InMemoryFlowRepository:
         self._rows.next_id += 1
         return copy.deepcopy(stored)
 
+    def add_messages(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        return sum(self.add_message(m, now) is not None for m in messages)
+
     def message(self, message_id: int) -> FlowMessage | None:
         found = self._rows.messages.get(message_id)
         return copy.deepcopy(found) if found else None
@@ -123,7 +135,7 @@ class InMemoryFlowRepository:
         result: dict[MessageState, int] = {}
         for m in self._rows.messages.values():
             if m.flow_id == flow_id:
-                result[m.state] = result.get(m.state, 0) + 1
+                result[m.state] = result.get(m.state, 0) + records_in(m.idempotency_key)
         return result
 
 

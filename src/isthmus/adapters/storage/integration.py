@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
-from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus
+from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus, records_in
 
 _f = integration_flows
 _m = flow_messages
@@ -99,6 +102,30 @@ class SqlFlowRepository:
                 .values(test_status=status.value, tested_at=now)
             )
 
+    def add_messages(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        """Insert many at once (one statement), skipping keys the flow already holds."""
+        if not messages:
+            return 0
+        maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
+        statement = maker(_m).on_conflict_do_nothing(index_elements=["flow_id", "idempotency_key"])
+        result = self._db.execute(statement, [self._values(m, now) for m in messages])
+        return max(result.rowcount, 0)
+
+    @staticmethod
+    def _values(message: NewMessage, now: datetime) -> dict[str, Any]:
+        return {
+            "flow_id": message.flow_id,
+            "idempotency_key": message.idempotency_key,
+            "state": message.state.value,
+            "payload": message.payload,
+            "display": message.display,
+            "attempts": 0,
+            "last_error": message.last_error,
+            "row_number": message.row_number,
+            "created_at": now,
+            "updated_at": now,
+        }
+
     def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
         values = {
             "flow_id": message.flow_id,
@@ -162,7 +189,15 @@ class SqlFlowRepository:
         return [_message(r) for r in self._db.execute(query)]
 
     def counts(self, flow_id: str) -> dict[MessageState, int]:
+        """Records per state: a chunk message counts its rows (from its key)."""
+        single = _m.c.idempotency_key.not_like("chunk:%")
         rows = self._db.execute(
-            select(_m.c.state, func.count()).where(_m.c.flow_id == flow_id).group_by(_m.c.state)
+            select(_m.c.state, func.count()).where(_m.c.flow_id == flow_id, single).group_by(_m.c.state)
         )
-        return {MessageState(state): int(n) for state, n in rows}
+        result = {MessageState(state): int(n) for state, n in rows}
+        chunks = self._db.execute(
+            select(_m.c.state, _m.c.idempotency_key).where(_m.c.flow_id == flow_id, ~single)
+        )
+        for state, key in chunks:
+            result[MessageState(state)] = result.get(MessageState(state), 0) + records_in(key)
+        return result

@@ -36,18 +36,107 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def read_chunks(path: Path, config: FilesConfig) -> Iterator[Chunk]:
-    """(first row number, frame) per ``chunk_rows`` records; row 1 is the first data row."""
-    reader = {"csv": _csv_rows, "jsonl": _jsonl_rows, "xlsx": _xlsx_rows}[config.format]
+    """(first row number, frame) per ``chunk_rows`` records; row 1 is the first data row.
+
+    Every chunk but the last has exactly ``chunk_rows`` rows, so re-reading a file after a crash
+    cuts it the same way and each chunk gets the same content-derived idempotency key."""
+    if config.format == "csv" and _polars_can_read(config):
+        frames = _csv_frames(path, config)
+    else:
+        reader = {"csv": _csv_rows, "jsonl": _jsonl_rows, "xlsx": _xlsx_rows}[config.format]
+        frames = _row_frames(reader(path, config), config.chunk_rows)
+    yield from _exact_chunks(frames, config.chunk_rows)
+
+
+def _row_frames(rows: Iterator[dict[str, Any]], size: int) -> Iterator[pl.DataFrame]:
     batch: list[dict[str, Any]] = []
-    first = 1
-    for row in reader(path, config):
+    for row in rows:
         batch.append(row)
-        if len(batch) >= config.chunk_rows:
-            yield first, _frame(batch)
-            first += len(batch)
+        if len(batch) >= size:
+            yield _frame(batch)
             batch = []
     if batch:
-        yield first, _frame(batch)
+        yield _frame(batch)
+
+
+def _exact_chunks(frames: Iterator[pl.DataFrame], size: int) -> Iterator[Chunk]:
+    pending: list[pl.DataFrame] = []
+    buffered = 0
+    first = 1
+    for frame in frames:
+        pending.append(frame)
+        buffered += frame.height
+        while buffered >= size:
+            joined = pl.concat(pending, how="diagonal_relaxed") if len(pending) > 1 else pending[0]
+            yield first, joined.slice(0, size)
+            first += size
+            rest = joined.slice(size)
+            pending, buffered = ([rest] if rest.height else []), rest.height
+    if buffered:
+        yield first, pl.concat(pending, how="diagonal_relaxed") if len(pending) > 1 else pending[0]
+
+
+# Encodings in which a b"\n" byte is always a line feed (never inside a multi-byte character), so a
+# file can be cut at line ends before decoding.
+_LINE_SAFE = frozenset({"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312", "ascii", "latin-1", "cp1252"})
+_BLOCK_BYTES = 4 << 20
+
+
+def _polars_can_read(config: FilesConfig) -> bool:
+    return codecs.lookup(config.encoding).name in _LINE_SAFE and len(config.delimiter.encode()) == 1
+
+
+def _csv_frames(path: Path, config: FilesConfig) -> Iterator[pl.DataFrame]:
+    """The CSV parsed by Polars in blocks of a few MB cut at line ends outside quotes: memory is
+    bounded by one block and one chunk whatever the size of the file (Polars' own streaming reader
+    reads ahead of a slow consumer). Empty fields are null and every column stays text."""
+    encoding = codecs.lookup(config.encoding).name
+    with path.open("rb") as handle:
+        header_line = handle.readline()
+        while header_line.count(b'"') % 2:  # a quoted newline inside the header
+            more = handle.readline()
+            if not more:
+                break
+            header_line += more
+        header_text = header_line.decode(encoding).lstrip("\ufeff").rstrip("\r\n")
+        header = next(csv.reader([header_text], delimiter=config.delimiter), [])
+        if not header:
+            return
+        carry = b""
+        while True:
+            block = handle.read(_BLOCK_BYTES)
+            data = carry + block
+            if not block:
+                cut = len(data)
+            else:
+                cut = _cut(data)
+                if cut < 0:  # no line end outside quotes yet: read more
+                    carry = data
+                    continue
+            carry = data[cut:]
+            body = data[:cut]
+            if body.strip():
+                text = body.decode(encoding)  # raises UnicodeDecodeError naming the position
+                yield pl.read_csv(
+                    text.encode() if encoding not in ("utf-8", "ascii") else body,
+                    has_header=False,
+                    new_columns=header,
+                    separator=config.delimiter,
+                    infer_schema=False,
+                    truncate_ragged_lines=True,
+                )
+            if not block:
+                return
+
+
+def _cut(data: bytes) -> int:
+    """Just past the last line end that is not inside a quoted field, or -1."""
+    end = data.rfind(b"\n")
+    while end >= 0:
+        if data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return -1
 
 
 def _csv_rows(path: Path, config: FilesConfig) -> Iterator[dict[str, Any]]:

@@ -1,22 +1,29 @@
 """SQL target (upsert by key) and source (incremental by a watermark column).
 
 The upsert is ``INSERT … ON CONFLICT (key) DO UPDATE`` on SQLite and PostgreSQL, so delivering
-the same message twice leaves one row. Errors: a constraint or type the data breaks is
-``TargetRejected``; a lost connection or a lock timeout is ``TargetUnavailable``.
+the same message twice leaves one row. A chunk of a batch flow is one bulk upsert in one
+transaction: on SQLite one prepared statement run over every row (``executemany`` on the driver
+connection); on PostgreSQL ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON
+CONFLICT``. Errors: a constraint or type the data breaks is ``TargetRejected``; a lost connection
+or a lock timeout is ``TargetUnavailable``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import io
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
+import polars as pl
 from sqlalchemy import Engine, MetaData, Table, create_engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from isthmus.adapters.connectors.sql.config import SqlConfig
-from isthmus.integration import Outbound, TargetRejected, TargetUnavailable
+from isthmus.integration import Outbound, OutboundChunk, TargetRejected, TargetUnavailable
+
+T = TypeVar("T")
 
 
 def _engine(url: str) -> Engine:
@@ -38,15 +45,91 @@ class SqlTarget:
             self._table = Table(self.config.table, MetaData(), autoload_with=self._engine)
         return self._table
 
+    def _checked(self, columns: Iterator[str] | list[str]) -> Table:
+        table = self._reflect()
+        unknown = sorted(set(columns) - set(table.c.keys()))
+        if unknown:
+            raise TargetRejected(
+                "{table}: no column(s) {columns}", table=self.config.table, columns=", ".join(unknown)
+            )
+        return table
+
+    def _translated(self, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except (IntegrityError, DataError, ProgrammingError) as exc:
+            raise TargetRejected(
+                "{table}: {error}", table=self.config.table, error=str(exc.orig)[:300]
+            ) from exc
+        except OperationalError as exc:
+            raise TargetUnavailable(
+                "{table}: {error}", table=self.config.table, error=str(exc.orig)[:300]
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise TargetUnavailable(
+                "{table}: {error}", table=self.config.table, error=str(exc)[:300]
+            ) from exc
+
+    def send_chunk(self, chunk: OutboundChunk) -> None:
+        """Upsert every row of ``chunk`` in one transaction; the last row of a key wins."""
+        fields = chunk.fields
+        missing = [k for k in self.config.key if k not in fields]
+        if missing:
+            raise TargetRejected(
+                "{table}: the chunk has no key column(s) {columns}",
+                table=self.config.table,
+                columns=", ".join(missing),
+            )
+        frame = chunk.frame.select(fields).unique(subset=self.config.key, keep="last", maintain_order=True)
+        if frame.height == 0:
+            return
+        self._translated(lambda: self._bulk_upsert(frame))
+
+    def _bulk_upsert(self, frame: pl.DataFrame) -> None:
+        table = self._checked(frame.columns)
+        quote = self._engine.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(c) for c in frame.columns)
+        key = ", ".join(quote(c) for c in self.config.key)
+        updates = [c for c in frame.columns if c not in self.config.key]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        target = quote(table.name)
+        with self._engine.begin() as conn:
+            if self._engine.dialect.name == "postgresql":
+                self._copy_upsert(conn, frame, target, columns, f"ON CONFLICT ({key}) {action}")
+                return
+            # Identifiers are the reflected table's own names, quoted by the dialect; values are bound.
+            marks = ", ".join("?" for _ in frame.columns)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(
+                    f"INSERT INTO {target} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) {action}",  # noqa: S608
+                    frame.rows(),
+                )
+            finally:
+                cursor.close()
+
+    @staticmethod
+    def _copy_upsert(conn: Any, frame: pl.DataFrame, target: str, columns: str, conflict: str) -> None:
+        driver = conn.connection.driver_connection
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)  # null is an empty field, "" a quoted one
+        with driver.cursor() as cursor:
+            like = f"SELECT {columns} FROM {target} WITH NO DATA"  # noqa: S608
+            cursor.execute("CREATE TEMP TABLE isthmus_chunk ON COMMIT DROP AS " + like)
+            with cursor.copy(f"COPY isthmus_chunk ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+            cursor.execute(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM isthmus_chunk {conflict}"  # noqa: S608
+            )
+
     def upsert(self, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows``, updating those whose key exists (one statement, one transaction)."""
         try:
-            table = self._reflect()
-            unknown = sorted({c for row in rows for c in row} - set(table.c.keys()))
-            if unknown:
-                raise TargetRejected(
-                    "{table}: no column(s) {columns}", table=self.config.table, columns=", ".join(unknown)
-                )
+            table = self._checked([c for row in rows for c in row])
             maker = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
             statement = maker(table)
             columns = [c for c in rows[0] if c not in self.config.key]
