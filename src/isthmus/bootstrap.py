@@ -16,9 +16,12 @@ from typing import Any
 
 from isthmus.adapters.connectors import make_target
 from isthmus.adapters.connectors.flowtest import SCENARIOS, run_flow_test
+from isthmus.adapters.connectors.ping import ping
 from isthmus.adapters.connectors.sources import pull
 from isthmus.adapters.storage import Database
 from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
+from isthmus.adapters.storage.quality import reviews_of
+from isthmus.adapters.tabular.migrate import SqlMigrations
 from isthmus.errors import ConfigurationError
 from isthmus.security import Principal, cli_operator
 from isthmus.services.accounts import AccountService, SessionTimeouts
@@ -40,6 +43,7 @@ from isthmus.services.messages import StartingModelService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
 from isthmus.services.ports import Clock, JobHandler
+from isthmus.services.quality import MIGRATION, MigrationService, QualityService
 from isthmus.services.systems import SystemService
 from isthmus.settings import Settings
 
@@ -62,12 +66,15 @@ class Container:
     systems: SystemService
     flow_metrics: FlowMetricsService
     flow_tests: FlowTestRuns
+    quality: QualityService
+    migrations: MigrationService
     schedule: FlowScheduler | None = None
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.job_handlers.setdefault(DELIVER, self.flows.deliver)
         self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
+        self.job_handlers.setdefault(MIGRATION, self.migrations)
         if self.schedule is not None:
             self.job_handlers.setdefault(SCHEDULE, self.schedule)
 
@@ -99,7 +106,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
-    systems = SystemService(uow, clock, settings.secret_key)
+    systems = SystemService(uow, clock, settings.secret_key, pinger=ping)
     flows = FlowService(uow, clock, make_target, systems.connection)
     cursors = settings.data_dir / "flow-cursors"
     schedule = FlowScheduler(
@@ -121,6 +128,8 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         schedule=schedule,
         flow_metrics=FlowMetricsService(SqlFlowMetrics(database.engine), clock, flows.get),
         flow_tests=FlowTestRuns(uow, clock, settings.data_dir / "flow-tests", _flow_tester, len(SCENARIOS)),
+        quality=QualityService(uow, clock, reviews_of),
+        migrations=MigrationService(uow, clock, settings.data_dir / "migrations", SqlMigrations()),
         decisions=DecisionService(uow, clock),
         models=StartingModelService(uow, clock, engine.starts),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),

@@ -76,3 +76,17 @@ def test_systems_put_get_list(uow_factory: UnitOfWorkFactory) -> None:  # noqa: 
         (found,) = uow.systems.list()
         assert (found.name, found.kind, found.settings) == ("ERP", SystemKind.OTHER, {})
         assert uow.systems.get("CRM") is None
+
+
+def test_systems_delete(uow_factory: UnitOfWorkFactory) -> None:  # noqa: F811
+    with uow_factory() as uow:
+        uow.systems.put(System(name="ERP", kind=SystemKind.ERP, created_at=NOW, updated_at=NOW), NOW)
+        uow.systems.put(System(name="CRM", kind=SystemKind.CRM, created_at=NOW, updated_at=NOW), NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.systems.delete("ERP") is True
+        assert uow.systems.delete("ERP") is False
+        uow.commit()
+    with uow_factory() as uow:
+        assert [s.name for s in uow.systems.list()] == ["CRM"]
+        assert uow.systems.get("ERP") is None

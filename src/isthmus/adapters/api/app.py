@@ -24,6 +24,7 @@ from isthmus.adapters.api.routes import (
     hooks,
     mining,
     models,
+    systems,
 )
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
@@ -82,6 +83,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog.router)
     api.include_router(flows.router)
+    api.include_router(systems.router)
     api.include_router(governance.router)
     api.include_router(decisions.router)
     api.include_router(engine.instances)

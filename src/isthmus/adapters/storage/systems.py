@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from isthmus.adapters.storage.tables import systems
 from isthmus.integration import System, SystemKind
@@ -49,3 +49,6 @@ class SqlSystemRepository:
 
     def list(self) -> builtins.list[System]:
         return [_system(r) for r in self._db.execute(select(_s).order_by(_s.c.name))]
+
+    def delete(self, name: str) -> bool:
+        return self._db.execute(delete(_s).where(_s.c.name == name)).rowcount > 0
