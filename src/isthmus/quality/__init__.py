@@ -41,6 +41,7 @@ from isthmus.quality._normalize import (
     to_halfwidth,
 )
 from isthmus.quality._profile import ColumnProfile, Profile, profile
+from isthmus.quality._review import Decision, PairDecision, clusters_with_decisions, pairs_for, record_ids
 from isthmus.quality._rulefile import Rule, RuleFile, RuleKind, parse_rules, validation
 from isthmus.quality._rules import CleanResult, RuleReport, apply_rules, violations
 from isthmus.quality._survivorship import Strategy, Survivorship, golden_records
@@ -51,9 +52,11 @@ __all__ = [
     "CleanResult",
     "Cluster",
     "ColumnProfile",
+    "Decision",
     "DedupeConfig",
     "DedupeResult",
     "MigrationPlan",
+    "PairDecision",
     "Profile",
     "Rule",
     "RuleFile",
@@ -67,6 +70,7 @@ __all__ = [
     "candidate_pairs",
     "check_columns",
     "clusters_from_pairs",
+    "clusters_with_decisions",
     "config_from_mapping",
     "dedupe",
     "detect_columns",
@@ -74,6 +78,7 @@ __all__ = [
     "golden_records",
     "map_frame",
     "match_keys",
+    "pairs_for",
     "parse_plan",
     "parse_rules",
     "pattern_class",
@@ -82,6 +87,7 @@ __all__ = [
     "range_checksums",
     "read_csv_text",
     "read_table",
+    "record_ids",
     "row_digest",
     "to_halfwidth",
     "validation",

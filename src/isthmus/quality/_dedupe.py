@@ -29,6 +29,7 @@ from rapidfuzz.process import cpdist
 
 from isthmus.errors import InvalidInput, Location
 from isthmus.quality import _matchkeys as mk
+from isthmus.quality._review import Decision, PairDecision, clusters_with_decisions, record_ids
 
 ROLES = ("name", "phone", "address", "city")
 
@@ -299,14 +300,32 @@ def _exact_key_pairs(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     return pairs.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))
 
 
+def _decided_rows(
+    frame: pl.DataFrame, decisions: Sequence[PairDecision]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The decisions as row pairs of this frame (decisions on records it does not hold drop out)."""
+    rows: dict[str, list[int]] = {}
+    for row, rid in enumerate(record_ids(frame)):
+        rows.setdefault(rid, []).append(row)
+    merge, apart = [], []
+    for d in decisions:
+        left, right = rows.get(d.first, []), rows.get(d.second, [])
+        if d.decision is Decision.MERGE and left and right:
+            merge.append((left[0], right[0]))
+        elif d.decision is Decision.APART:
+            apart += [(a, b) for a in left for b in right]
+    return merge, apart
+
+
 def dedupe(
     frame: pl.DataFrame,
     config: DedupeConfig | None = None,
     *,
     file: str | None = None,
     progress: Progress = _no_progress,
+    decisions: Sequence[PairDecision] = (),
 ) -> DedupeResult:
-    """Find the records of ``frame`` that are one entity.
+    """Find the records of ``frame`` that are one entity; ``decisions`` of a review are honoured.
 
     >>> df = pl.DataFrame({"name": ["华通科技有限公司", "华通科技有限责任公司", "远大贸易"],
     ...                    "phone": ["138 0013 8000", "+86 13800138000", "139"]})
@@ -326,7 +345,12 @@ def dedupe(
         exact = _exact_key_pairs(frame, config.keys).with_columns(pl.lit(1.0).alias("score"))
         linked = pl.concat([linked, exact]).unique(["a", "b"])
     progress("clustering", 3, 4)
-    clusters = clusters_from_pairs(list(linked.iter_rows()))
+    if decisions:
+        merge, apart = _decided_rows(frame, decisions)
+        found = clusters_with_decisions(linked.iter_rows(), merge, apart)
+        clusters = [Cluster(rows, score) for rows, score in found]
+    else:
+        clusters = clusters_from_pairs(list(linked.iter_rows()))
     progress("done", 4, 4)
     return DedupeResult(clusters, pairs.height, linked.height, columns)
 

@@ -410,3 +410,16 @@ process_slas = Table(
     Column("node", String(200), nullable=False),
     Column("duration", String(64), nullable=False),
 )
+
+# Review decisions on duplicate clusters (isthmus.quality): one row per pair of records of a dataset,
+# records named by the digest of their values, so a decision applies again on every re-run.
+dedupe_reviews = Table(
+    "dedupe_reviews",
+    metadata,
+    Column("dataset", String(200), primary_key=True),
+    Column("first_record", String(64), primary_key=True),
+    Column("second_record", String(64), primary_key=True),
+    Column("decision", String(8), nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+)

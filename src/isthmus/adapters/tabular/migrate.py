@@ -15,7 +15,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -450,3 +450,31 @@ def target_checksum(plan: MigrationPlan) -> str:
         return target.checksum()
     finally:
         target.close()
+
+
+def check(plan: MigrationPlan) -> None:
+    """Check the plan against both sides (columns, FEEL, the key) without writing anything."""
+    _, _, target = _prepare(plan)
+    target.close()
+
+
+class SqlMigrations:
+    """This module as the ``MigrationExecutor`` port of ``isthmus.services.quality``."""
+
+    def check(self, plan: MigrationPlan) -> None:
+        check(plan)
+
+    def dry_run(self, plan: MigrationPlan) -> dict[str, Any]:
+        return asdict(dry_run(plan))
+
+    def run(self, plan: MigrationPlan, *, incremental: bool, progress: Callable[[int, int], None]) -> dict[str, Any]:  # fmt: skip
+        return asdict(run(plan, incremental=incremental, progress=progress))
+
+    def verify(self, plan: MigrationPlan) -> dict[str, Any]:
+        return verify(plan)
+
+    def rollback(self, plan: MigrationPlan, run_id: str) -> dict[str, Any]:
+        return rollback(plan, run_id)
+
+    def runs(self, plan: MigrationPlan) -> list[dict[str, Any]]:
+        return runs(plan)
