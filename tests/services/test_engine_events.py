@@ -13,6 +13,7 @@ from isthmus.bootstrap import Container
 from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
 from isthmus.demo.integration import SandboxApi
 from isthmus.engine import TaskQuery
+from isthmus.errors import Conflict
 from isthmus.integration import TargetUnavailable
 from isthmus.jobs import JobState
 from isthmus.security import SYSTEM
@@ -166,3 +167,32 @@ def test_the_demo_stock_check_escalates_when_late(container: Container, clock: F
     view = container.engine.show(SYSTEM, started.id)
     assert "stock_check_late" in view.completed_activities
     assert [t.activity_id for t in open_tasks] == ["manager_approval"]
+
+
+def test_deploying_the_same_file_again_adds_no_timer_jobs(container: Container, clock: FakeClock) -> None:
+    _deploy(container, "timer_start.bpmn")
+    clock.advance(hours=1)
+    container.job_runner("w").run_until_idle()
+    _deploy(container, "timer_start.bpmn")  # unchanged: version 1 again, its start events re-synced
+    with container.database.unit_of_work() as uow:
+        jobs = [j for j in uow.jobs.list(None, 100) if j.kind == START_TIMER_JOB]
+    assert sorted(j.payload["f"] for j in jobs) == [0, 1]
+    clock.advance(hours=1)
+    container.job_runner("w").run_until_idle()
+    assert len(_instances(container)) == 2
+
+
+def test_a_racing_publish_of_the_same_message_id_delivers_nothing(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publishes of one id that both see it unpublished: the one that commits second must
+    undo its deliveries (the id's row is the arbiter)."""
+    _deploy(container, "correlation.bpmn")
+    a = container.engine.start(SYSTEM, "correlation", {"order_id": "SO-1"})
+    container.engine.publish(SYSTEM, "nobody waits", message_id="m-1")
+    from isthmus.adapters.storage.message_subscriptions import SqlMessageRepository
+
+    monkeypatch.setattr(SqlMessageRepository, "published", lambda self, message_id: None)
+    with pytest.raises(Conflict):
+        container.engine.publish(SYSTEM, "shipped", "SO-1", message_id="m-1")
+    assert container.engine.show(SYSTEM, a.id).completed_activities == ["start"]

@@ -36,7 +36,7 @@ from isthmus.engine import (
     start_timer_due,
     subscriptions,
 )
-from isthmus.errors import InvalidInput
+from isthmus.errors import Conflict, InvalidInput
 from isthmus.jobs import Job, NewJob
 from isthmus.models import DeployedProcess, EventKind, NodeKind
 from isthmus.security import Principal
@@ -220,8 +220,8 @@ class StartEvents:
 
 
 class StartingModelService(ModelService):
-    """The model service of the running application: a deployment that stores new versions also
-    makes their message and timer start events live (in a second transaction right after)."""
+    """The model service of the running application: a deployment also makes the message and
+    timer start events of the versions it names live (in a second transaction right after)."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, starts: StartEvents) -> None:
         super().__init__(uow_factory, clock)
@@ -229,8 +229,9 @@ class StartingModelService(ModelService):
 
     def deploy(self, principal: Principal, content: bytes, filename: str) -> Deployment:
         deployment = super().deploy(principal, content, filename)
-        if not deployment.unchanged:
-            self.starts.deployed(deployment.processes)
+        # Also when unchanged: the sync is idempotent (same rows, same job dedupe keys), so
+        # deploying the same file again repairs a crash between the two transactions.
+        self.starts.deployed(deployment.processes)
         return deployment
 
 
@@ -300,8 +301,11 @@ class MessageService:
                         duplicate=True,
                     )
             result = self._publish(uow, principal, name, key, values)
-            if message_id is not None:
-                uow.messages.remember(message_id, name, key, result.as_dict(), self._clock.now())
+            if message_id is not None and not uow.messages.remember(
+                message_id, name, key, result.as_dict(), self._clock.now()
+            ):
+                # a concurrent publish of the same id committed first: undo this one's deliveries
+                raise Conflict("message {id} was published concurrently; try again", id=message_id)
             audit.record(
                 uow,
                 self._clock,

@@ -31,6 +31,7 @@ from isthmus.adapters.web import (
     _mining_pages,
     _model_pages,
     _quality_pages,
+    _systems_pages,
     _task_pages,
 )
 from isthmus.adapters.web._nav import Page, Stage, navigation, register_page, registered_pages
@@ -70,6 +71,7 @@ def mount(app: FastAPI) -> None:
         _mining_pages,
         _model_pages,
         _quality_pages,
+        _systems_pages,
         _task_pages,
     ):
         app.include_router(module.router)
