@@ -262,3 +262,17 @@ def test_timer_start_due_times(kind: str, text: str, expected: list[str]) -> Non
         found.append(due.astimezone(UTC).isoformat())
         previous = due
     assert found == expected
+
+
+def test_migrating_an_instance_moves_its_subscriptions(tmp_path: Path) -> None:
+    e = Engine(tmp_path, "correlation.bpmn")
+    renamed = (
+        (Path(__file__).parent / "data" / "correlation.bpmn").read_bytes().replace(b'"ship"', b'"await_ship"')
+    )
+    e.processes.add("correlation", renamed)
+    a = e.engine.start(SYSTEM, "correlation", {"order_id": "SO-1"}, business_key="K", version=1)
+    e.engine.migrate(SYSTEM, a.id, 2, {"ship": "await_ship"})
+    assert ("shipped", "SO-1", "await_ship") in _subscriptions(e, a.id)
+    assert e.engine.publish(SYSTEM, "shipped", "SO-1").correlated == [a.id]
+    assert e.engine.show(SYSTEM, a.id).completed_activities == ["start", "await_ship"]
+    _restores(e)
