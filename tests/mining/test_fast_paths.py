@@ -108,3 +108,50 @@ def test_the_encoding_is_computed_once_per_log() -> None:
     log = m.EventLog.of(pl.DataFrame({m.CASE: ["1"], m.ACTIVITY: ["a"], m.TIMESTAMP: [EPOCH]}))
     assert _encoded.encoded(log) is _encoded.encoded(log)
     assert m.dfg(log).start == {"a": 1}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=2, max_size=12),
+    st.lists(st.integers(1, 6), max_size=6),
+    st.booleans(),
+)
+def test_the_order_check_equals_sorting(rows: list[tuple[int, int]], cuts: list[int], shuffle: bool) -> None:
+    """``_in_order`` walks the columns chunk by chunk; chunks may split a case anywhere."""
+    from isthmus.mining._log import _in_order
+
+    frame = pl.DataFrame(
+        {
+            m.CASE: [f"c{c}" for c, _ in rows],
+            m.TIMESTAMP: [EPOCH + timedelta(seconds=t) for _, t in rows],
+            m.INDEX: list(range(len(rows))),
+        },
+        schema={m.CASE: pl.String, m.TIMESTAMP: pl.Datetime("us", "UTC"), m.INDEX: pl.UInt64},
+    )
+    # sorted by case only (rows of a case in any order), or fully sorted
+    frame = frame.sort(m.CASE, maintain_order=True) if shuffle else frame.sort(m.CASE, m.TIMESTAMP, m.INDEX)
+    pieces, start = [], 0
+    for cut in cuts:
+        pieces.append(frame.slice(start, cut))
+        start += cut
+    pieces.append(frame.slice(start))
+    chunked = pl.concat(pieces, rechunk=False)
+    assert _in_order(chunked) == frame.equals(frame.sort(m.CASE, m.TIMESTAMP, m.INDEX))
+
+
+def test_the_order_check_looks_across_chunk_boundaries() -> None:
+    from isthmus.mining._log import _in_order
+
+    def frame(seconds: list[int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                m.CASE: ["c"] * len(seconds),
+                m.TIMESTAMP: [EPOCH + timedelta(seconds=s) for s in seconds],
+                m.INDEX: pl.Series(range(len(seconds)), dtype=pl.UInt64),
+            }
+        )
+
+    for seconds, expected in (([1, 2], True), ([2, 1], False), ([3, 0], False)):
+        chunked = pl.concat([frame(seconds).slice(0, 1), frame(seconds).slice(1)], rechunk=False)
+        assert chunked[m.TIMESTAMP].n_chunks() == 2
+        assert _in_order(chunked) is expected

@@ -47,19 +47,28 @@ def _in_order(frame: pl.DataFrame) -> bool:
     """Whether rows already run by case, timestamp, source position (exports usually do), checked
     without a sort and without shifted copies of the columns: the case column is sorted (one
     comparison pass), and within each run of equal cases (``rle_id``) timestamps and then source
-    positions ascend (numpy on the integer columns, zero-copy)."""
+    positions ascend — numpy on each chunk (zero-copy), so no column is copied whole."""
     if frame.height < 2:
         return True
-    case = frame[CASE]
-    if case.null_count() or frame[TIMESTAMP].null_count() or not case.is_sorted():
+    case, time, index = frame[CASE], frame[TIMESTAMP].to_physical(), frame[INDEX]
+    if case.null_count() or time.null_count() or index.null_count() or not case.is_sorted():
         return False
-    runs = case.rle_id().to_numpy()
-    times = frame[TIMESTAMP].to_physical().to_numpy()
-    index = frame[INDEX].to_numpy()
-    same = runs[1:] == runs[:-1]
-    later = times[1:] > times[:-1]
-    tied = (times[1:] == times[:-1]) & (index[1:] > index[:-1])
-    return bool(np.all(~same | later | tied))
+    chunks = [column.get_chunks() for column in (case, time, index)]
+    if len({tuple(c.len() for c in pieces) for pieces in chunks}) != 1:
+        chunks = [[column.rechunk()] for column in (case, time, index)]
+    previous: tuple[object, int, int] | None = None
+    for cases, times, positions in zip(*chunks, strict=True):
+        if cases.is_empty():
+            continue
+        runs = cases.rle_id().to_numpy()
+        t, i = times.to_numpy(), positions.to_numpy()
+        same = runs[1:] == runs[:-1]
+        if not bool(np.all(~same | (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (i[1:] > i[:-1])))):
+            return False
+        if previous is not None and previous[0] == cases[0] and (int(t[0]), int(i[0])) <= previous[1:]:
+            return False
+        previous = (cases[-1], int(t[-1]), int(i[-1]))
+    return True
 
 
 @dataclass(frozen=True, slots=True)
