@@ -3,6 +3,7 @@ the CSP, and a dead letter is replayed from the dead-letter list (it leaves the 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -104,9 +105,17 @@ def test_table2_the_chart_and_a_replay(flow_server: str, browser: Browser, shots
         page.get_by_role("link", name="Dead letters (1)").click()
         dead = page.locator("#dlq-2")
         expect(dead).to_contain_text("HTTP 503 from ERP")
+        page.screenshot(path=str(shots / "flows-dlq-1280.png"), full_page=True)
         dead.get_by_role("button", name="Replay").click()
         expect(page.get_by_role("status")).to_contain_text("1 message(s) replayed")
         expect(page.locator("#dlq-2")).to_have_count(0)
+        page.goto(f"{flow_server}/flows/new")  # the structured form rewrites the YAML beside it (htmx)
+        page.get_by_label("Runs").select_option("cron")
+        page.get_by_label("Cron").fill("0 22 * * *")
+        page.get_by_label("Cron").press("Tab")
+        expect(page.locator("#f-yaml")).to_have_value(
+            re.compile(r"cron: 0 22 \* \* \*\n\s+timezone: Asia/Shanghai")
+        )
         for width in (1280, 768):  # the layout at a desktop and on a tablet (cards below 900 px)
             page.set_viewport_size({"width": width, "height": 1000})
             for name, path in (

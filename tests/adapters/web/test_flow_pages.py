@@ -241,6 +241,14 @@ def test_the_structured_form_writes_and_deploys_the_yaml(client: TestClient, con
     assert shown
     assert "0 22 * * *" in shown.group(1)
 
+    live = client.post(
+        "/flows/new",
+        data={"csrf_token": csrf, **_form(mode="preview", cron="30 6 * * 1")},
+        headers={"HX-Request": "true", "HX-Target": "f-yaml"},
+    )
+    assert live.text.strip().startswith('<textarea id="f-yaml"')  # only the editor, for htmx to swap
+    assert "30 6 * * 1" in live.text
+
     saved = client.post("/flows/new", data={"csrf_token": csrf, **_form()}, follow_redirects=False)
     assert saved.status_code == 303, visible_text(saved.text)
     assert saved.headers["location"] == "/flows/erp-fic-daily?deployed=1"

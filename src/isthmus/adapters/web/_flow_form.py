@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._redirects import with_query
-from isthmus.adapters.web._templates import render
+from isthmus.adapters.web._templates import is_htmx, render
 from isthmus.errors import InvalidInput, IsthmusError
 from isthmus.integration import EXAMPLE
 
@@ -256,6 +256,9 @@ async def _save(
     else:
         values = values_from_form(form)
         text = yaml_from_values(posted, values)
+    if mode == "preview" and is_htmx(request, "f-yaml"):
+        # The form changed: only the YAML editor is replaced (the person's own YAML keys kept).
+        return render(request, "flows/_yaml.html", {"text": text, "error": None})
     if mode == "preview":
         return render(
             request, "flows/form.html", _context(values=values, text=text, editing=editing, preview=True)
