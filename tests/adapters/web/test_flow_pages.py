@@ -147,12 +147,25 @@ def test_viewers_are_refused_and_auditors_only_read(client: TestClient, orders: 
     assert "flow:operate" in posted.text
     replay = client.post("/dead-letters/replay", data={"csrf_token": csrf, "ids": "1"})
     assert replay.status_code == 403
+    assert client.get("/flows/crm-erp-orders/edit").status_code == 403
+    deploy = client.post("/flows/new", data={"csrf_token": csrf, "mode": "yaml", "yaml": orders})
+    assert deploy.status_code == 403
+    assert "flow:deploy" in deploy.text
 
 
 def test_a_flow_test_runs_as_a_job_and_the_page_polls_it(
     client: TestClient, container: Container, orders: str
 ) -> None:
     csrf = sign_in(client, "integrator")
+    no_csrf = client.post("/flows/crm-erp-orders/test", data={"sample": json.dumps(GOOD)})
+    assert no_csrf.status_code == 403
+    plain = client.post(  # without htmx: back to the page, which shows the queued run
+        "/flows/crm-erp-orders/test",
+        data={"csrf_token": csrf, "sample": json.dumps(GOOD)},
+        follow_redirects=False,
+    )
+    assert plain.status_code == 303
+    assert 'data-state="queued"' in client.get(plain.headers["location"]).text
     bad = client.post(
         "/flows/crm-erp-orders/test",
         data={"csrf_token": csrf, "sample": "{not json"},
