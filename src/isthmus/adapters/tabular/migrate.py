@@ -453,9 +453,20 @@ def target_checksum(plan: MigrationPlan) -> str:
 
 
 def check(plan: MigrationPlan) -> None:
-    """Check the plan against both sides (columns, FEEL, the key) without writing anything."""
-    _, _, target = _prepare(plan)
-    target.close()
+    """Check the plan against both sides without writing: columns, FEEL, the key, and — when a run
+    of the plan is unfinished — that neither side's schema changed since it started."""
+    source, _, target = _prepare(plan)
+    try:
+        with target.engine.connect() as conn:
+            signature = _signature(conn, target, source.columns)
+            query = sa.select(RUNS.c.run_id, RUNS.c.schema).where(
+                RUNS.c.plan == plan.fingerprint, RUNS.c.status == "running"
+            )
+            open_run = conn.execute(query).first()
+        if open_run is not None:
+            _same_schema(signature, open_run.schema, open_run.run_id)
+    finally:
+        target.close()
 
 
 class SqlMigrations:

@@ -1,8 +1,13 @@
-"""``/api/v1/data``: profile, cleanse and de-duplicate an uploaded table (CSV, Excel, Parquet).
+"""``/api/v1/data``: profile, cleanse and de-duplicate an uploaded table; review decisions; migrations.
 
-Stateless: the file comes in as multipart field ``file`` (streamed to a temporary file, at most
+Uploads: the file comes in as multipart field ``file`` (streamed to a temporary file, at most
 ``ISTHMUS_MAX_UPLOAD_BYTES``), an optional rule file as form field ``rules`` (YAML text); the answer
-is JSON in the shapes of ``docs/quality.md``. Nothing is stored.
+is JSON in the shapes of ``docs/quality.md``. The upload itself is not stored; the review decisions
+on its duplicates are (``/data/reviews/{dataset}``), and ``dedupe`` applies them.
+
+Migrations: plans (``/data/migrations/{name}``, YAML) and their dry run, run, verify and rollback,
+queued as jobs (``202`` and the job; ``GET /data/migration-jobs/{job}`` follows it). A plan that
+does not fit its source or target is refused with ``422`` before anything is queued.
 """
 
 from __future__ import annotations
@@ -11,22 +16,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from isthmus.adapters.api.auth import ContainerDep, CurrentPrincipal
 from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.quality import (
+    Decision,
     RuleFile,
     RuleKind,
     apply_rules,
     config_from_mapping,
-    dedupe,
     parse_rules,
     profile,
     read_table,
+    record_ids,
 )
+from isthmus.services.quality import MigrationAction
 
 router = APIRouter(prefix="/data", tags=["quality"])
 
@@ -114,13 +122,131 @@ async def clean_table(
 async def dedupe_table(
     request: Request, container: ContainerDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    """Clusters of records judged one entity (0-based data rows), with scores and the members' values."""
+    """Clusters of records judged one entity (0-based data rows), with scores and the members' values.
+
+    The review decisions of the dataset (query ``dataset``, default the file's name) are applied;
+    ``record_ids`` name each cluster's records for ``POST /data/reviews/{dataset}``.
+    """
     principal.require("data:read")
     path, rules, folder = await _upload(request, container)
+    dataset = request.query_params.get("dataset") or path.name
     with folder:
         frame = await run_in_threadpool(read_table, path)
         config = config_from_mapping(rules.dedupe, file="rules", line=rules.dedupe_line)
-        result = await run_in_threadpool(dedupe, frame, config, file=path.name)
+        result = await run_in_threadpool(container.quality.dedupe, principal, dataset, frame, config)
+    ids = record_ids(frame)
     body = result.as_dict(detail=True)
+    body["dataset"] = dataset
     body["records"] = [[frame.row(r, named=True) for r in c.rows] for c in result.clusters[:200]]
+    body["record_ids"] = [[ids[r] for r in c.rows] for c in result.clusters[:200]]
     return body
+
+
+class ReviewIn(BaseModel):
+    records: list[str] = Field(min_length=2, description="record_ids of one cluster (from /data/dedupe)")
+    decision: str = Field(description="merge | apart")
+
+
+def _review_out(d: dict[str, Any]) -> dict[str, Any]:
+    return {"first": d["first"], "second": d["second"], "decision": d["decision"].value,
+            "decided_by": d["decided_by"], "decided_at": d["decided_at"].isoformat()}  # fmt: skip
+
+
+@router.get("/reviews/{dataset}")
+async def list_reviews(
+    dataset: str, container: ContainerDep, principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    """The stored review decisions of a dataset, one per pair of records."""
+    found = await run_in_threadpool(container.quality.decisions, principal, dataset)
+    return [_review_out(d) for d in found]
+
+
+@router.post("/reviews/{dataset}", status_code=201)
+async def decide(
+    dataset: str, body: ReviewIn, container: ContainerDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Record *merge* or *keep apart* for the records of one cluster (audited); later runs honour it."""
+    pairs = await run_in_threadpool(
+        container.quality.decide, principal, dataset, body.records, Decision.parse(body.decision)
+    )
+    return {"dataset": dataset, "decision": body.decision, "pairs": len(pairs)}
+
+
+class ForgetIn(BaseModel):
+    records: list[str] = Field(min_length=2)
+
+
+@router.delete("/reviews/{dataset}")
+async def forget(
+    dataset: str, body: ForgetIn, container: ContainerDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Drop the decisions on the pairs of ``records``."""
+    removed = await run_in_threadpool(container.quality.forget, principal, dataset, body.records)
+    return {"dataset": dataset, "removed": removed}
+
+
+# -- migrations ---------------------------------------------------------------------------------------
+
+
+@router.get("/migrations")
+async def list_plans(container: ContainerDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    plans = await run_in_threadpool(container.migrations.plans, principal)
+    return [
+        {"name": p.name, "source": p.source, "target": p.target, "key": p.key, "columns": p.columns}
+        for p in plans
+    ]
+
+
+@router.get("/migrations/{name}")
+async def show_plan(name: str, container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The plan's YAML and the runs its target's journal records (newest first)."""
+    text, _ = await run_in_threadpool(container.migrations.plan, principal, name)
+    runs = await run_in_threadpool(container.migrations.runs, principal, name)
+    return {"name": name, "text": text, "runs": runs}
+
+
+@router.put(
+    "/migrations/{name}",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}}
+    },
+)
+async def save_plan(
+    name: str, request: Request, container: ContainerDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Store a plan (YAML body); it is parsed first, errors name the line and field."""
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            "plan: the body is not UTF-8 (byte {offset})", field="plan", offset=error.start
+        ) from error
+    plan = await run_in_threadpool(container.migrations.save_plan, principal, name, text)
+    return {"name": name, "source": plan.source, "target": plan.target, "key": plan.key}
+
+
+class ActionIn(BaseModel):
+    run: str | None = Field(default=None, description="rollback: the run to undo")
+
+
+@router.post("/migrations/{name}/{action}", status_code=202)
+async def start_action(
+    name: str, action: str, response: Response, container: ContainerDep, principal: CurrentPrincipal,
+    body: ActionIn | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Queue ``plan`` (dry run), ``run``, ``incremental``, ``verify`` or ``rollback`` (with ``run``)."""
+    try:
+        chosen = MigrationAction(action)
+    except ValueError:
+        raise InvalidInput("action: expected one of {allowed}, got {value!r}", field="action", value=action,
+                           allowed=", ".join(a.value for a in MigrationAction)) from None  # fmt: skip
+    run_id = body.run if body else None
+    state = await run_in_threadpool(container.migrations.start, principal, name, chosen, run_id=run_id)
+    response.headers["Location"] = f"/api/v1/data/migration-jobs/{state['job']}"
+    return state
+
+
+@router.get("/migration-jobs/{job}")
+async def migration_job(job: str, container: ContainerDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """A queued migration action: ``state`` (queued, running, done, failed), progress and result."""
+    return await run_in_threadpool(container.migrations.job, principal, job)
