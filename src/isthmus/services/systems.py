@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from isthmus.errors import Conflict, InvalidInput, IsthmusError, NotFound
+from isthmus.errors import Conflict, InvalidInput, IsthmusError, Location, NotFound
 from isthmus.integration import MasterKey, System, SystemKind, open_envelope, rewrap, seal
 from isthmus.security import Principal
 from isthmus.services import audit
@@ -60,9 +60,8 @@ def check_settings(settings: dict[str, Any]) -> None:
     for key, value in settings.items():
         if _SECRET_NAME.search(key):
             raise InvalidInput(
-                "settings.{key}: a secret belongs in the credentials (sealed), not in the settings",
-                field=f"settings.{key}",
-                key=key,
+                "a secret belongs in the credentials (sealed), not in the settings",
+                location=Location(field=f"settings.{key}"),
             )
         if isinstance(value, str) and "://" in value:
             try:
@@ -71,9 +70,8 @@ def check_settings(settings: dict[str, Any]) -> None:
                 password = None
             if password:
                 raise InvalidInput(
-                    "settings.{key}: the URL carries a password; put it in the credentials",
-                    field=f"settings.{key}",
-                    key=key,
+                    "the URL carries a password; put it in the credentials",
+                    location=Location(field=f"settings.{key}"),
                 )
 
 
@@ -117,7 +115,7 @@ class SystemService:
         principal.require("system:write")
         if not _NAME.match(name) or name != name.strip():
             raise InvalidInput(
-                "name: expected 1-100 characters, no '/' and no surrounding spaces", field="name"
+                "expected 1-100 characters, no '/' and no surrounding spaces", location=Location(field="name")
             )
         check_settings(dict(settings or {}))
         now = self._clock.now()
@@ -201,9 +199,8 @@ class SystemService:
         kind = str(system.settings.get(CONNECTOR_SETTING, ""))
         if not kind:
             raise InvalidInput(
-                "settings.connector: set the connector kind (http, jsonrpc, xmlrpc, soap, sql, files) "
-                "to test the connection",
-                field="settings.connector",
+                "set the connector kind (http, jsonrpc, xmlrpc, soap, sql, files) to test the connection",
+                location=Location(field="settings.connector"),
             )
         if self._pinger is None:
             raise InvalidInput("no connector is wired to test connections")
