@@ -4,6 +4,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isthmus.demo.integration import flow_text
 from isthmus.integration import FlowMapper, MappedRecord, Rejected, mask_name, parse_flow, to_xml
@@ -95,3 +97,65 @@ def test_names_and_xml() -> None:
     assert to_xml({"vbeln": "SO-1", "kunnr": "C1"}, root="Order") == (
         b"<?xml version='1.0' encoding='UTF-8'?>\n<Order><vbeln>SO-1</vbeln><kunnr>C1</kunnr></Order>"
     )
+
+
+text_or_null = st.one_of(
+    st.none(),
+    st.text(max_size=14),
+    st.from_regex(r"1[3-9]\d{9}", fullmatch=True),
+    st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True),
+    st.sampled_from(
+        ["0012.50", " 12.5 ", "1,200.50", "2024-06-30", "30/06/2024", "+8613812345678", "销售部"]
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "order_id": text_or_null,
+                "cust_code": text_or_null,
+                "order_date": text_or_null,
+                "amount": text_or_null,
+                "phone": text_or_null,
+            }
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_chunk_mapping_gives_each_row_what_map_record_gives_it(rows: list[dict[str, str | None]]) -> None:
+    mapper = FlowMapper(parse_flow(flow_text("crm-erp-orders", Path("/tmp"))))
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
+    batch = list(mapper.map_frame(frame, first_row=1))
+    single = [mapper.map_record(r, 1 + i) for i, r in enumerate(rows)]
+    assert [type(r) for r in batch] == [type(r) for r in single]
+    for got, want in zip(batch, single, strict=True):
+        if isinstance(want, MappedRecord):
+            assert isinstance(got, MappedRecord)
+            assert (got.key, got.payload, got.display, got.row) == (
+                want.key,
+                want.payload,
+                want.display,
+                want.row,
+            )
+        else:
+            assert isinstance(got, Rejected)
+            assert (got.row, got.error) == (want.row, want.error)
+
+
+def test_a_chunk_keeps_the_last_row_of_a_key_and_counts_the_others(orders: FlowMapper) -> None:
+    rows = [
+        ORDER | {"order_id": "SO-1", "cust_code": "old"},
+        ORDER | {"order_id": "SO-2"},
+        ORDER | {"order_id": "SO-1"},
+    ]
+    chunk = orders.map_chunk(pl.DataFrame(rows), first_row=10)
+    assert chunk.duplicates == 1
+    assert chunk.frame.select("vbeln", "kunnr", "__row").rows() == [
+        ("SO-2", "C001", 11),
+        ("SO-1", "C001", 12),
+    ]
+    assert (chunk.first_row, chunk.last_row) == (10, 12)

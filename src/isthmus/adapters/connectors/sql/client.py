@@ -55,8 +55,16 @@ class SqlTarget:
         return table
 
     def _translated(self, work: Callable[[], T]) -> T:
+        dbapi = self._engine.dialect.dbapi
         try:
             return work()
+        except (dbapi.IntegrityError, dbapi.DataError, dbapi.ProgrammingError) as exc:  # type: ignore[union-attr]
+            # raised by the driver's own cursor (the bulk paths bypass SQLAlchemy's wrapping)
+            raise TargetRejected("{table}: {error}", table=self.config.table, error=str(exc)[:300]) from exc
+        except dbapi.Error as exc:  # type: ignore[union-attr]
+            raise TargetUnavailable(
+                "{table}: {error}", table=self.config.table, error=str(exc)[:300]
+            ) from exc
         except (IntegrityError, DataError, ProgrammingError) as exc:
             raise TargetRejected(
                 "{table}: {error}", table=self.config.table, error=str(exc.orig)[:300]

@@ -1,0 +1,196 @@
+"""Batch flows end to end: a chunk is one outbox message and one delivery job, upserted by key into a
+real SQL target (a table in the test database: SQLite, and PostgreSQL through COPY)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import create_engine, text
+
+from isthmus.adapters.connectors import make_target
+from isthmus.adapters.storage import Database
+from isthmus.bootstrap import Container
+from isthmus.integration import (
+    Endpoint,
+    MessageState,
+    Outbound,
+    OutboundChunk,
+    Target,
+    TargetUnavailable,
+)
+from isthmus.jobs import NewJob
+from isthmus.security import SYSTEM
+from isthmus.services.integration import DELIVER, FlowService
+from isthmus.services.jobs import JobRunner
+from isthmus.testing import FakeClock
+
+FLOW = """\
+flow: orders-batch
+source: {{system: CRM, connector: files, options: {{folder: "{folder}"}}}}
+target: {{system: ERP, connector: sql, options: {{url: "{url}", table: vbak, key: [vbeln]}}}}
+trigger: {{poll: 60s}}
+mapping: {{vbeln: order_id, kunnr: cust_code, dmbtr: amount, telf1: phone}}
+transforms: {{dmbtr: {{type: decimal}}, telf1: {{mask: phone}}}}
+validate:
+  - rule: 'matches(phone, "^1\\\\d{{10}}$")'
+    message: phone must be 11 digits
+idempotency_key: order_id
+delivery: {{attempts: 4, backoff: 2s}}
+"""
+
+
+@pytest.fixture
+def target_url(db_url: str, tmp_path: Path) -> str:
+    """The ERP: a file of its own on SQLite (the outbox holds its file's write lock while delivering),
+    a table beside the outbox on PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'erp.db'}" if db_url.startswith("sqlite") else db_url
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE vbak (vbeln VARCHAR(20) PRIMARY KEY, kunnr TEXT, dmbtr TEXT, telf1 TEXT)")
+        )
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def batch(container: Container, target_url: str, tmp_path: Path) -> Container:
+    (tmp_path / "inbox").mkdir()
+    container.flows.deploy(SYSTEM, FLOW.format(folder=tmp_path / "inbox", url=target_url))
+    return container
+
+
+def orders(n: int, *, bad: tuple[int, ...] = (), first: int = 0) -> pl.DataFrame:
+    rows = [
+        {
+            "order_id": f"SO-{i:04d}",
+            "cust_code": f"C{i % 7}",
+            "amount": f"{i}.50",
+            "phone": "1381234" if i in bad else f"138{i:08d}",
+        }
+        for i in range(first, first + n)
+    ]
+    return pl.DataFrame(rows)
+
+
+def target_rows(url: str) -> dict[str, tuple[str, str, str]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(text("SELECT * FROM vbak"))}
+    engine.dispose()
+    return found
+
+
+def deliver_all(container: Container, clock: FakeClock) -> None:
+    runner = container.job_runner("test-worker")
+    for _ in range(6):
+        runner.run_until_idle()
+        clock.advance(hours=1)
+
+
+def test_a_chunk_is_one_message_and_one_job_and_malformed_rows_go_to_the_dlq_with_their_rows(
+    batch: Container, target_url: str, clock: FakeClock
+) -> None:
+    report = batch.flows.accept_frame(SYSTEM, "orders-batch", orders(10, bad=(3, 8)), first_row=1)
+    assert (report.accepted, report.rejected, len(report.message_ids)) == (8, 2, 1)
+    assert [row for row, _ in report.errors] == [4, 9]
+    with batch.database.unit_of_work() as uow:
+        assert [j.payload["message"] for j in uow.jobs.list() if j.kind == DELIVER] == list(
+            report.message_ids
+        )
+    deliver_all(batch, clock)
+    rows = target_rows(target_url)
+    assert len(rows) == 8
+    assert rows["SO-0002"] == ("C2", "2.50", "138****0002")
+    assert "SO-0003" not in rows
+    dead = batch.flows.messages(SYSTEM, flow_id="orders-batch", states=(MessageState.DEAD_LETTERED,))
+    assert [(m.row_number, m.last_error) for m in dead] == [
+        (4, "validation: phone must be 11 digits"),
+        (9, "validation: phone must be 11 digits"),
+    ]
+    assert dead[0].display["phone"] == "*******"
+    metrics = batch.flows.metrics(SYSTEM, "orders-batch")
+    assert (metrics.delivered, metrics.failures, metrics.backlog) == (8, 2, 0)
+
+
+def test_a_chunk_read_again_is_a_duplicate_and_a_redelivered_chunk_has_one_effect_per_key(
+    batch: Container, target_url: str, clock: FakeClock
+) -> None:
+    frame = orders(6)
+    first = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
+    again = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
+    assert (first.accepted, again.accepted, again.duplicates, again.message_ids) == (6, 0, 6, ())
+    deliver_all(batch, clock)
+    # A worker that dies after the target committed but before the outbox did: the chunk runs again.
+    (message_id,) = first.message_ids
+    with batch.database.unit_of_work() as uow:
+        message = uow.flows.message(message_id)
+        assert message is not None
+        assert message.state is MessageState.DELIVERED
+        uow.flows.save_message(replace(message, state=MessageState.PENDING))
+        uow.jobs.enqueue(
+            NewJob(kind=DELIVER, payload={"message": message_id, "version": 1}, dedupe_key="again"),
+            clock.now(),
+        )
+        uow.commit()
+    deliver_all(batch, clock)
+    rows = target_rows(target_url)
+    assert sorted(rows) == [f"SO-{i:04d}" for i in range(6)]
+    assert batch.flows.metrics(SYSTEM, "orders-batch").delivered == 6
+
+
+def test_duplicate_keys_in_a_chunk_keep_the_last_row(
+    batch: Container, target_url: str, clock: FakeClock
+) -> None:
+    frame = pl.concat([orders(3), orders(1, first=1).with_columns(pl.lit("C-new").alias("cust_code"))])
+    report = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
+    assert (report.accepted, report.duplicates) == (3, 1)
+    deliver_all(batch, clock)
+    assert target_rows(target_url)["SO-0001"][0] == "C-new"
+
+
+class Flaky:
+    """A chunk target that is down for its first ``failures`` calls, then writes to the real one."""
+
+    def __init__(self, real: Target, failures: int) -> None:
+        self.real = real
+        self.failures = failures
+        self.calls = 0
+
+    def send(self, message: Outbound) -> None:
+        self.real.send(message)
+
+    def send_chunk(self, chunk: OutboundChunk) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TargetUnavailable("target down (call {n})", n=self.calls)
+        self.real.send_chunk(chunk)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_chunk_target_failing_three_times_then_recovering_gets_exactly_four_attempts(
+    database: Database, target_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    opened: list[Flaky] = []
+
+    def targets(endpoint: Endpoint, timeout_s: float) -> Target:
+        opened.append(Flaky(make_target(endpoint, timeout_s), failures=3))
+        return opened[-1]
+
+    flows = FlowService(database.unit_of_work, clock, targets)
+    flows.deploy(SYSTEM, FLOW.format(folder=tmp_path, url=target_url))
+    flows.accept_frame(SYSTEM, "orders-batch", orders(5), first_row=1)
+    runner = JobRunner(database.unit_of_work, clock, {DELIVER: flows.deliver}, "w")
+    for _ in range(8):
+        runner.run_until_idle()
+        clock.advance(hours=1)
+    assert opened[0].calls == 4
+    (message,) = flows.messages(SYSTEM, flow_id="orders-batch")
+    assert (message.state, message.attempts) == (MessageState.DELIVERED, 4)
+    assert len(target_rows(target_url)) == 5
+    flows.close()
