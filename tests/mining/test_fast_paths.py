@@ -7,6 +7,7 @@ huge gaps (the ``lexsort`` fallback of the performance DFG), single-event cases,
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +40,12 @@ def logs(draw: st.DrawFn) -> m.EventLog:
     frame = pl.DataFrame(
         rows, schema={m.CASE: pl.String, m.ACTIVITY: pl.String, m.TIMESTAMP: pl.Datetime("us", "UTC")}
     )
-    return m.EventLog.of(frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 9))))
+    ordered = m.EventLog.of(frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 9)))).frame
+    # in chunks cut anywhere, as a block-wise CSV import or a Parquet file with row groups leaves it
+    cuts = sorted(draw(st.lists(st.integers(0, ordered.height), max_size=4)))
+    bounds = [0, *cuts, ordered.height]
+    pieces = [ordered.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
+    return m.EventLog.presorted(pl.concat(pieces, rechunk=False))
 
 
 def close(a: float | None, b: float | None) -> bool:

@@ -70,15 +70,30 @@ def _encode(frame: pl.DataFrame) -> Encoded | bool:
     activity = frame[ACTIVITY].cast(pl.String)
     names = activity.unique().sort()
     codes = activity.cast(pl.Enum(names)).to_physical().cast(pl.Int32).to_numpy()
-    case = frame[CASE]
-    boundaries = (case != case.shift(1)).fill_null(True).arg_true().cast(pl.Int64).to_numpy()
-    starts = np.append(boundaries, np.int64(frame.height))
+    starts = np.append(np.flatnonzero(_run_starts(frame[CASE])), np.int64(frame.height)).astype(np.int64)
     stamps = frame[TIMESTAMP]
     dtype = stamps.dtype
     if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
         stamps = stamps.dt.cast_time_unit("us")
     times = stamps.to_physical().cast(pl.Int64).to_numpy()
     return Encoded(tuple(names.to_list()), codes, starts, times)
+
+
+def _run_starts(column: pl.Series) -> npt.NDArray[np.bool_]:
+    """Where a new run of equal values begins, chunk by chunk (``rle_id`` of a chunked string
+    column would first copy it into one chunk)."""
+    parts: list[npt.NDArray[np.bool_]] = []
+    last: object = None
+    for chunk in column.get_chunks():
+        if chunk.is_empty():
+            continue
+        runs = chunk.rle_id().to_numpy()
+        first = np.ones(len(runs), dtype=bool)
+        np.not_equal(runs[1:], runs[:-1], out=first[1:])
+        first[0] = not parts or last != chunk[0]
+        last = chunk[-1]
+        parts.append(first)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def seconds(us: IntArray) -> npt.NDArray[np.float64]:
