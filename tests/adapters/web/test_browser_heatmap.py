@@ -118,5 +118,20 @@ def test_the_heat_map_colours_the_matched_nodes(live_server: str, browser: Brows
         expect(panel).to_have_attribute("data-ready", "true")
         expect(badge.locator(".heat-value")).to_have_text(re.compile(r"^2\.8\D"))  # 1 h + 0.9 × 2 h
         assert errors == []
+
+        # A model without a diagram cannot be drawn; its numbers are still shown in the table.
+        bare = re.sub(r"<bpmndi:BPMNDiagram.*</bpmndi:BPMNDiagram>", "", MODEL, flags=re.S)
+        bare = bare.replace('id="heat_orders" name="Heat orders"', 'id="bare_orders" name="Bare orders"')
+        deployed = page.request.post(
+            f"{live_server}/api/v1/models?filename=bare_orders.bpmn",
+            data=bare,
+            headers={"Content-Type": "application/xml", "X-CSRF-Token": csrf},
+        )
+        assert deployed.ok, deployed.text()
+        page.reload()
+        page.locator("#heat-model").select_option("bare_orders")
+        expect(page.locator("#heat-status")).to_have_class(re.compile(r"\bis-error\b"))
+        expect(page.locator("#heat-table tbody tr")).to_have_count(2)
+        expect(page.locator("#heat-table")).to_be_visible()
     finally:
         context.close()

@@ -167,7 +167,15 @@
             shown = key;
             viewer.get("canvas").zoom("fit-viewport");
           });
-          return ready.then(function () { if (mine === request) paint(panel, viewer, data); });
+          return ready.then(function () { if (mine === request) paint(panel, viewer, data); }, function (error) {
+            // A model without a diagram (no BPMN DI) cannot be drawn: the numbers still can.
+            shown = null;
+            legend(panel, data);
+            table(panel, data);
+            var details = panel.querySelector(".heat-details");
+            if (details) details.open = true;
+            throw error;
+          });
         })
         .catch(function (error) {
           status.textContent = text(panel, "failed") + " " + error.message;
