@@ -66,6 +66,9 @@ def test_counts_percentiles_and_the_timeline(container: Container, clock: FakeCl
     assert as_json["by_state"]["delivered"] == 101
     assert as_json["timeline"][-2]["start"].startswith("2024-06-01T08:00")
 
+    assert container.flow_metrics.overview(SYSTEM) == {
+        "crm-erp-orders": {"messages": 105, "failures": 2, "backlog": 2}
+    }
     week = container.flow_metrics.metrics(SYSTEM, "crm-erp-orders", "7d")
     assert week.latency_sample == 101
     assert week.latency_ms["p99"] == 1000.0

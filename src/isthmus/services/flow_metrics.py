@@ -86,6 +86,10 @@ class FlowMetricsQueries(Protocol):
         """The flow's ``limit`` most recently accepted messages, newest first."""
         ...
 
+    def counts_by_flow(self) -> dict[str, dict[MessageState, int]]:
+        """Every flow's messages counted by state, in one query (flows without messages are absent)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class FlowMetricsReport:
@@ -186,6 +190,18 @@ class FlowMetricsService:
             oldest_backlog=summary.oldest_backlog,
             timeline=_filled(found, since, until, chosen.bucket_s),
         )
+
+    def overview(self, principal: Principal) -> dict[str, dict[str, int]]:
+        """Per flow: messages, failures and backlog — the figures table 2 shows beside each row."""
+        principal.require("flow:read")
+        found: dict[str, dict[str, int]] = {}
+        for flow_id, counts in self._queries.counts_by_flow().items():
+            found[flow_id] = {
+                "messages": sum(counts.values()),
+                "failures": counts.get(MessageState.DEAD_LETTERED, 0) + counts.get(MessageState.DISCARDED, 0),
+                "backlog": counts.get(MessageState.PENDING, 0) + counts.get(MessageState.RETRYING, 0),
+            }
+        return found
 
     def recent(self, principal: Principal, flow_id: str, limit: int = 20) -> list[FlowMessage]:
         """The latest messages of a flow, newest first (the page shows their masked copy)."""

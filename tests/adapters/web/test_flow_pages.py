@@ -81,6 +81,10 @@ def test_table2_in_the_menu_with_the_guides_columns(client: TestClient, orders: 
         assert header in text
     assert "CRM.order_id→ERP.vbeln, CRM.cust_code→ERP.kunnr" in text
     assert "Not tested" in text
+    assert "Messages · failures · backlog" in text
+    assert re.search(
+        r">2</a> · <span class=\"is-bad\">1</span> · 1<", page.text
+    )  # 2 messages, 1 dead, 1 waiting
     assert "2024-06-30" in text
     assert "New flow" not in text  # owners do not deploy flows
 

@@ -123,6 +123,14 @@ class SqlFlowMetrics:
             for b, n, failed, delivered, avg, top in rows
         ]
 
+    def counts_by_flow(self) -> dict[str, dict[MessageState, int]]:
+        query = select(_m.c.flow_id, _m.c.state, func.count()).group_by(_m.c.flow_id, _m.c.state)
+        found: dict[str, dict[MessageState, int]] = {}
+        with self._engine.connect() as db:
+            for flow_id, state, n in db.execute(query):
+                found.setdefault(flow_id, {})[MessageState(state)] = int(n)
+        return found
+
     def recent(self, flow_id: str, limit: int) -> list[FlowMessage]:
         query = select(_m).where(_m.c.flow_id == flow_id).order_by(_m.c.id.desc()).limit(limit)
         with self._engine.connect() as db:

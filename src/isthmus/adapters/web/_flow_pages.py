@@ -79,6 +79,7 @@ def flow_list(
     status = {d.flow_id: d.test_status for d in container.flows.list(principal)}
     context = {
         "rows": rows,
+        "figures": container.flow_metrics.overview(principal),
         "status": status,
         "labels": COLUMN_LABELS,
         "status_labels": TEST_STATUS_LABELS,
@@ -106,8 +107,10 @@ async def flow_upload(request: Request, container: WebContainer, principal: WebP
         problem = error if isinstance(error, InvalidInput) else InvalidInput("file: not UTF-8 text")
         rows = await run_in_threadpool(container.flows.table2, principal)
         listed = await run_in_threadpool(container.flows.list, principal)
+        figures = await run_in_threadpool(container.flow_metrics.overview, principal)
         context = {
             "rows": rows,
+            "figures": figures,
             "status": {d.flow_id: d.test_status for d in listed},
             "labels": COLUMN_LABELS,
             "status_labels": TEST_STATUS_LABELS,
