@@ -110,3 +110,75 @@ def test_kill_9_mid_run_then_resume_loses_and_doubles_nothing(tmp_path: Path) ->
     assert (count, distinct, touched) == (rows, rows, rows)
     assert run(["migrate", "verify", str(plan)]) == 0
     assert kills >= 1
+
+
+def _setup(tmp_path: Path) -> tuple[Path, str, Path]:
+    source = tmp_path / "crm.csv"
+    source.write_text("id,name\n" + "".join(f"K{i:04d},客户{i}\n" for i in range(300)), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id TEXT PRIMARY KEY, name TEXT)"))
+        conn.execute(sa.text("CREATE TABLE nokey (code TEXT PRIMARY KEY, name TEXT)"))
+    engine.dispose()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"source: {source}\ntarget: {url}#t\nkey: id\nbatch_size: 50\nmapping:\n  id: id\n  name: name\n",
+                    encoding="utf-8")  # fmt: skip
+    return source, url, plan
+
+
+def _count(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = int(conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one())
+    engine.dispose()
+    return found
+
+
+def test_an_unreadable_encoding_exits_2_naming_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source, url, plan = _setup(tmp_path)
+    source.write_bytes(b"id,name\nK1,\xff\xfe\xfa\xfb\n")
+    for command in ("plan", "run", "verify"):
+        code, _, err = _run(capsys, "migrate", command, str(plan))
+        assert code == 2
+        assert f"{source}: unreadable encoding: not UTF-8, UTF-16 or GB18030 (first bad byte at offset" in err
+        assert len(err.strip().splitlines()) == 1
+    assert _count(url) == 0
+
+
+def test_a_target_without_the_key_column_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _, url, plan = _setup(tmp_path)
+    plan.write_text(plan.read_text(encoding="utf-8").replace("#t\n", "#nokey\n"), encoding="utf-8")
+    code, _, err = _run(capsys, "migrate", "run", str(plan))
+    assert code == 2
+    assert "plan.yaml, line 3, field 'key': the target has no key column 'id'" in err
+    assert _count(url) == 0
+
+
+def test_a_schema_change_mid_migration_exits_2_and_writes_nothing_more(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from isthmus.adapters.tabular import migrate
+    from isthmus.quality import parse_plan
+
+    _, url, plan = _setup(tmp_path)
+
+    class Crash(Exception):
+        pass
+
+    def crash(batch: int) -> None:
+        if batch == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        migrate.run(parse_plan(plan.read_text(encoding="utf-8"), file=str(plan)), before_commit=crash)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE t ADD COLUMN land TEXT"))
+    engine.dispose()
+    code, _, err = _run(capsys, "migrate", "run", str(plan))
+    assert code == 2
+    assert "the target schema changed since run" in err
+    assert _count(url) == 50
