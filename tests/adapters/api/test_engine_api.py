@@ -12,6 +12,7 @@ from isthmus.adapters.api.app import create_app
 from isthmus.bootstrap import Container
 from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
 from isthmus.security import SYSTEM, Role
+from isthmus.testing import FakeClock
 
 
 @pytest.fixture
@@ -125,3 +126,28 @@ def test_publish_a_message_by_correlation_key(client: TestClient, container: Con
     assert client.get(f"/api/v1/instances/{new_id}", headers=owner).json()["business_key"] == "77"
     assert client.post("/api/v1/messages", json={"name": ""}, headers=owner).status_code == 422
     assert client.post("/api/v1/messages", json={"name": "shipped"}, headers=viewer).status_code == 403
+
+
+def test_escalation_notices_through_the_api(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    owner = _token(container, "owner", Role.PROCESS_OWNER)
+    boss = _token(container, "boss", Role.APPROVER)
+    container.models.deploy(SYSTEM, (ENGINE_DATA / "escalation.bpmn").read_bytes(), "escalation.bpmn")
+    escalating = (
+        (ENGINE_DATA / "escalation.bpmn")
+        .read_bytes()
+        .replace(b"notify:user:boss", b"notify:group:process_owner")
+    )
+    container.models.deploy(SYSTEM, escalating, "escalation.bpmn")
+    started = container.engine.start(SYSTEM, "escalation", {}, business_key="SO-8")
+    clock.advance(minutes=11)
+    container.job_runner("w").run_until_idle()
+    (note,) = client.get("/api/v1/notifications", headers=owner).json()
+    assert note["instance_id"] == started.id
+    assert note["recipient"] == "process_owner"
+    assert "SO-8" in note["text"]
+    assert client.get("/api/v1/notifications", headers=boss).json() == []
+    assert client.post(f"/api/v1/notifications/{note['id']}/dismiss", headers=boss).status_code == 404
+    assert client.post(f"/api/v1/notifications/{note['id']}/dismiss", headers=owner).status_code == 204
+    assert client.get("/api/v1/notifications", headers=owner).json() == []

@@ -89,6 +89,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     api.include_router(engine.instances)
     api.include_router(engine.tasks)
     api.include_router(engine.messages)
+    api.include_router(engine.notifications)
     api.include_router(models.router)
     api.include_router(mining.router)
     api.include_router(data.router)

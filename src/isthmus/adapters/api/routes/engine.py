@@ -21,6 +21,7 @@ from isthmus.services.inbox import MAX_ATTACHMENT_BYTES
 instances = APIRouter(prefix="/instances", tags=["engine"])
 tasks = APIRouter(prefix="/tasks", tags=["engine"])
 messages = APIRouter(prefix="/messages", tags=["engine"])
+notifications = APIRouter(prefix="/notifications", tags=["engine"])
 
 
 class StartIn(BaseModel):
@@ -94,6 +95,17 @@ def publish(body: PublishIn, container: ContainerDep, principal: CurrentPrincipa
         principal, body.name, body.correlation_key, body.variables, message_id=body.message_id
     )
     return result.as_dict()
+
+
+@notifications.get("")
+def list_notifications(container: ContainerDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """My unread escalation notices and my groups' (``isthmus:escalate notify:…``), newest first."""
+    return [n.as_dict() for n in container.tasks.notifications(principal)]
+
+
+@notifications.post("/{notification_id}/dismiss", status_code=status.HTTP_204_NO_CONTENT)
+def dismiss_notification(notification_id: int, container: ContainerDep, principal: CurrentPrincipal) -> None:
+    container.tasks.dismiss(principal, notification_id)
 
 
 @instances.patch("/{instance_id}/variables", status_code=status.HTTP_204_NO_CONTENT)
