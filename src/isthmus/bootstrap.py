@@ -80,6 +80,8 @@ class Container:
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        if self.schedule is not None:
+            self.schedule.ensure()  # flows deployed before the scheduler existed get their first run
         return JobRunner(self.database.unit_of_work, self.clock, self.job_handlers, worker)
 
     def close(self) -> None:

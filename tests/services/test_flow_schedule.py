@@ -173,3 +173,18 @@ def test_next_due() -> None:
     assert next_due(parse_flow(flow_text("oa-hr-employees", Path("/x"))).trigger, FIRST_DUE) == datetime(
         2024, 6, 1, 14, 1, tzinfo=UTC
     )
+
+
+def test_a_flow_stored_without_the_scheduler_is_scheduled_when_a_worker_starts(
+    container: Container, demo: Path, clock: FakeClock
+) -> None:
+    with container.database.unit_of_work() as uow:  # as a database from before the scheduler has it
+        uow.flows.deploy(
+            "erp-fic-daily", flow_text("erp-fic-daily", demo), deployed_by="old", now=clock.now()
+        )
+        uow.commit()
+    assert schedule_jobs(container) == []
+    container.job_runner("w1")
+    assert schedule_jobs(container) == [("erp-fic-daily", 1, FIRST_DUE.isoformat())]
+    container.job_runner("w2")
+    assert len(schedule_jobs(container)) == 1
