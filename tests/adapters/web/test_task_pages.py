@@ -141,12 +141,17 @@ def test_a_viewer_sees_the_diagram_but_no_fix_or_retry(
     client: TestClient, container: Container, clock: FakeClock
 ) -> None:
     instance_id = _late_order(container, clock)
+    container.engine.set_variables(SYSTEM, instance_id, {"phone": "13812345678"})
     sign_in(client, "auditor")
     page = client.get(f"/instances/{instance_id}")
     assert page.status_code == 200
     assert 'id="instance-diagram"' in page.text
     assert "/retry" not in page.text
     assert 'name="variables"' not in page.text
+    assert "13812345678" not in page.text  # personal data masked without instance:operate
+    assert client.get(f"/instances/{instance_id}/diagram.xml").status_code == 200
+    sign_in(client, "admin")
+    assert "13812345678" in client.get(f"/instances/{instance_id}").text
 
 
 def test_the_escalation_notice_is_in_the_owners_inbox(
