@@ -104,3 +104,20 @@ def test_mine_sla_uses_the_linked_process_then_the_model_then_the_option(cli: In
     assert (row["source"], row["breaches"]) == ("given", 1)
     code, _, err = cli("mine", "sla", log_id, "--sla", "Check")
     assert (code, "--sla" in err) == (2, True)
+
+
+def test_mine_heatmap_prints_the_nodes_with_their_numbers(cli: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(CSV)
+    model = tmp_path / "orders.bpmn"
+    model.write_text(MODEL)
+    log_id = cli("log", "import", str(path), "--case", "case", "--activity", "activity",
+                 "--timestamp", "timestamp", "--start", "start")[1].strip()  # fmt: skip
+    code, out, err = cli("mine", "heatmap", log_id, "--model", str(model), "--metric", "p90", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    nodes = {n["id"]: n for n in found["nodes"]}
+    assert (nodes["c"]["activity"], nodes["c"]["level"], nodes["c"]["sla"]["source"]) == ("Check", 5, "model")
+    assert nodes["s"]["activity"] is None
+    assert (found["metric"], found["unmatched_activities"]) == ("p90", ["Enter order"])
+    assert cli("mine", "heatmap", log_id, "--model", str(tmp_path / "missing.bpmn"))[0] == 2

@@ -20,6 +20,7 @@ from isthmus.adapters.cli.output import emit_json
 from isthmus.catalog import NodeSla, parse_sla_lines
 from isthmus.errors import InvalidInput, Location
 from isthmus.mining import ColumnMapping
+from isthmus.mining._heatmap import HeatMetric
 
 log_app = typer.Typer(help="Event logs: import CSV, XES, Parquet or OCEL 2.0 files.", no_args_is_help=True)
 mine_app = typer.Typer(help="Process mining on an imported log (or a file).", no_args_is_help=True)
@@ -189,6 +190,23 @@ def sla(
     slas = {n.node: n.duration for item in given or [] for n in _entry(item)}
     rows = s.container().mining.sla(s.principal(), log_id, slas, model=model_slas)
     _emit({"activities": rows}, json_out)
+
+
+@mine_app.command("heatmap")
+def heatmap(
+    ctx: typer.Context,
+    log: LogArg,
+    model: Annotated[Path, typer.Option("--model", help="The BPMN 2.0 file whose nodes to colour.")],
+    metric: Annotated[HeatMetric, typer.Option(help="Colour by the mean or the p90 wait.")] = HeatMetric.MEAN,
+    json_out: JsonFlag = False,
+) -> None:
+    """The model's nodes with the waiting and service time of the activity each maps to (by name,
+    then id), a colour level 1–5 and SLA breaches — the data of the log page's heat map."""
+    s = state(ctx)
+    found = s.container().mining.heatmap(
+        s.principal(), _resolve(s, log), _read_model(model), model.name, metric=metric
+    )
+    _emit(found, json_out)
 
 
 def _entry(text: str) -> tuple[NodeSla, ...]:
