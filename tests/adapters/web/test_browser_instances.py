@@ -13,7 +13,7 @@ from isthmus.bootstrap import build
 from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
 from isthmus.security import SYSTEM
 from isthmus.settings import load_settings
-from tests.adapters.web.test_browser import _sign_in, browser, live_server  # noqa: F401  (fixtures)
+from tests.adapters.web.test_browser import _sign_in, browser, live_server, shots  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,7 @@ def _has(cls: str) -> re.Pattern[str]:
 def test_the_instance_view_paints_the_running_demo_order(
     live_server: str,  # noqa: F811
     browser: Browser,  # noqa: F811
+    shots: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     instance_id = _running_order(tmp_path)
@@ -76,6 +77,7 @@ def test_the_instance_view_paints_the_running_demo_order(
             expect(element(node)).not_to_have_class(_has("is-active"))
         expect(element("f_to_director")).not_to_have_class(_has("is-taken"))
         expect(page.locator("#instance-state")).to_have_text("active")
+        page.screenshot(path=str(shots / "instance-view.png"), full_page=True)
         assert errors == []
     finally:
         context.close()
