@@ -123,8 +123,7 @@ def dfg(log: EventLog) -> Dfg:
     if enc is None:
         return _dfg_reference(log)
     width = len(enc.names)
-    _index, keys = enc.pairs()
-    present, counts = _tally(keys, width * width)
+    present, counts = _tally(enc.pair_keys(enc.follows()), width * width)
     sources, targets, order = _edge_order(present, counts, width)
     names = enc.names
     edges = {(names[sources[i]], names[targets[i]]): int(counts[i]) for i in order}
@@ -195,43 +194,62 @@ def performance_dfg(log: EventLog) -> PerformanceDfg:
     if enc is None:
         return _performance_reference(log)
     width = len(enc.names)
-    index, keys = enc.pairs()
+    follows = enc.follows()
+    keys = enc.pair_keys(follows)
     edges: dict[tuple[str, str], EdgePerformance] = {}
     if keys.size:
-        keys, durations = _sorted_by_edge(keys, enc.times[index + 1] - enc.times[index], width)
-        edges = _edge_statistics(enc.names, keys, durations)
+        starts, counts, durations = _sorted_by_edge(keys, enc.pair_durations(follows), width)
+        edges = _edge_statistics(enc.names, starts, counts, durations)
     start, end = _endpoints_fast(enc)
     return PerformanceDfg(edges, start, end)
 
 
-def _sorted_by_edge(keys: IntArray, durations: IntArray, width: int) -> tuple[IntArray, IntArray]:
+def _sorted_by_edge(keys: IntArray, durations: IntArray, width: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Each edge's key and transition count, and all durations sorted by (edge, duration). Every
+    step is in place on one int64 array where the packed form fits, to keep the peak memory low."""
     lowest = int(durations.min())
     span = int(durations.max()) - lowest + 1
     if width * width * span < 1 << 62:
-        packed = keys * span + (durations - lowest)
+        durations -= lowest
+        packed = keys  # reused: keys · span + duration
+        packed *= span
+        packed += durations
+        del durations
         packed.sort()
-        keys = packed // span
-        return keys, packed - keys * span + lowest
-    order = np.lexsort((durations, keys))
-    return keys[order], durations[order]
+        edge = packed // span
+        first = np.flatnonzero(np.concatenate(([True], edge[1:] != edge[:-1])))
+        edges = edge[first]
+        del edge
+        packed %= span
+        packed += lowest
+        sorted_durations = packed
+    else:
+        order = np.lexsort((durations, keys))
+        sorted_keys, sorted_durations = keys[order], durations[order]
+        first = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+        edges = sorted_keys[first]
+    counts = np.diff(np.append(first, sorted_durations.size))
+    return edges, counts, sorted_durations
 
 
 def _edge_statistics(
-    names: tuple[str, ...], keys: IntArray, durations: IntArray
+    names: tuple[str, ...], edges: IntArray, counts: IntArray, durations: IntArray
 ) -> dict[tuple[str, str], EdgePerformance]:
     width = len(names)
-    lo = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(lo, keys.size))
+    lo = np.concatenate(([0], np.cumsum(counts)[:-1]))
     total_us = np.add.reduceat(durations, lo)
     total = seconds_np(total_us)
     mean = total / counts
     median = (seconds_np(durations[lo + (counts - 1) // 2]) + seconds_np(durations[lo + counts // 2])) / 2
     low, high = seconds_np(durations[lo]), seconds_np(durations[lo + counts - 1])
-    deviation = durations.astype(np.float64) - np.repeat(total_us / counts, counts)
-    squares = np.add.reduceat(deviation * deviation, lo)
+    deviation = durations.astype(np.float64)
+    deviation -= np.repeat(total_us / counts, counts)
+    deviation *= deviation
+    squares = np.add.reduceat(deviation, lo)
+    del deviation
     with np.errstate(divide="ignore", invalid="ignore"):
         stdev = np.sqrt(squares / (counts - 1)) * 1e-6
-    sources, targets, order = _edge_order(keys[lo], counts, width)
+    sources, targets, order = _edge_order(edges, counts, width)
     return {
         (names[sources[i]], names[targets[i]]): EdgePerformance(
             int(counts[i]),

@@ -43,15 +43,25 @@ class Encoded:
     def cases(self) -> int:
         return len(self.starts) - 1
 
-    def pairs(self) -> tuple[IntArray, IntArray]:
-        """The directly-follows pairs: the index of each event that has a successor in its case,
-        and the edge it starts as ``source_code * len(names) + target_code``."""
-        n = len(self.codes)
-        follows = np.ones(max(n - 1, 0), dtype=bool)
-        follows[self.starts[1:-1] - 1] = False
-        index = np.flatnonzero(follows)
-        key = self.codes[index].astype(np.int64) * len(self.names) + self.codes[index + 1]
-        return index, key
+    def follows(self) -> npt.NDArray[np.bool_]:
+        """``follows[i]``: event ``i + 1`` directly follows event ``i`` in the same case."""
+        out = np.ones(max(len(self.codes) - 1, 0), dtype=bool)
+        out[self.starts[1:-1] - 1] = False
+        return out
+
+    def pair_keys(self, follows: npt.NDArray[np.bool_]) -> IntArray:
+        """The edge of each directly-follows pair as ``source_code · K + target_code`` (K
+        activities), computed on whole shifted views and then masked — no index arrays."""
+        width = len(self.names)
+        dtype = np.int32 if width * width < 1 << 31 else np.int64
+        keys = np.multiply(self.codes[:-1], width, dtype=dtype)
+        keys += self.codes[1:]
+        return keys[follows].astype(np.int64, copy=False)
+
+    def pair_durations(self, follows: npt.NDArray[np.bool_]) -> IntArray:
+        """µs between the events of each directly-follows pair."""
+        gaps = np.subtract(self.times[1:], self.times[:-1])
+        return gaps[follows]
 
 
 def encoded(log: EventLog) -> Encoded | None:
@@ -137,10 +147,18 @@ def _variant_ids(enc: Encoded) -> VariantIds:
     bits = len(enc.names).bit_length()
     per_word = max(32 // bits, 1)
     lengths = np.diff(enc.starts)
-    position = np.arange(len(enc.codes), dtype=np.int64) - np.repeat(enc.starts[:-1], lengths)
-    slot = (position % per_word).astype(np.uint64)
-    shifted = (enc.codes.astype(np.uint64) + np.uint64(1)) << (slot * np.uint64(bits))
-    words = np.add.reduceat(shifted, np.flatnonzero(slot == 0)).astype(np.int64)
+    # 32-bit temporaries throughout: a slot's shift is below 32 and a word's bits are disjoint
+    slot = np.arange(len(enc.codes), dtype=np.uint32)
+    slot -= np.repeat(enc.starts[:-1].astype(np.uint32), lengths)
+    slot %= per_word
+    word_starts = np.flatnonzero(slot == 0)
+    slot *= bits
+    shifted = enc.codes.astype(np.uint32)
+    shifted += 1
+    shifted <<= slot
+    del slot
+    words = np.add.reduceat(shifted, word_starts).astype(np.int64)
+    del shifted
     per_case = -(-lengths // per_word)
     first_word = np.concatenate(([0], np.cumsum(per_case)[:-1]))
     by_size = np.argsort(-per_case, kind="stable")
