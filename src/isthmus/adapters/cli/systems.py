@@ -1,4 +1,5 @@
-"""``isthmus system``: the systems registry (add, list, rotate-key). Credentials never printed."""
+"""``isthmus system``: the systems registry (add, list, show, test, delete, rotate-key). Credentials
+never printed."""
 
 from __future__ import annotations
 
@@ -79,3 +80,40 @@ def rotate_key(
     s = state(ctx)
     count = s.container().systems.rotate(s.principal(), Secret(old))
     console.print(f"re-wrapped the credentials of {count} system(s)")
+
+
+@system_app.command("show")
+def show(ctx: typer.Context, name: str) -> None:
+    """One system as JSON (credentials: only whether they are set, and the key id)."""
+    s = state(ctx)
+    emit_json(s.container().systems.get(s.principal(), name).as_dict())
+
+
+@system_app.command("test")
+def check_connection(
+    ctx: typer.Context,
+    name: str,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=300)] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reach the system with the connector named by its ``connector`` setting; exit 1 when it fails."""
+    s = state(ctx)
+    check = s.container().systems.test_connection(s.principal(), name, timeout_s=timeout)
+    if json_out:
+        emit_json(check.as_dict())
+    else:
+        verdict = "ok" if check.ok else "FAILED"
+        console.print(
+            f"{name} ({check.connector}): {verdict} in {check.elapsed_ms:.0f} ms — {check.detail}",
+            markup=False,
+        )
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@system_app.command("delete")
+def delete(ctx: typer.Context, name: str) -> None:
+    """Remove a system and its sealed credentials (audited)."""
+    s = state(ctx)
+    s.container().systems.delete(s.principal(), name)
+    console.print(f"system {name} deleted")
