@@ -129,14 +129,15 @@ def run_plain(csv_path: Path, target: str) -> float:
 def run_dlt(csv_path: Path, target: str, work: Path) -> float:
     import dlt
     import polars as pl
-    import pyarrow.csv as pacsv
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
     def orders() -> Any:
         reader = pacsv.open_csv(
             csv_path,
             read_options=pacsv.ReadOptions(block_size=4 << 20),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(
-                ["order_id", "cust_code", "amount", "phone"], "string")),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(["order_id", "cust_code", "amount", "phone"], "string")
+            ),
         )
         for batch in reader:
             frame = pl.from_arrow(batch)
@@ -150,7 +151,7 @@ def run_dlt(csv_path: Path, target: str, work: Path) -> float:
             yield mapped.unique(subset=["vbeln"], keep="last", maintain_order=True).to_arrow()
 
     if target.startswith("sqlite"):
-        destination = dlt.destinations.sqlalchemy(credentials=target)
+        destination: Any = dlt.destinations.sqlalchemy(credentials=target)
         disposition: Any = {"disposition": "merge", "strategy": "delete-insert"}
     else:
         destination = dlt.destinations.postgres(credentials=target)
@@ -218,7 +219,9 @@ class Postgres:
         if url is None:
             url = subprocess.run(
                 [str(ROOT / "scripts" / "throwaway-postgres"), "start", str(self.dir)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.strip()
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
 
@@ -247,7 +250,9 @@ def count(target: str, table: str) -> int:
         return int(row[0])
 
 
-def run_child(tool: str, kind: str, csv_path: Path, work: Path, pg: Postgres | None, size: int) -> dict[str, Any]:
+def run_child(
+    tool: str, kind: str, csv_path: Path, work: Path, pg: Postgres | None, size: int
+) -> dict[str, Any]:
     scratch = work / f"{tool}-{kind}-{size}"
     scratch.mkdir()
     outbox = ""
@@ -271,8 +276,18 @@ def run_child(tool: str, kind: str, csv_path: Path, work: Path, pg: Postgres | N
             outbox = pg.fresh(f"isthmus_{size}").replace("postgresql://", "postgresql+psycopg://")
             target = target.replace("postgresql://", "postgresql+psycopg://")
     command = [
-        sys.executable, __file__, "--child", tool, "--csv", str(csv_path), "--target", target,
-        "--outbox", outbox, "--work", str(scratch),
+        sys.executable,
+        __file__,
+        "--child",
+        tool,
+        "--csv",
+        str(csv_path),
+        "--target",
+        target,
+        "--outbox",
+        outbox,
+        "--work",
+        str(scratch),
     ]
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
@@ -308,7 +323,9 @@ def main() -> None:
     kinds = args.targets.split(",")
     tools = args.tools.split(",")
     pg = Postgres(args.pg_url, work) if "postgresql" in kinds else None
-    print(f"{os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}; Python {sys.version.split()[0]}")
+    print(
+        f"{os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}; Python {sys.version.split()[0]}"
+    )
     results: list[tuple[int, str, str, dict[str, Any]]] = []
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -317,7 +334,11 @@ def main() -> None:
             for kind in kinds:
                 for tool in tools:
                     result = run_child(tool, kind, csv_path, work, pg, size)
-                    ok = "ok" if result["rows"] == expected else f"WRONG: {result['rows']} rows, expected {expected}"
+                    ok = (
+                        "ok"
+                        if result["rows"] == expected
+                        else f"WRONG: {result['rows']} rows, expected {expected}"
+                    )
                     results.append((size, kind, tool, result))
                     print(
                         f"{size:>9,} rows  {kind:<10} {tool:<8} {result['seconds']:7.2f} s  "
@@ -330,23 +351,34 @@ def main() -> None:
         if pg is not None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| rows | target | plain s | dlt (Arrow) s | Isthmus s | Isthmus rows/s | Isthmus ÷ dlt | Isthmus ÷ plain | peak RSS plain / dlt / Isthmus (MB) |")
+    print(
+        "\n| rows | target | plain s | dlt (Arrow) s | Isthmus s | Isthmus rows/s | Isthmus ÷ dlt | Isthmus ÷ plain | peak RSS plain / dlt / Isthmus (MB) |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     table: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
     for size, kind, tool, result in results:
         table.setdefault((size, kind), {})[tool] = result
     for (size, kind), by_tool in table.items():
-        def s(t: str) -> str:
-            return f"{by_tool[t]['seconds']:.2f}" if t in by_tool else "–"
+        print(_table_row(size, kind, by_tool))
 
-        def ratio(t: str) -> str:
-            if t not in by_tool or "isthmus" not in by_tool:
-                return "–"
-            return f"{by_tool[t]['seconds'] / by_tool['isthmus']['seconds']:.1f}×"
 
-        mem = " / ".join(f"{by_tool[t]['peak_mb']:.0f}" if t in by_tool else "–" for t in ("plain", "dlt", "isthmus"))
-        rate = f"{size / by_tool['isthmus']['seconds']:,.0f}" if "isthmus" in by_tool else "–"
-        print(f"| {size:,} | {kind} | {s('plain')} | {s('dlt')} | {s('isthmus')} | {rate} | {ratio('dlt')} | {ratio('plain')} | {mem} |")
+def _table_row(size: int, kind: str, by_tool: dict[str, dict[str, Any]]) -> str:
+    def s(t: str) -> str:
+        return f"{by_tool[t]['seconds']:.2f}" if t in by_tool else "–"
+
+    def ratio(t: str) -> str:
+        if t not in by_tool or "isthmus" not in by_tool:
+            return "–"
+        return f"{by_tool[t]['seconds'] / by_tool['isthmus']['seconds']:.1f}×"
+
+    mem = " / ".join(
+        f"{by_tool[t]['peak_mb']:.0f}" if t in by_tool else "–" for t in ("plain", "dlt", "isthmus")
+    )
+    rate = f"{size / by_tool['isthmus']['seconds']:,.0f}" if "isthmus" in by_tool else "–"
+    return (
+        f"| {size:,} | {kind} | {s('plain')} | {s('dlt')} | {s('isthmus')} | {rate} | {ratio('dlt')} | "
+        f"{ratio('plain')} | {mem} |"
+    )
 
 
 if __name__ == "__main__":
