@@ -99,3 +99,10 @@ def test_a_bad_sla_sheet_imports_nothing(container: Container) -> None:
         container.catalog.import_file(SYSTEM, buffer.getvalue(), "catalog.xlsx")
     assert container.catalog.slas(SYSTEM, "SAL-ORD-001") == ()
     assert all(p.name != "改过的名称" for p in container.catalog.all(SYSTEM))
+
+
+def test_a_new_process_and_its_slas_arrive_in_one_import(container: Container) -> None:
+    data = write_xlsx(GUIDE_PROCESSES, slas={GUIDE_PROCESSES[0].id: (NodeSla("审核订单", "PT4H"),)})
+    report = container.catalog.import_file(SYSTEM, data, "catalog.xlsx")
+    assert len(report.created) == len(GUIDE_PROCESSES)
+    assert container.catalog.slas(SYSTEM, GUIDE_PROCESSES[0].id) == (NodeSla("审核订单", "PT4H"),)
