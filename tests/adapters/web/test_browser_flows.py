@@ -1,5 +1,7 @@
 """Connect › flows in a real Chromium: table 2 lists the flow, its page draws the metrics chart under
-the CSP, and a dead letter is replayed from the dead-letter list (it leaves the list, the page says so)."""
+the CSP, a flow test runs in the server's worker while htmx polls its progress, a dead letter is
+replayed from the dead-letter list (it leaves the list, the page says so), and the structured form
+rewrites the YAML beside it."""
 
 from __future__ import annotations
 
@@ -67,7 +69,9 @@ def flow_server(tmp_path: Path) -> Iterator[str]:
             uow.commit()
         port = _free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                create_app(container, run_worker=True), host="127.0.0.1", port=port, log_level="warning"
+            )
         )
         thread = threading.Thread(target=server.run, name="uvicorn-flows-test", daemon=True)
         thread.start()
@@ -101,6 +105,12 @@ def test_table2_the_chart_and_a_replay(flow_server: str, browser: Browser, shots
         expect(chart).to_have_attribute("data-ready", "true")  # flows.js ran under the CSP
         expect(chart.locator("canvas")).to_be_visible()
         expect(page.locator("#m-messages")).to_have_text("2")
+        # A flow test: the in-process worker runs the six scenarios, the page polls until they are done.
+        page.get_by_label("Sample source record (JSON)").fill('{"order_id": "SO-9", "cust_code": "C9"}')
+        page.get_by_role("button", name="Run flow test").click()
+        run = page.locator("#test-run")
+        expect(run).to_have_attribute("data-state", "passed", timeout=60_000)
+        expect(run.locator(".scenarios li")).to_have_count(6)
 
         page.get_by_role("link", name="Dead letters (1)").click()
         dead = page.locator("#dlq-2")
