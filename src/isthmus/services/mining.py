@@ -29,7 +29,7 @@ from isthmus import mining
 from isthmus.catalog import ProcessId
 from isthmus.errors import InvalidInput, NotFound
 from isthmus.mining import ColumnMapping, EventLog, Selection, StoredLog
-from isthmus.mining._heatmap import FlowNodeRef, HeatMetric, activity_times, heat_map
+from isthmus.mining._heatmap import ActivityTimes, FlowNodeRef, HeatMetric, activity_times, heat_map
 from isthmus.security import Principal
 from isthmus.services import audit
 from isthmus.services.catalog import CatalogService
@@ -87,6 +87,9 @@ class MiningService:
         self.logs_dir = logs_dir
         self._catalog = catalog
         self._cache: OrderedDict[str, EventLog] = OrderedDict()
+        # Per-activity times of the heat map: a stored log never changes, and switching the metric
+        # or the model should not recompute every activity instance of a million-event log.
+        self._times: OrderedDict[str, dict[str, ActivityTimes]] = OrderedDict()
         self._lock = threading.Lock()
 
     # --- import -------------------------------------------------------------------------------
@@ -268,7 +271,20 @@ class MiningService:
         log = self.load(principal, log_id)
         breaches = {row["activity"]: row for row in _breaches(log, slas)}
         refs = [FlowNodeRef(n.id, n.kind, n.name) for n in nodes]
-        return heat_map(refs, activity_times(log), metric=metric, breaches=breaches)
+        return heat_map(refs, self._activity_times(log_id, log), metric=metric, breaches=breaches)
+
+    def _activity_times(self, log_id: str, log: EventLog) -> dict[str, ActivityTimes]:
+        with self._lock:
+            cached = self._times.get(log_id)
+            if cached is not None:
+                self._times.move_to_end(log_id)
+                return cached
+        found = activity_times(log)
+        with self._lock:
+            self._times[log_id] = found
+            while len(self._times) > CACHE_SIZE:
+                self._times.popitem(last=False)
+        return found
 
     def as_is_bpmn(self, principal: Principal, log_id: str, coverage: float = 0.8) -> str:
         if not 0.0 < coverage <= 1.0:
