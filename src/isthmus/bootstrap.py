@@ -112,7 +112,9 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
     flows = FlowService(uow, clock, make_target, systems.connection)
     cursors = settings.data_dir / "flow-cursors"
     schedule = FlowScheduler(
-        uow, clock, lambda who, flow: pull(flows, who, flow, cursor_dir=cursors).as_dict()
+        uow,
+        clock,
+        lambda who, flow: pull(flows, who, flow, cursor_dir=cursors, registry=systems.options_for).as_dict(),
     )
     engine, tasks = wire_engine(
         uow, clock, settings.data_dir, flows=FlowServiceInvoker(flows, systems.connection)

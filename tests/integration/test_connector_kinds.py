@@ -82,3 +82,11 @@ def test_a_scheduled_trigger_needs_a_pulled_source() -> None:
 def test_the_adapters_implement_exactly_the_target_kinds() -> None:
     assert tuple(sorted(connectors.TARGET_KINDS)) == TARGET_KINDS
     assert set(SOURCE_KINDS) - {"webhook"} <= set(sources.PULLED_KINDS)
+
+
+def test_an_rpc_source_needs_its_model() -> None:
+    text = flow("http", "url: x", source="xmlrpc", trigger="{poll: 1m}")
+    [problem] = problems(text)
+    assert "field 'source.options.model'" in problem
+    fixed = text.replace("connector: xmlrpc}", "connector: xmlrpc, options: {model: account.move.line}}")
+    assert parse_flow(fixed).source.options["model"] == "account.move.line"

@@ -162,9 +162,9 @@ def _check_feel(node: LineMap, key: str, path: str, text: str, problems: _Proble
 
 # The connector kinds a flow may name (the adapters in ``isthmus.adapters.connectors`` implement
 # them; the registry there refuses a kind missing here). Sources are pushed (webhook) or pulled.
-SOURCE_KINDS = ("files", "sql", "webhook")
+SOURCE_KINDS = ("files", "jsonrpc", "sql", "webhook", "xmlrpc")
 TARGET_KINDS = ("files", "http", "jsonrpc", "soap", "sql", "xmlrpc")
-PULLED_SOURCES = frozenset({"files", "sql"})
+PULLED_SOURCES = frozenset({"files", "jsonrpc", "sql", "xmlrpc"})
 # Options a kind cannot work without that only the flow can say (addresses and credentials may
 # come from the systems registry instead), and the closed choices of some options.
 _REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {

@@ -187,6 +187,12 @@ class SystemService:
         settings = {k: v for k, v in system.settings.items() if k != CONNECTOR_SETTING}
         return settings | opened
 
+    def options_for(self, name: str) -> dict[str, Any]:
+        """As :meth:`connection`, in a unit of work of its own: for a connector pulling from ``name``
+        (a flow's source). Never returned to a person."""
+        with self._uow() as uow:
+            return self.connection(uow, name)
+
     def test_connection(self, principal: Principal, name: str, *, timeout_s: float = 10.0) -> ConnectionCheck:
         """Ask the system's connector to reach it (log in, load the WSDL, ``SELECT 1`` …).
 

@@ -42,6 +42,8 @@ class FakeOdoo:
         self.valid_uids: set[int] = set()
         self.next_uid = 7
         self.faults: list[OdooFault] = []  # raised by the next execute_kw calls, in order
+        self.lines: list[dict[str, Any]] = []  # account.move.line, read with search_read
+        self.reads: list[dict[str, Any]] = []
 
     def login(self, db: str, user: str, password: str, *_: Any) -> int | bool:
         with self.lock:
@@ -50,6 +52,23 @@ class FakeOdoo:
                 return False
             self.valid_uids.add(self.next_uid)
             return self.next_uid
+
+    def _read(self, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if method == "fields_get":
+            return {name: {"type": kind} for name, kind in LINE_TYPES.items()}
+        self.reads.append(kwargs)
+        domain = args[0] if args else []
+        found = [r for r in self.lines if matches(r, domain)]
+        found.sort(key=lambda r: (r["write_date"], r["id"]))
+        limit = kwargs.get("limit") or len(found)
+        fields = kwargs.get("fields") or list(LINE_TYPES)
+        return [{f: r[f] for f in fields} for r in found[:limit]]
+
+    def add_line(self, name: str, amount: float, write_date: str, **extra: Any) -> None:
+        with self.lock:
+            record = {"id": len(self.lines) + 1, "name": name, "amount": amount, "write_date": write_date,
+                      "partner_id": False, "ref": False, "paid": False} | extra  # fmt: skip
+            self.lines.append(record)
 
     def expire_sessions(self) -> None:
         with self.lock:
@@ -72,6 +91,8 @@ class FakeOdoo:
                 raise OdooFault("odoo.exceptions.AccessDenied", "Access Denied", 3)
             if self.faults:
                 raise self.faults.pop(0)
+            if model == "account.move.line" and method in ("search_read", "fields_get"):
+                return self._read(method, args, kwargs)
             if (model, method) != ("sale.order", "create"):
                 raise OdooFault("odoo.exceptions.MissingError", f"no method {model}.{method}")
             values = dict(args[0]) if args else dict(kwargs)
@@ -85,6 +106,42 @@ class FakeOdoo:
                 raise OdooFault("odoo.exceptions.ValidationError", "partner_id is required")
             self.orders[ref] = values
             return len(self.orders)
+
+
+LINE_TYPES = {"id": "integer", "name": "char", "amount": "float", "write_date": "datetime",
+              "partner_id": "many2one", "ref": "char", "paid": "boolean"}  # fmt: skip
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+def matches(record: dict[str, Any], domain: list[Any]) -> bool:
+    """Odoo's domain in Polish notation: ``'|'``, ``'&'``, ``'!'`` prefix operators, terms
+    ``[field, op, value]``, consecutive terms ANDed."""
+
+    def term(position: int) -> tuple[bool, int]:
+        item = domain[position]
+        if item == "!":
+            value, end = term(position + 1)
+            return not value, end
+        if item in ("|", "&"):
+            left, middle = term(position + 1)
+            right, end = term(middle)
+            return (left or right) if item == "|" else (left and right), end
+        field, op, value = item
+        return _OPS[op](record[field], value), position + 1
+
+    position = 0
+    while position < len(domain):
+        value, position = term(position)
+        if not value:
+            return False
+    return True
 
 
 class _Server:

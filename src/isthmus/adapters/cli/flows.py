@@ -124,7 +124,11 @@ def run_flow(
         result = report.as_dict()
     else:
         result = pull(
-            container.flows, principal, flow_id, cursor_dir=container.settings.data_dir / "flow-cursors"
+            container.flows,
+            principal,
+            flow_id,
+            cursor_dir=container.settings.data_dir / "flow-cursors",
+            registry=container.systems.options_for,
         ).as_dict()
     if deliver:
         container.job_runner().run_until_idle()

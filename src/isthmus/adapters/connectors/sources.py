@@ -11,14 +11,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import ValidationError
 
 from isthmus.adapters.connectors.files import FilesConfig, InboundFolder, read_chunks
+from isthmus.adapters.connectors.jsonrpc import JsonRpcConfig, JsonRpcTarget
+from isthmus.adapters.connectors.rpc import RpcConfig, RpcSource, RpcSourceOptions, RpcTarget
 from isthmus.adapters.connectors.sql import SqlConfig, SqlSource
+from isthmus.adapters.connectors.xmlrpc import XmlRpcConfig, XmlRpcTarget
 from isthmus.errors import ConfigurationError
 from isthmus.integration import FlowDefinition
 from isthmus.security import Principal
@@ -88,14 +93,71 @@ def _pull_sql(
     return run
 
 
-PULLED_KINDS = ("files", "sql")
+def _pull_rpc(
+    flows: FlowService,
+    principal: Principal,
+    flow: FlowDefinition,
+    cursors: CursorStore,
+    options: dict[str, Any],
+    *,
+    test: bool,
+) -> SourceRun:
+    source = rpc_source(flow.source.connector, options, flow.delivery.timeout_s)
+    run = SourceRun(watermark=cursors.get(flow.id))
+    try:
+        for first_row, records in source.batches(after=run.watermark, timeout_s=flow.delivery.timeout_s):
+            frame = pl.DataFrame(records, infer_schema_length=None, strict=False)
+            run.report += flows.accept_frame(principal, flow.id, frame, first_row=first_row, test=test)
+            cursors.put(flow.id, source.last_watermark)  # only after the batch is in the outbox
+            run.watermark = source.last_watermark
+    finally:
+        source.close()
+    return run
+
+
+def rpc_source(kind: str, options: dict[str, Any], timeout_s: float) -> RpcSource:
+    """A JSON-RPC or XML-RPC source (Odoo-style: ``search_read`` on ``model`` in a session)."""
+    connection = {k: v for k, v in options.items() if k in RpcConfig.model_fields} | {"method": "search_read"}
+    try:
+        if kind == "jsonrpc":
+            target: RpcTarget = JsonRpcTarget(JsonRpcConfig.from_options(connection), timeout_s)
+        else:
+            target = XmlRpcTarget(XmlRpcConfig.from_options(connection), timeout_s)
+        what = RpcSourceOptions.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigurationError(
+            "source options.{field}: {error}",
+            field=".".join(str(p) for p in first["loc"]),
+            error=first["msg"],
+        ) from exc
+    if target.config.auth != "odoo":
+        target.close()
+        raise ConfigurationError("source options.auth: an RPC source reads Odoo-style (auth: odoo)")
+    return RpcSource(target, what)
+
+
+PULLED_KINDS = ("files", "jsonrpc", "sql", "xmlrpc")
+Registry = Callable[[str], dict[str, Any]]
 
 
 def pull(
-    flows: FlowService, principal: Principal, flow_id: str, *, cursor_dir: Path, test: bool = False
+    flows: FlowService,
+    principal: Principal,
+    flow_id: str,
+    *,
+    cursor_dir: Path,
+    test: bool = False,
+    registry: Registry | None = None,
 ) -> SourceRun:
-    """Read what is new at the source of ``flow_id`` into its outbox."""
+    """Read what is new at the source of ``flow_id`` into its outbox.
+
+    ``registry`` gives the systems registry's settings and credentials of the source system, under
+    the flow's own ``source.options`` (used by RPC sources, whose credentials live there)."""
     _, flow = flows.get(principal, flow_id)
+    if flow.source.connector in ("jsonrpc", "xmlrpc"):
+        options = (registry(flow.source.system) if registry else {}) | flow.source.options
+        return _pull_rpc(flows, principal, flow, CursorStore(cursor_dir), options, test=test)
     if flow.source.connector == "files":
         return _pull_files(flows, principal, flow, test=test)
     if flow.source.connector == "sql":
