@@ -370,3 +370,33 @@ def test_dead_letters_replay_and_discard_are_audited(
     assert gone.status_code == 303
     trail, _ = container.audit.search(SYSTEM, action="flow.discard")
     assert [r.event.after for r in trail] == [{"reason": "customer withdrew the order"}]
+
+
+def test_deploying_an_uploaded_yaml_file(
+    client: TestClient, container: Container, sandbox: SandboxApi
+) -> None:
+    csrf = sign_in(client, "integrator")
+    text = ORDERS.replace("URL", sandbox.url)
+    done = client.post(
+        "/flows",
+        data={"csrf_token": csrf},
+        files={"file": ("crm-erp.yaml", text.encode(), "text/yaml")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/flows/crm-erp-orders?deployed=1"
+    bad = client.post(
+        "/flows",
+        data={"csrf_token": csrf},
+        files={"file": ("bad.yaml", text.replace("order_id\n", "order_id +\n").encode(), "text/yaml")},
+    )
+    assert bad.status_code == 422
+    client.get("/language/en")
+    bad = client.post(
+        "/flows",
+        data={"csrf_token": csrf},
+        files={"file": ("bad.yaml", text.replace("order_id\n", "order_id +\n").encode(), "text/yaml")},
+    )
+    assert "line 9 · mapping.vbeln" in visible_text(bad.text)
+    assert container.flows.get(SYSTEM, "crm-erp-orders")[0].version == 1
+    assert client.post("/flows", files={"file": ("x.yaml", text.encode())}).status_code == 403  # CSRF

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -26,11 +26,12 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import is_htmx, render
-from isthmus.errors import InvalidInput
+from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.i18n import N_
 from isthmus.integration import COLUMNS, TestStatus, TriggerKind, table2_row
 from isthmus.security import Principal, is_allowed
 from isthmus.services.flow_metrics import DEFAULT_WINDOW, WINDOWS, FlowMetricsReport
+from isthmus.services.flow_tests import TestRun
 
 router = APIRouter(prefix="/flows", route_class=WebRoute)
 register_page(Page(Stage.CONNECT, "flows", N_("Integration flows"), "/flows", "flow:read"))
@@ -90,19 +91,22 @@ def flow_list(
 
 
 @router.post("", include_in_schema=False)
-async def flow_upload(request: Request, container: WebContainer, principal: WebPrincipal) -> Response:
+async def flow_upload(
+    request: Request,
+    container: WebContainer,
+    principal: WebPrincipal,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     """Deploy an uploaded flow YAML; a bad file shows the list again with every problem."""
-    form = await request.form()
-    upload = form.get("file")
     try:
-        if upload is None or isinstance(upload, str) or not upload.filename:
+        if file is None or not file.filename:
             raise InvalidInput("choose a flow YAML file to deploy")
         limit = container.settings.max_upload_bytes
-        data = await upload.read(limit + 1)
+        data = await file.read(limit + 1)
         if len(data) > limit:
-            raise InvalidInput("file: larger than {limit} bytes", limit=limit)
+            raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
         text = data.decode("utf-8")
-        stored = await run_in_threadpool(container.flows.deploy, principal, text, upload.filename)
+        stored = await run_in_threadpool(container.flows.deploy, principal, text, file.filename)
     except (InvalidInput, UnicodeDecodeError) as error:
         problem = error if isinstance(error, InvalidInput) else InvalidInput("file: not UTF-8 text")
         rows = await run_in_threadpool(container.flows.table2, principal)
@@ -268,7 +272,7 @@ async def flow_test(
     return RedirectResponse(f"/flows/{quote(flow_id)}#flow-test", status_code=303)
 
 
-def _test_fragment(request: Request, flow_id: str, run: Any, sample: str) -> Response:
+def _test_fragment(request: Request, flow_id: str, run: TestRun, sample: str) -> Response:
     context = {"flow_id": flow_id, "run": run, "sample": sample, "sample_error": None}
     return render(request, "flows/_test_run.html", context)
 
