@@ -69,6 +69,7 @@ def test_dfg_and_variants_equal_the_reference(log: m.EventLog) -> None:
         (v.activities, v.count, sorted(v.cases)) for v in reference
     ]
     assert m.case_durations(log).equals(_discovery._case_durations_reference(log))
+    assert m.statistics(log).variants == len(reference)
 
 
 @settings(max_examples=60, deadline=None)

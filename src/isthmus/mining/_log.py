@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from isthmus.mining._encoded import encoded, variant_ids
 from isthmus.mining._schema import ACTIVITY, CASE, INDEX, TIMESTAMP, normalise
 
 
@@ -104,16 +105,7 @@ def statistics(log: EventLog) -> LogStatistics:
         pl.col(TIMESTAMP).min().alias("first"),
         pl.col(TIMESTAMP).max().alias("last"),
     ).row(0, named=True)
-    variants = (
-        frame.lazy()
-        .group_by(CASE, maintain_order=True)
-        .agg(pl.col(ACTIVITY))
-        .select(pl.col(ACTIVITY).n_unique())
-        .collect()
-        .item()
-        if frame.height
-        else 0
-    )
+    variants = _variant_count(log)
     return LogStatistics(
         events=int(summary["events"]),
         cases=int(summary["cases"]),
@@ -123,3 +115,13 @@ def statistics(log: EventLog) -> LogStatistics:
         last_event=summary["last"],
         columns=tuple(frame.columns),
     )
+
+
+def _variant_count(log: EventLog) -> int:
+    enc = encoded(log)
+    if enc is not None:
+        return len(variant_ids(log, enc).counts)
+    if not log.frame.height:
+        return 0
+    per_case = log.lazy().group_by(CASE, maintain_order=True).agg(pl.col(ACTIVITY))
+    return int(per_case.select(pl.col(ACTIVITY).n_unique()).collect().item())

@@ -170,10 +170,12 @@ def _blocks(path: Path, separator: str, mapping: ColumnMapping) -> pl.DataFrame:
                 cut = _line_end(data)
                 data, carry = data[:cut], data[cut:]
             if data.strip():
-                frame = _read(io.BytesIO(header + data), separator, path.name).rechunk()
+                frame = _read(io.BytesIO(header + data), separator, path.name)
                 if frame.columns and frame.columns[0].startswith("\ufeff"):
                     frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
-                part = from_columns(frame, mapping, path.name, first_line=line, numbered=False)
+                # rechunked: Polars' strings may point into the whole block's text; a copy keeps
+                # only their own bytes (and the timestamps' text is gone by now)
+                part = from_columns(frame, mapping, path.name, first_line=line, numbered=False).rechunk()
                 parts.append(part.with_columns(positions(part, line - 2)))
                 line += frame.height
                 del frame
