@@ -26,6 +26,7 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import is_htmx, render
+from isthmus.bootstrap import Container
 from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.i18n import N_
 from isthmus.integration import COLUMNS, TestStatus, TriggerKind, table2_row
@@ -72,22 +73,20 @@ def _can(principal: Principal, permission: str) -> bool:
     return is_allowed(principal.roles, permission)
 
 
-@router.get("", include_in_schema=False)
-def flow_list(
-    request: Request, container: WebContainer, principal: WebPrincipal, deployed: str = ""
-) -> Response:
-    rows = container.flows.table2(principal)
-    status = {d.flow_id: d.test_status for d in container.flows.list(principal)}
-    context = {
-        "rows": rows,
+def _list_context(container: Container, principal: Principal) -> dict[str, Any]:
+    return {
+        "rows": container.flows.table2(principal),
         "figures": container.flow_metrics.overview(principal),
-        "status": status,
+        "status": {d.flow_id: d.test_status for d in container.flows.list(principal)},
         "labels": COLUMN_LABELS,
         "status_labels": TEST_STATUS_LABELS,
         "deploy_error": None,
-        "deployed": deployed,
     }
-    return render(request, "flows/list.html", context)
+
+
+@router.get("", include_in_schema=False)
+def flow_list(request: Request, container: WebContainer, principal: WebPrincipal) -> Response:
+    return render(request, "flows/list.html", _list_context(container, principal))
 
 
 @router.post("", include_in_schema=False)
@@ -109,18 +108,8 @@ async def flow_upload(
         stored = await run_in_threadpool(container.flows.deploy, principal, text, file.filename)
     except (InvalidInput, UnicodeDecodeError) as error:
         problem = error if isinstance(error, InvalidInput) else InvalidInput("file: not UTF-8 text")
-        rows = await run_in_threadpool(container.flows.table2, principal)
-        listed = await run_in_threadpool(container.flows.list, principal)
-        figures = await run_in_threadpool(container.flow_metrics.overview, principal)
-        context = {
-            "rows": rows,
-            "figures": figures,
-            "status": {d.flow_id: d.test_status for d in listed},
-            "labels": COLUMN_LABELS,
-            "status_labels": TEST_STATUS_LABELS,
-            "deploy_error": problem,
-            "deployed": "",
-        }
+        context = await run_in_threadpool(_list_context, container, principal)
+        context["deploy_error"] = problem
         return render(request, "flows/list.html", context, status_code=422)
     target = with_query(f"/flows/{quote(stored.flow_id)}", deployed=str(stored.version))
     return RedirectResponse(target, status_code=303)
