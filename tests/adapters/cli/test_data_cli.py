@@ -130,3 +130,28 @@ def test_database_table_as_source(capsys: pytest.CaptureFixture[str], db_url: st
     code, _, err = _run(capsys, "data", "profile", f"{db_url}#nope", "--json")
     assert code == 2
     assert "table 'nope' not found" in err
+
+
+def test_review_decisions_apply_to_dedupe_with_a_dataset(
+    capsys: pytest.CaptureFixture[str], customers_csv: Path, db_url: str
+) -> None:
+    assert _run(capsys, "db", "upgrade", "--db", db_url)[0] == 0
+    code, out, _ = _run(
+        capsys, "data", "dedupe", str(customers_csv), "--json", "--detail", "--dataset", "crm", "--db", db_url
+    )
+    found = json.loads(out)
+    assert (code, found["clusters"]) == (0, [[0, 2], [1, 4]])
+    apart = found["record_ids"][1]
+    code, out, _ = _run(
+        capsys, "data", "review", "crm", *apart, "--decision", "apart", "--json", "--db", db_url
+    )
+    assert (code, json.loads(out)["pairs"]) == (0, 1)
+    code, out, _ = _run(
+        capsys, "data", "dedupe", str(customers_csv), "--json", "--dataset", "crm", "--db", db_url
+    )
+    assert json.loads(out) == {"clusters": [[0, 2]]}
+    code, out, _ = _run(capsys, "data", "dedupe", str(customers_csv), "--json")  # no dataset: no decisions
+    assert json.loads(out) == {"clusters": [[0, 2], [1, 4]]}
+    code, _, err = _run(capsys, "data", "review", "crm", *apart, "--decision", "join", "--db", db_url)
+    assert code == 2
+    assert "decision: expected merge or apart, got 'join'" in err

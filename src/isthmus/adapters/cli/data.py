@@ -16,10 +16,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json, err_console
 from isthmus.adapters.tabular import read_source, write_target
 from isthmus.errors import InvalidInput, Location
 from isthmus.quality import (
+    Decision,
+    PairDecision,
     RuleFile,
     RuleKind,
     Strategy,
@@ -30,6 +33,7 @@ from isthmus.quality import (
     golden_records,
     parse_rules,
     profile,
+    record_ids,
 )
 
 app = typer.Typer(help="Data quality: profile, cleanse and de-duplicate tables.", no_args_is_help=True)
@@ -134,24 +138,40 @@ def clean_command(
 
 @app.command("dedupe")
 def dedupe_command(
+    ctx: typer.Context,
     source: Source,
     rules: RulesOption = None,
     json_out: JsonFlag = False,
     golden: Annotated[str | None, typer.Option("--golden", help="Write golden records here.")] = None,
     detail: Annotated[bool, typer.Option("--detail", help="Add scores and counts to the JSON.")] = False,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset", help="Apply the review decisions stored for this dataset (Isthmus database)."
+        ),
+    ] = None,
 ) -> None:
     """Find records of one entity: prints {"clusters": [[row, …], …]} with 0-based data-row indices."""
     rule_file = _rules(rules)
     config = config_from_mapping(rule_file.dedupe, file=rule_file.file, line=rule_file.dedupe_line)
+    decisions: list[PairDecision] = []
+    if dataset is not None:
+        cli = state(ctx)
+        stored = cli.container().quality.decisions(cli.principal(), dataset)
+        decisions = [PairDecision(d["first"], d["second"], d["decision"]) for d in stored]
     with _progress("dedupe") as bar:
         frame = _read(source, bar)
         task = bar.add_task("de-duplicating", total=4)
-        result = dedupe(frame, config, file=source, progress=lambda stage, done, total: bar.update(
+        result = dedupe(frame, config, file=source, decisions=decisions, progress=lambda stage, done, total: bar.update(
             task, completed=done, description=stage))  # fmt: skip
     if golden is not None:
         write_target(golden_records(frame, result.clusters, _survivorship(rule_file)), golden)
     if json_out:
-        emit_json(result.as_dict(detail=detail))
+        body = result.as_dict(detail=detail)
+        if detail:
+            ids = record_ids(frame)
+            body["record_ids"] = [[ids[r] for r in c.rows] for c in result.clusters]
+        emit_json(body)
         return
     console.print(f"{len(result.clusters)} clusters, {sum(len(c.rows) for c in result.clusters)} records")
     for c in result.clusters[:50]:
@@ -171,3 +191,20 @@ def _survivorship(rule_file: RuleFile) -> Survivorship:
     return Survivorship(
         strategy, section.get("order_by"), section.get("source"), tuple(section.get("priority") or ())
     )
+
+
+@app.command("review")
+def review_command(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="The dataset the records belong to.")],
+    records: Annotated[list[str], typer.Argument(help="record_ids of one cluster (dedupe --json --detail).")],
+    decision: Annotated[str, typer.Option("--decision", help="merge | apart")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Store a review decision (audited); `data dedupe --dataset` and the API and web apply it."""
+    cli = state(ctx)
+    pairs = cli.container().quality.decide(cli.principal(), dataset, records, Decision.parse(decision))
+    if json_out:
+        emit_json({"dataset": dataset, "decision": decision, "pairs": len(pairs)})
+        return
+    console.print(f"{decision}: {len(pairs)} pairs of {dataset}")
