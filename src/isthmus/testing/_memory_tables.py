@@ -56,8 +56,8 @@ class Tables:
     process_definitions: ProcessDefinitionRows = field(default_factory=dict)
     event_logs: dict[str, StoredLog] = field(default_factory=dict)
     integration: IntegrationRows = field(default_factory=IntegrationRows)
-    next_user_id: int = 1
     messages: MessageRows = field(default_factory=MessageRows)
+    next_user_id: int = 1
     next_token_id: int = 1
     next_job_id: int = 1
 
@@ -79,9 +79,9 @@ class Tables:
             process_definitions=dict(self.process_definitions),
             event_logs=dict(self.event_logs),
             integration=self.integration.copy(),
+            messages=self.messages.copy(),
             next_user_id=self.next_user_id,
             next_token_id=self.next_token_id,
-            messages=self.messages.copy(),
             next_job_id=self.next_job_id,
         )
 
