@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.ma  # Polars imports it on the first numpy → Series conversion; pay it here, once
 import numpy.typing as npt
 import polars as pl
 
