@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from isthmus.engine import Definition, TaskQuery, definition_of, load_state, parse_escalation, start_timer_due
+from isthmus.engine import (
+    Definition,
+    TaskQuery,
+    definition_of,
+    key_text,
+    load_state,
+    parse_escalation,
+    start_timer_due,
+)
 from isthmus.errors import PermissionDenied
 from isthmus.models import NodeSpec, parse_bpmn
+from isthmus.models._validation import _ESCALATE
 from isthmus.security import SYSTEM, Role
 from isthmus.services.messages import START_TIMER_JOB
 from tests.engine.harness import T0
@@ -276,3 +288,26 @@ def test_migrating_an_instance_moves_its_subscriptions(tmp_path: Path) -> None:
     assert e.engine.publish(SYSTEM, "shipped", "SO-1").correlated == [a.id]
     assert e.engine.show(SYSTEM, a.id).completed_activities == ["start", "await_ship"]
     _restores(e)
+
+
+_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789仓库主管", min_size=1, max_size=12)
+_RULE = st.tuples(
+    st.sampled_from(["reassign", "notify"]),
+    st.sampled_from(["user", "group"]),
+    st.lists(_NAME, min_size=1, max_size=3, unique=True),
+).filter(lambda r: not (r[0] == "reassign" and r[1] == "user" and len(r[2]) > 1))
+
+
+@given(st.lists(_RULE, min_size=1, max_size=4), st.sampled_from([";", "; ", " ;  "]))
+def test_written_escalation_rules_parse_back_and_pass_validation(
+    rules: list[tuple[str, str, list[str]]], separator: str
+) -> None:
+    text = separator.join(f"{action}:{kind}:{','.join(names)}" for action, kind, names in rules)
+    parsed = parse_escalation(text)
+    assert [(r.action, r.kind, list(r.targets)) for r in parsed] == rules
+    assert _ESCALATE.fullmatch(text.strip())  # deployment validation accepts what the engine runs
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12))
+def test_a_whole_number_key_is_the_same_text_however_it_is_typed(n: int) -> None:
+    assert key_text(n) == key_text(float(n)) == key_text(Decimal(n)) == str(n)
