@@ -11,7 +11,7 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from isthmus.errors import IsthmusError, NotFound, Terminal, is_retryable
 from isthmus.jobs import Job, JobId, JobState
@@ -78,6 +78,7 @@ class JobRunner:
         self._handlers = handlers
         self.worker_id = worker_id
         self._lease_s = lease_s
+        self._prepared: dict[str, bool] = {}
 
     def run_due(self, limit: int = 20) -> RunStats:
         with self._uow() as uow:
@@ -111,11 +112,18 @@ class JobRunner:
             )
         return total
 
+    def _is_prepared(self, kind: str, handler: JobHandler | None) -> bool:
+        """Whether ``handler`` is a :class:`PreparedHandler` (a protocol check, cached per kind)."""
+        found = self._prepared.get(kind)
+        if found is None:
+            found = self._prepared[kind] = isinstance(handler, PreparedHandler)
+        return found
+
     def _run_one(self, job: Job) -> str:
         handler = self._handlers.get(job.kind)
         try:
-            if isinstance(handler, PreparedHandler):
-                handler.prepare(job)
+            if self._is_prepared(job.kind, handler):
+                cast(PreparedHandler, handler).prepare(job)
             with self._uow() as uow:
                 if handler is None:
                     raise UnknownJobKind("no handler registered for job kind {kind}", kind=job.kind)
