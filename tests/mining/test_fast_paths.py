@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import isthmus.mining as m
-from isthmus.mining import _conformance, _discovery, _encoded
+from isthmus.mining import _conformance, _discovery, _encoded, _filters
 from isthmus.mining._token_replay import label_map, silent_paths
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -70,6 +70,8 @@ def test_dfg_and_variants_equal_the_reference(log: m.EventLog) -> None:
     ]
     assert m.case_durations(log).equals(_discovery._case_durations_reference(log))
     assert m.statistics(log).variants == len(reference)
+    for k in (0, 1, 3):
+        assert m.filter_top_variants(log, k).frame.equals(_filters._top_variants_reference(log, k).frame)
 
 
 @settings(max_examples=60, deadline=None)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from isthmus.mining._encoded import Encoded, IntArray, encoded, variant_ids
+from isthmus.mining._encoded import Encoded, IntArray, VariantIds, encoded, variant_ids
 from isthmus.mining._encoded import seconds as seconds_np
 from isthmus.mining._log import EventLog
 from isthmus.mining._schema import ACTIVITY, CASE, TIMESTAMP, seconds
@@ -323,9 +323,8 @@ def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
     if enc is None:
         return _variants_reference(log, with_cases=with_cases)
     ids = variant_ids(log, enc)
-    sequences = [enc.codes[enc.starts[c] : enc.starts[c + 1]].tolist() for c in ids.first_case.tolist()]
+    sequences, order = _ranked(enc, ids)
     counts = ids.counts.tolist()
-    order = sorted(range(len(counts)), key=lambda v: (-counts[v], sequences[v]))
     members: list[tuple[str, ...]] = [()] * len(counts)
     if with_cases and counts:
         case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
@@ -335,6 +334,27 @@ def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
             members[v] = tuple(case_ids[c] for c in group.tolist())
     names = enc.names
     return [Variant(tuple(names[c] for c in sequences[v]), counts[v], members[v]) for v in order]
+
+
+def _ranked(enc: Encoded, ids: VariantIds) -> tuple[list[list[int]], list[int]]:
+    """Each variant's code sequence, and the variants by count descending, then sequence (codes
+    rank names, so this is the order of the names)."""
+    sequences = [enc.codes[enc.starts[c] : enc.starts[c + 1]].tolist() for c in ids.first_case.tolist()]
+    counts = ids.counts.tolist()
+    return sequences, sorted(range(len(counts)), key=lambda v: (-counts[v], sequences[v]))
+
+
+def top_variant_cases(log: EventLog, k: int) -> pl.Series | None:
+    """A mask over the events of ``log``: those of cases whose variant is among the ``k`` most
+    frequent (ties by sequence, as :func:`variants`); None when the log has no integer view."""
+    enc = encoded(log)
+    if enc is None:
+        return None
+    ids = variant_ids(log, enc)
+    _sequences, order = _ranked(enc, ids)
+    keep = np.zeros(len(ids.counts), dtype=bool)
+    keep[order[: max(k, 0)]] = True
+    return pl.Series(np.repeat(keep[ids.of_case], np.diff(enc.starts)))
 
 
 def _variants_reference(log: EventLog, *, with_cases: bool = False) -> list[Variant]:

@@ -9,7 +9,7 @@ from enum import StrEnum
 import polars as pl
 
 from isthmus.errors import InvalidInput
-from isthmus.mining._discovery import case_durations, variant_table
+from isthmus.mining._discovery import case_durations, top_variant_cases, variant_table
 from isthmus.mining._log import EventLog
 from isthmus.mining._schema import CASE, TIMESTAMP
 
@@ -47,6 +47,13 @@ def filter_attribute(log: EventLog, column: str, values: list[str], *, keep: boo
 
 
 def filter_top_variants(log: EventLog, k: int) -> EventLog:
+    keep = top_variant_cases(log, k)
+    if keep is None:
+        return _top_variants_reference(log, k)
+    return EventLog.presorted(log.frame.filter(keep))
+
+
+def _top_variants_reference(log: EventLog, k: int) -> EventLog:
     table = variant_table(log)
     ranked = table.group_by("variant").len().sort(["len", "variant"], descending=[True, False]).head(k)
     cases = table.join(ranked.select("variant"), on="variant", how="semi")[CASE]
