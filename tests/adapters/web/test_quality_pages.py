@@ -66,6 +66,12 @@ def test_profile_charts_and_saved_review_decisions(client: TestClient, container
     assert data["columns"][1]["patterns"][0] == {"pattern": "999 9999 9999", "count": 1}
     for holder in ("chart-null-rate", "chart-top-values", "chart-patterns"):
         assert f'id="{holder}"' in page.text
+    assert 'id="clean-report"' not in page.text  # no rules, nothing to report
+    rules = "rules:\n  - {type: company_suffix, columns: [客户名称]}\n"
+    with_rules = client.post("/data", data={"csrf_token": csrf, "rules": rules}, files=files)
+    report = visible_text(with_rules.text)
+    assert "What the rules would change" in report
+    assert "华通科技有限责任公司 → 华通科技有限公司" in report
     records = re.search(r'name="records-0" value="([^"]+)"', page.text)
     assert records is not None
     saved = client.post("/data/review", data={"csrf_token": csrf, "dataset": "crm", "decision-0": "apart",
@@ -118,6 +124,13 @@ def test_migration_pages_plan_run_poll_verify_rollback(
     )
     assert (saved.status_code, saved.headers["location"]) == (303, "/data/migrations/crm")
     assert "crm.csv" in visible_text(client.get("/data/migrations").text)
+    dry = client.post("/data/migrations/crm/plan", data={"csrf_token": csrf})
+    dry_job = re.search(r'hx-get="/data/migrations/jobs/([^"]+)"', dry.text)
+    assert dry_job is not None
+    container.job_runner().run_until_idle()
+    dry_done = visible_text(client.get(f"/data/migrations/jobs/{dry_job.group(1)}").text)
+    assert "insert 120, update 0, unchanged 0" in dry_done
+    assert "kunnr=C0000, name1=客户0" in dry_done  # samples
     started = client.post("/data/migrations/crm/run", data={"csrf_token": csrf})
     assert started.status_code == 202, started.text
     job = re.search(r'hx-get="/data/migrations/jobs/([^"]+)" hx-trigger="every 1s"', started.text)

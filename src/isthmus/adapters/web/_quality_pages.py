@@ -30,6 +30,7 @@ from isthmus.errors import Conflict, InvalidInput, PayloadTooLarge
 from isthmus.i18n import N_
 from isthmus.quality import (
     Decision,
+    apply_rules,
     config_from_mapping,
     golden_records,
     parse_rules,
@@ -57,6 +58,7 @@ def data_page(request: Request, principal: WebPrincipal) -> Response:
 def _review(container: WebContainer, principal: Principal, path: Path, rules_text: str, dataset: str) -> dict[str, Any]:  # fmt: skip
     frame = read_table(path)
     rules = parse_rules(rules_text, file="rules")
+    cleaned = apply_rules(frame, rules.rules).as_dict()["rules"] if rules.rules else []
     result = container.quality.dedupe(principal, dataset, frame, config_from_mapping(rules.dedupe))
     shown = result.clusters[:SHOWN]
     golden = golden_records(frame, shown).drop("cluster", "rows").to_dicts() if shown else []
@@ -66,6 +68,7 @@ def _review(container: WebContainer, principal: Principal, path: Path, rules_tex
         "name": path.name,
         "dataset": dataset,
         "profile": report,
+        "cleaned": cleaned,
         "chart": report.as_dict(),
         "columns": frame.columns,
         "clusters": [
