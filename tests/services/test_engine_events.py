@@ -166,6 +166,7 @@ def test_the_demo_stock_check_escalates_when_late(container: Container, clock: F
     assert "SO-9" in notes[0].text
     view = container.engine.show(SYSTEM, started.id)
     assert "stock_check_late" in view.completed_activities
+    assert [n["recipient"] for n in view.as_dict()["notifications"]] == ["process_owner"]
     assert [t.activity_id for t in open_tasks] == ["manager_approval"]
 
 

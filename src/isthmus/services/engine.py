@@ -8,13 +8,14 @@ run by jobs are recorded in the engine history instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from isthmus.engine import (
     EngineIncident,
     HistoryLine,
     Interpreter,
+    Notification,
     ProcessInstance,
     TaskQuery,
     UserTask,
@@ -44,6 +45,7 @@ class InstanceView:
     tasks: list[UserTask]
     history: list[HistoryLine]
     incidents: list[Job]
+    notifications: list[Notification] = field(default_factory=list)  # escalations (isthmus:escalate)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class InstanceView:
             "tasks": [t.as_dict() for t in self.tasks],
             "history": [h.as_dict() for h in self.history],
             "incidents": [j.as_dict() | {"last_error": j.last_error} for j in self.incidents],
+            "notifications": [n.as_dict() for n in self.notifications],
         }
 
 
@@ -157,6 +160,7 @@ class EngineService:
             history = uow.history.for_instance(instance_id)
             tasks = uow.user_tasks.find(TaskQuery(instance_id=instance_id, include_closed=True))
             incidents = [j for j in uow.jobs.list(JobState.INCIDENT, 10_000) if j.serial_key == instance_id]
+            notifications = uow.notifications.for_instance(instance_id)
         state = load_state(record.state)
         status = "incident" if incidents and record.status == "active" else record.status
         variables = (
@@ -171,6 +175,7 @@ class EngineService:
             tasks=tasks,
             history=history,
             incidents=incidents,
+            notifications=notifications,
         )
 
     def diagram(self, principal: Principal, instance_id: str) -> InstanceDiagram:

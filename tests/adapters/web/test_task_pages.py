@@ -110,6 +110,7 @@ def test_an_operator_fixes_variables_and_retries_an_incident(
     assert "script-src 'self';" in page.headers["content-security-policy"]
     marks = json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', page.text).group(1)))  # type: ignore[union-attr]
     assert marks["incidents"] == ["check_stock"]
+    assert 'id="instance-notifications"' in page.text
     assert "f_entered" in marks["flows"]
     assert "check_stock" in marks["active"]
     xml = client.get(f"/instances/{instance_id}/diagram.xml")
