@@ -12,6 +12,7 @@ from isthmus.adapters.cli.output import console, emit_json
 from isthmus.adapters.storage import migrate
 from isthmus.adapters.worker import WorkerLoop
 from isthmus.demo import DEMO_USERS, deploy_demo_decisions, deploy_demo_processes, load_demo
+from isthmus.demo.integration import GUIDE_FLOWS, create_erp_tables, flow_text
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
@@ -119,6 +120,15 @@ def demo(
     console.print("decision models: " + ", ".join(f"{m.key} v{m.version}" for m in models), markup=False)
     processes = deploy_demo_processes(s.principal(), container.models)
     console.print("processes: " + ", ".join(processes), markup=False)
+    sandbox = container.settings.data_dir / "demo"
+    create_erp_tables(sandbox)  # the sandbox ERP, finance and OA/HR folders the guide's flows connect
+    flows = [container.flows.deploy(s.principal(), flow_text(n, sandbox), f"{n}.yaml") for n in GUIDE_FLOWS]
+    console.print(
+        "flows: "
+        + ", ".join(f"{f.flow_id} v{f.version}" for f in flows)
+        + " (erp-fic-daily: daily at 22:00)",
+        markup=False,
+    )
     console.print(f"database: {container.settings.db_url}")
     console.print("logins (user / password):")
     for user in DEMO_USERS:
