@@ -1,6 +1,6 @@
 """Isthmus mining against pm4py on one deterministic order-to-cash log, in one run.
 
-    .venv/bin/python bench/mining.py [--cases 100000] [--seed 7]
+    .venv/bin/python bench/mining.py [--cases 100000] [--seed 7] [--repeat 1]
 
 Generates ``bench/out/o2c.csv`` and ``bench/out/o2c.parquet`` (~1 M events, git-ignored) and a
 BPMN model of the process, then runs each side in its own subprocess (so peak RSS is that side's
@@ -319,6 +319,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per side, alternating; each step's best time is reported"
+    )
     parser.add_argument("--side", choices=["isthmus", "pm4py"])
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--bpmn", type=Path)
@@ -337,9 +340,21 @@ def main() -> None:
     )
     for source in (csv, parquet):
         load = os.getloadavg()[0]
-        ours, theirs = _side("isthmus", source, bpmn), _side("pm4py", source, bpmn)
-        report(source, ours, theirs)
-        print(f"load average (1 min) before/after: {load:.1f} / {os.getloadavg()[0]:.1f}")
+        runs = [(_side("isthmus", source, bpmn), _side("pm4py", source, bpmn)) for _ in range(args.repeat)]
+        report(source, _best([o for o, _ in runs]), _best([t for _, t in runs]))
+        print(
+            f"load average (1 min) before/after: {load:.1f} / {os.getloadavg()[0]:.1f}; runs: {args.repeat}"
+        )
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first run, with each step's time the best of all runs (the machine is shared: the
+    minimum is the least disturbed measurement) and the largest peak RSS."""
+    best = dict(runs[0])
+    best["times"] = {step: min(r["times"][step] for r in runs) for step in runs[0]["times"]}
+    best["peak_mib"] = max(r["peak_mib"] for r in runs)
+    best["import_mib"] = max(r["import_mib"] for r in runs)
+    return best
 
 
 def report(source: Path, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
