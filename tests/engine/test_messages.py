@@ -311,3 +311,27 @@ def test_written_escalation_rules_parse_back_and_pass_validation(
 @given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_a_whole_number_key_is_the_same_text_however_it_is_typed(n: int) -> None:
     assert key_text(n) == key_text(float(n)) == key_text(Decimal(n)) == str(n)
+
+
+def test_two_reassign_rules_apply_in_order(tmp_path: Path) -> None:
+    e = Engine(tmp_path)
+    xml = (Path(__file__).parent / "data" / "escalation.bpmn").read_bytes()
+    e.processes.add(
+        "escalation",
+        xml.replace(
+            b"reassign:group:supervisor; notify:group:supervisor; notify:user:boss",
+            b"reassign:group:supervisor; reassign:user:sam",
+        ),
+    )
+    started = e.engine.start(SYSTEM, "escalation", {})
+    e.clock.advance(minutes=10)
+    e.runner.run_until_idle()
+    [task] = e.tasks.list(SYSTEM, instance_id=started.id)
+    assert task.candidate_groups == ("supervisor",)
+    assert task.assignee == "sam"
+    assert [c["text"] for c in task.comments] == [
+        "escalated: reassigned to group supervisor",
+        "escalated: reassigned to user sam",
+    ]
+    with e.uow() as uow:
+        assert uow.notifications.for_instance(started.id) == []

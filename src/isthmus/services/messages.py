@@ -125,7 +125,7 @@ def escalate(uow: UnitOfWork, record: ProcessInstance, d: Definition, node_id: s
     name = activity.label if activity is not None else node_id
     for rule in rules:
         if rule.action == "reassign":
-            for task in tasks:
+            for index, task in enumerate(tasks):
                 note = {
                     "at": now.isoformat(),
                     "by": SYSTEM_ACTOR,
@@ -135,7 +135,8 @@ def escalate(uow: UnitOfWork, record: ProcessInstance, d: Definition, node_id: s
                     changed = replace(task, assignee=rule.targets[0])
                 else:
                     changed = replace(task, assignee=None, candidate_groups=rule.targets, candidate_users=())
-                uow.user_tasks.update(replace(changed, comments=(*task.comments, note)))
+                tasks[index] = replace(changed, comments=(*task.comments, note))
+                uow.user_tasks.update(tasks[index])
             continue
         for target in rule.targets:
             uow.notifications.add(
