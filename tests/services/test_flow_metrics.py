@@ -154,3 +154,27 @@ def test_a_test_run_is_a_job_that_sets_the_test_status(
         runs.start(integrator, "crm-erp-orders", {})
     with pytest.raises(NotFound):
         runs.get(integrator, "crm-erp-orders", "../../etc")
+
+
+def test_a_chunk_message_counts_its_records(container: Container, clock: FakeClock) -> None:
+    """Batch delivery stores a chunk of rows as one message; the metrics count records, as the CLI does."""
+    container.flows.deploy(SYSTEM, EXAMPLE)
+    _message(container, "chunk:1-50:50:ab12", START - timedelta(minutes=5), MessageState.DELIVERED, 900.0)
+    _message(container, "chunk:51-60:10:cd34", START - timedelta(minutes=4), MessageState.DEAD_LETTERED, 0)
+    _message(container, "single", START - timedelta(minutes=3), MessageState.DELIVERED, 100.0)
+    clock.set(START)
+
+    report = container.flow_metrics.metrics(SYSTEM, "crm-erp-orders")
+
+    assert (report.messages, report.delivered, report.failures) == (61, 51, 10)
+    assert report.latency_sample == 51
+    assert report.latency_ms == {"p50": 900.0, "p95": 900.0, "p99": 900.0}  # 50 of 51 records took 900 ms
+    bar = report.timeline[-2]
+    assert (bar.messages, bar.delivered, bar.failures) == (61, 51, 10)
+    assert bar.latency_avg_ms == pytest.approx((50 * 900 + 100) / 51, abs=0.1)
+    assert bar.latency_max_ms == pytest.approx(900.0, abs=0.5)
+    assert container.flow_metrics.overview(SYSTEM)["crm-erp-orders"] == {
+        "messages": 61,
+        "failures": 10,
+        "backlog": 0,
+    }

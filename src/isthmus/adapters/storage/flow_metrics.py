@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Float, Integer, case, cast, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Float, Integer, case, cast, func, select
 
 from isthmus.adapters.storage.tables import flow_messages
-from isthmus.integration import FlowMessage, MessageState
+from isthmus.integration import FlowMessage, MessageState, records_in
 from isthmus.services.flow_metrics import MessageSummary, TimelineBucket
 
 _m = flow_messages
 _FAILED = (MessageState.DEAD_LETTERED.value, MessageState.DISCARDED.value)
+_SINGLE = _m.c.idempotency_key.not_like("chunk:%")  # a message of one record; else a chunk of rows
 LATENCY_SAMPLE = 500_000  # deliveries of the window the percentiles read (exact below this)
 
 
@@ -48,12 +50,7 @@ class SqlFlowMetrics:
 
     def summary(self, flow_id: str) -> MessageSummary:
         with self._engine.connect() as db:
-            counts = {
-                MessageState(state): int(n)
-                for state, n in db.execute(
-                    select(_m.c.state, func.count()).where(_m.c.flow_id == flow_id).group_by(_m.c.state)
-                )
-            }
+            counts = _records_by_state(db, _m.c.flow_id == flow_id)
             row = db.execute(
                 select(
                     func.max(_m.c.created_at),
@@ -80,22 +77,28 @@ class SqlFlowMetrics:
     ) -> tuple[int, dict[float, float]]:
         # One unordered pass reading at most LATENCY_SAMPLE values, sorted here: three ORDER BY … OFFSET
         # queries over a computed expression took seconds on 200,000 messages in SQLite, and ordering
-        # by id (to take the newest) costs a temporary B-tree of the whole window.
-        latency = _latency_ms(self._dialect)
+        # by id (to take the newest) costs a temporary B-tree of the whole window. A chunk message's
+        # latency counts once per record it carries.
+        latency = cast(_latency_ms(self._dialect), Float)
         delivered = (_m.c.flow_id == flow_id) & (_m.c.delivered_at.is_not(None)) & (_m.c.created_at >= since)
-        query = select(cast(latency, Float)).where(delivered).limit(LATENCY_SAMPLE)
         with self._engine.connect() as db:
-            values = sorted(max(0.0, float(v)) for v in db.execute(query).scalars())
-        if not values:
-            return 0, {}
-        count = len(values)
-        return count, {q: values[max(1, math.ceil(q * count)) - 1] for q in quantiles}  # nearest rank
+            weighted = [
+                (max(0.0, float(v)), 1)
+                for v in db.execute(
+                    select(latency).where(delivered & _SINGLE).limit(LATENCY_SAMPLE)
+                ).scalars()
+            ]
+            weighted += [
+                (max(0.0, float(v)), records_in(key))
+                for v, key in db.execute(select(latency, _m.c.idempotency_key).where(delivered & ~_SINGLE))
+            ]
+        return _nearest_ranks(weighted, quantiles)
 
     def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]:
-        epoch = _epoch_s(self._dialect)
-        bucket = cast(func.floor(epoch / bucket_s), Integer).label("bucket")
+        bucket = cast(func.floor(_epoch_s(self._dialect) / bucket_s), Integer).label("bucket")
         latency = _latency_ms(self._dialect)
-        query = (
+        window = (_m.c.flow_id == flow_id) & (_m.c.created_at >= since)
+        singles = (
             select(
                 bucket,
                 func.count(),
@@ -104,30 +107,32 @@ class SqlFlowMetrics:
                 func.avg(latency),
                 func.max(latency),
             )
-            .where((_m.c.flow_id == flow_id) & (_m.c.created_at >= since))
+            .where(window & _SINGLE)
             .group_by(bucket)
-            .order_by(bucket)
         )
+        chunks = select(bucket, _m.c.state, latency, _m.c.idempotency_key).where(window & ~_SINGLE)
+        found: dict[int, _Bar] = {}
         with self._engine.connect() as db:
-            rows = db.execute(query).all()
-        return [
-            TimelineBucket(
-                start_s=int(b) * bucket_s,
-                messages=int(n),
-                failures=int(failed or 0),
-                delivered=int(delivered),
-                latency_avg_ms=None if avg is None else max(0.0, float(avg)),
-                latency_max_ms=None if top is None else max(0.0, float(top)),
-            )
-            for b, n, failed, delivered, avg, top in rows
-        ]
+            for b, n, failed, delivered, avg, top in db.execute(singles):
+                found[int(b)] = _Bar(
+                    int(n), int(failed or 0), int(delivered), float(avg or 0) * int(delivered), top
+                )
+            for b, state, value, key in db.execute(chunks):
+                found.setdefault(int(b), _Bar()).add(records_in(key), state, value)
+        return [found[b].bucket(b * bucket_s) for b in sorted(found)]
 
     def counts_by_flow(self) -> dict[str, dict[MessageState, int]]:
-        query = select(_m.c.flow_id, _m.c.state, func.count()).group_by(_m.c.flow_id, _m.c.state)
         found: dict[str, dict[MessageState, int]] = {}
+        single = (
+            select(_m.c.flow_id, _m.c.state, func.count()).where(_SINGLE).group_by(_m.c.flow_id, _m.c.state)
+        )
+        chunks = select(_m.c.flow_id, _m.c.state, _m.c.idempotency_key).where(~_SINGLE)
         with self._engine.connect() as db:
-            for flow_id, state, n in db.execute(query):
+            for flow_id, state, n in db.execute(single):
                 found.setdefault(flow_id, {})[MessageState(state)] = int(n)
+            for flow_id, state, key in db.execute(chunks):
+                counts = found.setdefault(flow_id, {})
+                counts[MessageState(state)] = counts.get(MessageState(state), 0) + records_in(key)
         return found
 
     def recent(self, flow_id: str, limit: int) -> list[FlowMessage]:
@@ -163,3 +168,64 @@ def _utc(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _records_by_state(db: Connection, where: ColumnElement[bool]) -> dict[MessageState, int]:
+    """Records per state: a chunk message (one message, many rows) counts the rows in its key."""
+    counts = {
+        MessageState(state): int(n)
+        for state, n in db.execute(
+            select(_m.c.state, func.count()).where(where & _SINGLE).group_by(_m.c.state)
+        )
+    }
+    for state, key in db.execute(select(_m.c.state, _m.c.idempotency_key).where(where & ~_SINGLE)):
+        counts[MessageState(state)] = counts.get(MessageState(state), 0) + records_in(key)
+    return counts
+
+
+def _nearest_ranks(
+    weighted: list[tuple[float, int]], quantiles: Iterable[float]
+) -> tuple[int, dict[float, float]]:
+    """For each q the ``ceil(q·n)``-th smallest value, ``n`` the total weight."""
+    weighted.sort()
+    total = sum(w for _, w in weighted)
+    if total == 0:
+        return 0, {}
+    found: dict[float, float] = {}
+    for q in quantiles:
+        rank, seen = max(1, math.ceil(q * total)), 0
+        for value, weight in weighted:
+            seen += weight
+            if seen >= rank:
+                found[q] = value
+                break
+    return total, found
+
+
+@dataclass
+class _Bar:
+    """One chart bar being summed: single messages from SQL, chunk messages added row-weighted."""
+
+    messages: int = 0
+    failures: int = 0
+    delivered: int = 0
+    latency_sum: float = 0.0
+    latency_max: float | None = None
+
+    def add(self, records: int, state: str, latency: float | None) -> None:
+        self.messages += records
+        self.failures += records if state in _FAILED else 0
+        if latency is not None:
+            self.delivered += records
+            self.latency_sum += float(latency) * records
+            self.latency_max = max(float(latency), self.latency_max or float(latency))
+
+    def bucket(self, start_s: int) -> TimelineBucket:
+        return TimelineBucket(
+            start_s=start_s,
+            messages=self.messages,
+            failures=self.failures,
+            delivered=self.delivered,
+            latency_avg_ms=max(0.0, self.latency_sum / self.delivered) if self.delivered else None,
+            latency_max_ms=None if self.latency_max is None else max(0.0, float(self.latency_max)),
+        )
