@@ -315,7 +315,8 @@ class FlowService:
                 kind=DELIVER,
                 payload={"message": message_id, "version": deployed.version, "test": test},
                 run_at=now,
-                dedupe_key=f"flow-message:{message_id}:1",
+                # No dedupe key: the message was inserted in this transaction, so no job for it exists
+                # yet (a dedupe key would cost a lookup and a savepoint per message).
                 policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
             ),
             now,
@@ -437,7 +438,7 @@ class FlowService:
                     kind=DELIVER,
                     payload=dict(job.payload),
                     run_at=now + policy.delay_after(attempt),
-                    dedupe_key=f"{job.dedupe_key or message.id}:{attempt + 1}",
+                    dedupe_key=f"{job.dedupe_key or f'flow-message:{message.id}'}:{attempt + 1}",
                     policy=policy,
                 ),
                 now,

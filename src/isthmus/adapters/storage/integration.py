@@ -127,26 +127,29 @@ class SqlFlowRepository:
         }
 
     def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
-        values = {
-            "flow_id": message.flow_id,
-            "idempotency_key": message.idempotency_key,
-            "state": message.state.value,
-            "payload": message.payload,
-            "display": message.display,
-            "attempts": 0,
-            "last_error": message.last_error,
-            "row_number": message.row_number,
-            "created_at": now,
-            "updated_at": now,
-        }
-        try:
-            with self._db.begin_nested():
-                result = self._db.execute(insert(_m).values(**values))
-        except IntegrityError:  # the same idempotency key was accepted before: a duplicate
+        # One statement, no savepoint: a key the flow already holds inserts nothing and returns no id.
+        maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            maker(_m)
+            .values(**self._values(message, now))
+            .on_conflict_do_nothing(index_elements=["flow_id", "idempotency_key"])
+            .returning(_m.c.id)
+        )
+        new_id = self._db.execute(statement).scalar_one_or_none()
+        if new_id is None:  # the same idempotency key was accepted before: a duplicate
             return None
-        key = result.inserted_primary_key
-        assert key is not None
-        return self.message(int(key[0]))
+        return FlowMessage(
+            id=int(new_id),
+            flow_id=message.flow_id,
+            idempotency_key=message.idempotency_key,
+            state=message.state,
+            payload=message.payload,
+            display=message.display,
+            last_error=message.last_error,
+            row_number=message.row_number,
+            created_at=now,
+            updated_at=now,
+        )
 
     def message(self, message_id: int) -> FlowMessage | None:
         row = self._db.execute(select(_m).where(_m.c.id == message_id)).first()
