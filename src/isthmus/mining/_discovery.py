@@ -195,7 +195,7 @@ def performance_dfg(log: EventLog) -> PerformanceDfg:
         return _performance_reference(log)
     width = len(enc.names)
     follows = enc.follows()
-    keys = enc.pair_keys(follows)
+    keys = enc.pair_keys(follows).astype(np.int64)
     edges: dict[tuple[str, str], EdgePerformance] = {}
     if keys.size:
         starts, counts, durations = _sorted_by_edge(keys, enc.pair_durations(follows), width)

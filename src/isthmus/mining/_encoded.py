@@ -12,7 +12,7 @@ and the token replay pay for the encoding once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.ma  # Polars imports it on the first numpy → Series conversion; pay it here, once
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from isthmus.mining._log import EventLog
 
 IntArray = npt.NDArray[np.int64]
-CodeArray = npt.NDArray[np.int32]
+CodeArray = npt.NDArray[np.unsignedinteger[Any]]
 
 _DAY_US = 86_400_000_000
 
@@ -50,14 +50,15 @@ class Encoded:
         out[self.starts[1:-1] - 1] = False
         return out
 
-    def pair_keys(self, follows: npt.NDArray[np.bool_]) -> IntArray:
+    def pair_keys(self, follows: npt.NDArray[np.bool_]) -> npt.NDArray[np.signedinteger[Any]]:
         """The edge of each directly-follows pair as ``source_code · K + target_code`` (K
-        activities), computed on whole shifted views and then masked — no index arrays."""
+        activities; int32 when that fits), computed on whole shifted views and then masked — no
+        index arrays."""
         width = len(self.names)
         dtype = np.int32 if width * width < 1 << 31 else np.int64
         keys = np.multiply(self.codes[:-1], width, dtype=dtype)
         keys += self.codes[1:]
-        return keys[follows].astype(np.int64, copy=False)
+        return keys[follows]
 
     def pair_durations(self, follows: npt.NDArray[np.bool_]) -> IntArray:
         """µs between the events of each directly-follows pair."""
@@ -80,7 +81,7 @@ def _encode(frame: pl.DataFrame) -> Encoded | bool:
         return False
     activity = frame[ACTIVITY].cast(pl.String)
     names = activity.unique().sort()
-    codes = activity.cast(pl.Enum(names)).to_physical().cast(pl.Int32).to_numpy()
+    codes = activity.cast(pl.Enum(names)).to_physical().to_numpy()  # u8/u16/u32: as few bytes as fit
     starts = np.append(np.flatnonzero(_run_starts(frame[CASE])), np.int64(frame.height)).astype(np.int64)
     stamps = frame[TIMESTAMP]
     dtype = stamps.dtype

@@ -47,7 +47,7 @@ SNIFF_BYTES = 64 * 1024
 # Large UTF-8 files are parsed in blocks of about this size: Polars' reader holds the whole file's
 # text columns plus its parse buffers at once, while a block is converted (timestamps parsed, the
 # text dropped) before the next is read, so peak memory stays near the size of the finished log.
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
