@@ -117,8 +117,9 @@ def _sniff(header: str, delimiter: str | None) -> str:
 def read_csv(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
     """Read a delimited text file into the Isthmus schema.
 
-    UTF-8 files (with or without BOM) go to Polars' reader straight from disk — no Python string of
-    the whole file, which would triple the memory; anything else is decoded first.
+    UTF-8 files (with or without BOM) go to Polars' reader as bytes — no Python string of the whole
+    file, which would triple the memory — large ones block by block (``_blocks``); anything else is
+    decoded first.
     """
     name = path.name
     with path.open("rb") as probe:
