@@ -44,6 +44,7 @@ class FakeOdoo:
         self.faults: list[OdooFault] = []  # raised by the next execute_kw calls, in order
         self.lines: list[dict[str, Any]] = []  # account.move.line, read with search_read
         self.reads: list[dict[str, Any]] = []
+        self.returned = 0  # records search_read answered with, all calls
 
     def login(self, db: str, user: str, password: str, *_: Any) -> int | bool:
         with self.lock:
@@ -62,6 +63,7 @@ class FakeOdoo:
         found.sort(key=lambda r: (r["write_date"], r["id"]))
         limit = kwargs.get("limit") or len(found)
         fields = kwargs.get("fields") or list(LINE_TYPES)
+        self.returned += len(found[:limit])
         return [{f: r[f] for f in fields} for r in found[:limit]]
 
     def add_line(self, name: str, amount: float, write_date: str, **extra: Any) -> None:

@@ -155,3 +155,4 @@ def test_a_scheduled_flow_pulls_with_the_registrys_credentials(
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT count(*) FROM fic").fetchone() == (4,)
         assert running.odoo.logins == 2  # one session per scheduled run
+        assert running.odoo.returned == 4  # the second run resumed after INV-3: nothing read twice

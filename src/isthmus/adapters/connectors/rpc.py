@@ -312,8 +312,10 @@ class RpcSource:
             if not records:
                 return
             last = found[-1]
-            yield first_row, records
+            # The position after this batch, set before yielding it: the caller persists it once the
+            # batch is stored, and may stop there (a generator resumes only for the next batch).
             self.last_watermark = {"value": last[options.watermark], "id": last["id"]}
+            yield first_row, records
             first_row += len(records)
             if len(records) < options.batch_rows:
                 return
