@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isthmus.bootstrap import Container
 from isthmus.demo.integration import create_erp_tables, flow_text
 from isthmus.integration import parse_flow
 from isthmus.jobs import JobState
 from isthmus.security import SYSTEM
-from isthmus.services.flow_schedule import SCHEDULE, FlowScheduler, next_due
-from isthmus.testing import FakeClock
+from isthmus.services.flow_schedule import SCHEDULE, FlowScheduler, next_due, schedule_first
+from isthmus.services.jobs import JobRunner
+from isthmus.testing import FakeClock, InMemoryStore, memory_uow_factory
 
 # FakeClock starts at 2024-06-01 09:00 UTC = 17:00 in Shanghai; 22:00 there is 14:00 UTC.
 FIRST_DUE = datetime(2024, 6, 1, 14, 0, tzinfo=UTC)
@@ -188,3 +191,47 @@ def test_a_flow_stored_without_the_scheduler_is_scheduled_when_a_worker_starts(
     assert schedule_jobs(container) == [("erp-fic-daily", 1, FIRST_DUE.isoformat())]
     container.job_runner("w2")
     assert len(schedule_jobs(container)) == 1
+
+
+POLL_EVERY_10M = """\
+flow: poller
+source: {system: ERP, connector: sql, options: {url: "sqlite://", table: t}}
+target: {system: FIC, connector: sql, options: {url: "sqlite://", table: t, key: [k]}}
+trigger: {cron: "*/10 * * * *", timezone: Asia/Shanghai}
+mapping: {k: k}
+idempotency_key: k
+"""
+
+
+@settings(max_examples=40, deadline=None)
+@given(gaps=st.lists(st.integers(1, 95), min_size=1, max_size=25), workers=st.integers(1, 3))
+def test_runs_once_per_wake_up_that_finds_a_due_time(gaps: list[int], workers: int) -> None:
+    """Whenever the workers wake (every few minutes, or after long downtime), a due schedule runs
+    once — never once per missed due time — and the next due time is always in the future."""
+    clock = FakeClock(datetime(2024, 6, 1, 9, 0, tzinfo=UTC))
+    uow = memory_uow_factory(InMemoryStore())
+    ran: list[datetime] = []
+
+    def pull(_who: object, _flow: str) -> dict[str, str]:
+        ran.append(clock.now())
+        return {}
+
+    scheduler = FlowScheduler(uow, clock, pull)
+    with uow() as tx:
+        deployed = tx.flows.deploy("poller", POLL_EVERY_10M, deployed_by="t", now=clock.now())
+        schedule_first(tx, deployed, parse_flow(POLL_EVERY_10M), clock.now())
+        tx.commit()
+    runners = [JobRunner(uow, clock, {SCHEDULE: scheduler}, f"w{i}") for i in range(workers)]
+    due = datetime(2024, 6, 1, 9, 10, tzinfo=UTC)
+    expected: list[datetime] = []
+    for gap in gaps:
+        clock.advance(minutes=gap)
+        if clock.now() >= due:  # the model: one run, then the first slot after now
+            expected.append(clock.now())
+            due = next_due(parse_flow(POLL_EVERY_10M).trigger, clock.now())  # type: ignore[assignment]
+        for runner in runners:
+            runner.run_until_idle()
+    assert ran == expected
+    with uow() as tx:
+        ready = [j for j in tx.jobs.list(JobState.READY, limit=100) if j.kind == SCHEDULE]
+    assert [j.run_at for j in ready] == [due]
