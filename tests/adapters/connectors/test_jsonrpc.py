@@ -190,3 +190,12 @@ def test_the_registry_resolves_the_kind_and_names_a_bad_option(server: JsonRpcSe
         make_target(Endpoint("ERP", "jsonrpc", {"url": "http://x", "method": "m", "params": "both"}), 2.0)
     with pytest.raises(ConfigurationError, match="model"):
         make_target(Endpoint("ERP", "jsonrpc", {"url": "http://x", "method": "create", "auth": "odoo"}), 2.0)
+
+
+def test_ping_without_a_ping_method_probes_the_endpoint(server: JsonRpcServer) -> None:
+    assert "fault -32601" in plain(server).ping()  # a JSON-RPC answer: reachable, speaks JSON-RPC
+    server.status_next.append(503)
+    with pytest.raises(TargetUnavailable):
+        plain(server).ping()
+    with JsonRpcServer(basic=("isthmus", "pw")) as guarded, pytest.raises(TargetRejected, match="401"):
+        plain(guarded, auth="basic", username="isthmus", password="wrong").ping()

@@ -141,3 +141,11 @@ def test_marshallable() -> None:
 
 def test_ping_reports_the_login(server: XmlRpcServer) -> None:
     assert "logged in as isthmus" in odoo(server).ping()
+
+
+def test_ping_of_a_plain_endpoint_probes_it(server: XmlRpcServer) -> None:
+    target = XmlRpcTarget(XmlRpcConfig(url=f"{server.url}/RPC2", method="orders.add"), 2.0)
+    assert "the endpoint answered" in target.ping()
+    wrong = XmlRpcTarget(XmlRpcConfig(url=f"{server.url}/nowhere", method="orders.add"), 2.0)
+    with pytest.raises(TargetRejected, match="404"):
+        wrong.ping()

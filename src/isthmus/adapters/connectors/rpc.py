@@ -26,6 +26,7 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 CLIENT_FAULT_CODES = frozenset({-32700, -32600, -32601, -32602})
 # -32603 (internal error) and the reserved server-error range -32000..-32099: the server failed.
 SERVER_FAULT_CODES = frozenset({-32603, *range(-32099, -31999)})
+PROBE_METHOD = "isthmus.ping"  # called by "test connection" when no ping_method is set
 DEFAULT_RETRY_FAULTS = (
     r"OperationalError",
     r"SerializationFailure",
@@ -228,7 +229,9 @@ class RpcTarget:
         )
 
     def ping(self) -> str:
-        """Log in (Odoo) or call ``ping_method``; a short description of what answered."""
+        """Log in (Odoo), call ``ping_method``, or else call a method no server has: any RPC answer,
+        a fault included, proves the endpoint speaks the protocol and took the credentials (an
+        HTTP 401/403 or no answer raises). A short description of what answered."""
         try:
             if self.config.auth == "odoo":
                 uid = self._login(self._timeout_s, again=True)
@@ -239,7 +242,11 @@ class RpcTarget:
         except RemoteFault as fault:
             self.raise_for(fault)
             return "answered with a duplicate fault"
-        return "no ping_method set: options are valid, nothing was called"
+        try:
+            self._call("", PROBE_METHOD, [], self._timeout_s)
+        except RemoteFault as fault:
+            return f"the endpoint answered (fault {fault.code}: {fault.message[:80]})"
+        return "the endpoint answered"
 
     def close(self) -> None:
         self._transport.close()
