@@ -19,6 +19,10 @@ checksums) says ok; a full row-by-row compare of the target with the source mapp
 (independently of Isthmus) finds no difference; the journal holds exactly one entry per row written
 (no row doubled); ``migrate rollback`` restores the target to the pre-run SHA-256 (computed here over
 every column of every row, ordered by key). Exit 0 when every check passes.
+
+``--clean-run`` also times one uninterrupted run after the rollback, beside the peer: the same rows
+mapped in plain Python and bulk-inserted with ``executemany`` into an empty table (no journal,
+checkpoints, lookups or checks), and prints the ratio — the price of resumability and exact rollback.
 """
 
 from __future__ import annotations
@@ -124,6 +128,34 @@ def progress(engine: sa.Engine) -> int:
     return int(json.loads(mark)[1:]) + 1 if mark else 0
 
 
+def plain_load(engine: sa.Engine, source: Path, batch: int) -> float:
+    """The peer: the same rows, mapped in plain Python, bulk-inserted (executemany) into an empty copy of
+    the table, one transaction per batch — no journal, no checkpoints, no lookups, no checks."""
+    meta = sa.MetaData()
+    table = sa.Table("kna1_plain", meta, sa.Column("kunnr", sa.String(20), primary_key=True),
+                     sa.Column("name1", sa.String(200)), sa.Column("telf1", sa.String(40)),
+                     sa.Column("ort01", sa.String(40)), sa.Column("note", sa.String(40)))  # fmt: skip
+    meta.drop_all(engine)
+    meta.create_all(engine)
+    started = time.monotonic()
+    with source.open(encoding="utf-8") as lines:
+        next(lines)
+        rows: list[dict[str, Any]] = []
+        for line in lines:
+            code, name, phone, city, _ = line.rstrip("\n").split(",")
+            rows.append({"kunnr": code, "name1": name.upper(), "telf1": phone, "ort01": city})
+            if len(rows) == batch:
+                with engine.begin() as conn:
+                    conn.execute(table.insert(), rows)
+                rows = []
+        if rows:
+            with engine.begin() as conn:
+                conn.execute(table.insert(), rows)
+    took = time.monotonic() - started
+    meta.drop_all(engine)
+    return took
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, check=False, cwd=ROOT)
 
@@ -140,6 +172,7 @@ class Outcome:
     crashed_seconds: float = 0.0
     final_seconds: float = 0.0
     clean_seconds: float = 0.0
+    plain_seconds: float = 0.0
     final_exit: int = -1
     verify_ok: bool = False
     full_compare: str = ""
@@ -227,6 +260,7 @@ def run_backend(backend: str, url: str, source: Path, work: Path, args: argparse
             outcome.clean_seconds = time.monotonic() - started
             if clean.returncode:
                 outcome.errors.append("clean run: " + clean.stderr.strip()[-300:])
+            outcome.plain_seconds = plain_load(engine, source, args.batch)
     finally:
         engine.dispose()
     return outcome
@@ -237,14 +271,16 @@ def report(outcomes: list[Outcome]) -> None:
         return "yes" if flag else "NO"
 
     header = ("backend", "rows", "kills", "in a batch", "before 1st batch", "crash phase s", "resume s",
-              "exit", "verify", "full compare", "journal 1×/row", "rollback = pre-run", "rollback s", "clean run s")  # fmt: skip
+              "exit", "verify", "full compare", "journal 1×/row", "rollback = pre-run", "rollback s", "clean run s", "plain load s", "ratio")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for o in outcomes:
         cells = (o.backend, f"{o.rows:,}", str(o.kills), str(o.in_batch), str(o.before_first_batch),
                  f"{o.crashed_seconds:.0f}", f"{o.final_seconds:.0f}", str(o.final_exit), yes(o.verify_ok),
                  o.full_compare, yes(o.journal_ok), yes(o.rollback_ok), f"{o.rollback_seconds:.0f}",
-                 f"{o.clean_seconds:.0f}" if o.clean_seconds else "-")  # fmt: skip
+                 f"{o.clean_seconds:.0f}" if o.clean_seconds else "-",
+                 f"{o.plain_seconds:.0f}" if o.plain_seconds else "-",
+                 f"{o.clean_seconds / o.plain_seconds:.1f}×" if o.plain_seconds else "-")  # fmt: skip
         print("| " + " | ".join(cells) + " |")
     for o in outcomes:
         print(f"{o.backend}: committed rows at each kill: {o.kill_rows}")
@@ -265,7 +301,11 @@ def main() -> int:
         "--pg", help="a PostgreSQL URL (default: a throwaway cluster of scripts/throwaway-postgres)"
     )
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--clean-run", action="store_true", help="also time one uninterrupted run")
+    parser.add_argument(
+        "--clean-run",
+        action="store_true",
+        help="also time one uninterrupted run beside a plain executemany load (the peer)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="isthmus-migration-crash-"))
     pg_dir: Path | None = None
@@ -279,7 +319,9 @@ def main() -> int:
             else:
                 url = args.pg
                 if url is None:
-                    pg_dir = Path(tempfile.mkdtemp(prefix="isthmus-pg-"))  # outside work: owned by postgres
+                    pg_dir = Path(
+                        tempfile.mkdtemp(prefix="migration-crash-pg-")
+                    )  # outside work: owned by postgres
                     started = subprocess.run([str(ROOT / "scripts/throwaway-postgres"), "start", str(pg_dir)],
                                              capture_output=True, text=True, check=True)  # fmt: skip
                     url = started.stdout.strip()
