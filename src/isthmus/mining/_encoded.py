@@ -91,6 +91,20 @@ def _encode(frame: pl.DataFrame) -> Encoded | bool:
     return Encoded(tuple(names.to_list()), codes, starts, times)
 
 
+def _one_word_ids(enc: Encoded, bits: int, lengths: IntArray) -> VariantIds:
+    shift = np.arange(len(enc.codes), dtype=np.uint64)
+    shift -= np.repeat(enc.starts[:-1].astype(np.uint64), lengths)
+    shift *= np.uint64(bits)
+    words = enc.codes.astype(np.uint64)
+    words += np.uint64(1)
+    words <<= shift
+    del shift
+    key = np.add.reduceat(words, enc.starts[:-1])
+    del words
+    _, first, of_case, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return VariantIds(of_case.astype(np.int64), first.astype(np.int64), counts.astype(np.int64))
+
+
 def _run_starts(column: pl.Series) -> npt.NDArray[np.bool_]:
     """Where a new run of equal values begins, chunk by chunk (``rle_id`` of a chunked string
     column would first copy it into one chunk)."""
@@ -147,8 +161,10 @@ def _variant_ids(enc: Encoded) -> VariantIds:
         empty = np.zeros(0, dtype=np.int64)
         return VariantIds(empty, empty, empty)
     bits = len(enc.names).bit_length()
-    per_word = max(32 // bits, 1)
     lengths = np.diff(enc.starts)
+    if int(lengths.max()) * bits <= 64:  # every case fits in one 64-bit word: one np.unique
+        return _one_word_ids(enc, bits, lengths)
+    per_word = max(32 // bits, 1)
     # 32-bit temporaries throughout: a slot's shift is below 32 and a word's bits are disjoint
     slot = np.arange(len(enc.codes), dtype=np.uint32)
     slot -= np.repeat(enc.starts[:-1].astype(np.uint32), lengths)
