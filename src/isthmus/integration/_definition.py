@@ -175,8 +175,8 @@ _REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
     ("source", "xmlrpc"): ("model",),
 }
 _CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "jsonrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo")},
-    "xmlrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo")},
+    "jsonrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo", "tryton")},
+    "xmlrpc": {"params": ("named", "positional"), "auth": ("none", "basic", "odoo", "tryton")},
     "soap": {"version": ("1.1", "1.2"), "auth": ("none", "basic")},
 }
 

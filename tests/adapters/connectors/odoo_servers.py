@@ -274,3 +274,66 @@ class XmlRpcServer(_Server):
     def __enter__(self) -> XmlRpcServer:
         self.start()
         return self
+
+
+class TrytonServer(_Server):
+    """Tryton's JSON-RPC at ``/<db>/``: ``common.db.login(login, {"password"})`` → ``[user, session]``;
+    every other method needs ``Authorization: Session base64(login:user:session)`` (else HTTP 401);
+    ``model.sale.sale.create(vlist, context)`` stores the records."""
+
+    DB, USER, PASSWORD, USER_ID = "tryton", "admin", "tryton-pw", 1
+
+    def __init__(self) -> None:
+        self.sales: list[dict[str, Any]] = []
+        self.contexts: list[Any] = []
+        self.logins = 0
+        self.session = "s-1"
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, reply = outer.answer(self.path, body, self.headers.get("Authorization"))
+                data = json.dumps({"id": body["id"]} | reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def header(self) -> str:
+        token = f"{self.USER}:{self.USER_ID}:{self.session}"
+        return "Session " + base64.b64encode(token.encode()).decode()
+
+    def expire(self) -> None:
+        self.session = f"s-{int(self.session[2:]) + 1}"
+
+    def answer(
+        self, path: str, body: dict[str, Any], authorization: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        if path != f"/{self.DB}/":
+            return 404, {}
+        method, params = body["method"], body["params"]
+        if method == "common.db.login":
+            self.logins += 1
+            login, parameters = params[0], params[1]
+            if (login, parameters.get("password")) != (self.USER, self.PASSWORD):
+                return 200, {"error": ["LoginException", ["password", "Password", "invalid"]]}
+            return 200, {"result": [self.USER_ID, self.session]}
+        if authorization != self.header():
+            return 401, {}
+        if method == "model.sale.sale.create":
+            vlist, context = params
+            self.sales.extend(vlist)
+            self.contexts.append(context)
+            return 200, {"result": list(range(len(self.sales) - len(vlist) + 1, len(self.sales) + 1))}
+        return 200, {"error": ["NotImplementedError", [method]]}
+
+    def __enter__(self) -> TrytonServer:
+        self.start()
+        return self

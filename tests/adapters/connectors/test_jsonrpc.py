@@ -12,7 +12,7 @@ from isthmus.adapters.connectors import make_target
 from isthmus.adapters.connectors.jsonrpc import JsonRpcConfig, JsonRpcTarget
 from isthmus.errors import ConfigurationError, is_retryable
 from isthmus.integration import Endpoint, Outbound, TargetRejected, TargetUnavailable
-from tests.adapters.connectors.odoo_servers import FakeOdoo, JsonRpcServer, OdooFault
+from tests.adapters.connectors.odoo_servers import FakeOdoo, JsonRpcServer, OdooFault, TrytonServer
 
 
 def message(key: str = "SO-1", **payload: Any) -> Outbound:
@@ -199,3 +199,50 @@ def test_ping_without_a_ping_method_probes_the_endpoint(server: JsonRpcServer) -
         plain(server).ping()
     with JsonRpcServer(basic=("isthmus", "pw")) as guarded, pytest.raises(TargetRejected, match="401"):
         plain(guarded, auth="basic", username="isthmus", password="wrong").ping()
+
+
+def tryton_target(server: TrytonServer, **extra: Any) -> JsonRpcTarget:
+    options = {
+        "url": f"{server.url}/{server.DB}/",
+        "auth": "tryton",
+        "username": server.USER,
+        "password": server.PASSWORD,
+        "method": "model.sale.sale.create",
+        "params": "positional",
+        "as_list": True,
+        "context": {"company": 1},
+    } | extra
+    return JsonRpcTarget(JsonRpcConfig.from_options(options), 2.0)
+
+
+def test_tryton_session_login_and_relogin_after_expiry() -> None:
+    with TrytonServer() as server:
+        target = tryton_target(server)
+        target.send(message("SO-1", party=3, reference="SO-1"))
+        target.send(message("SO-2", party=3, reference="SO-2"))
+        assert server.logins == 1
+        server.expire()  # the session ends: the next call answers 401
+        target.send(message("SO-3", party=4, reference="SO-3"))
+        assert server.logins == 2
+        assert [s["reference"] for s in server.sales] == ["SO-1", "SO-2", "SO-3"]
+        assert server.contexts == [{"company": 1}] * 3
+        assert "logged in as admin (user 1)" in target.ping()
+        with pytest.raises(TargetRejected, match="LoginException"):
+            tryton_target(server, password="wrong").send(message())
+        target.close()
+
+
+def test_tryton_needs_positional_params() -> None:
+    with pytest.raises(ConfigurationError, match="positional"):
+        JsonRpcTarget(JsonRpcConfig(url="http://x/db/", method="m", auth="tryton", username="a"), 1.0)
+
+
+def test_a_refused_tryton_login_is_terminal_unless_configured() -> None:
+    with TrytonServer() as server:
+        server.PASSWORD = "other"  # every login fails …
+        target = tryton_target(server, password="tryton-pw")
+        with pytest.raises(TargetRejected, match="LoginException"):
+            target.send(message())
+        limited = tryton_target(server, password="tryton-pw", retry_faults=["LoginException"])  # … or retried
+        with pytest.raises(TargetUnavailable):
+            limited.send(message())

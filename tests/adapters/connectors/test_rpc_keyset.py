@@ -24,6 +24,9 @@ class InProcess:
         except OdooFault as fault:
             raise RemoteFault(fault.code, fault.message, fault.name) from fault
 
+    def authorize(self, value: str | None) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -9,6 +9,7 @@ model, method, args, kwargs)``. Only the wire format differs, so each connector 
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ DEFAULT_RETRY_FAULTS = (
     r"could not serialize access",
     r"[Tt]emporarily unavailable",
     r"[Tt]imed? ?out",
+    r"RateLimitException",  # Tryton: too many logins, try later
 )
 DEFAULT_SESSION_FAULTS = (r"SessionExpired", r"[Ss]ession expired", r"AccessDenied")
 
@@ -58,7 +60,7 @@ class RpcConfig(BaseModel):
     model: str = ""
     params: Literal["named", "positional"] = "named"
     param_order: list[str] = []
-    auth: Literal["none", "basic", "odoo"] = "none"
+    auth: Literal["none", "basic", "odoo", "tryton"] = "none"
     database: str = ""
     username: str = ""
     password: SecretStr = SecretStr("")
@@ -68,6 +70,8 @@ class RpcConfig(BaseModel):
     retry_faults: list[str] = list(DEFAULT_RETRY_FAULTS)
     session_faults: list[str] = list(DEFAULT_SESSION_FAULTS)
     ping_method: str = ""
+    context: dict[str, Any] = {}
+    as_list: bool = False
     ca_file: str | None = None
     verify: bool = True
     headers: dict[str, str] = {}
@@ -76,6 +80,10 @@ class RpcConfig(BaseModel):
         """Options that validate one by one but cannot work together."""
         if self.auth == "odoo" and not (self.model and self.database and self.username):
             raise ConfigurationError("auth odoo needs model, database and username")
+        if self.auth == "tryton" and (self.params != "positional" or not self.username):
+            raise ConfigurationError(
+                "auth tryton needs username and params: positional (Tryton has no named params)"
+            )
         return self
 
     def httpx_client(self, timeout_s: float) -> httpx.Client:
@@ -103,6 +111,9 @@ class Transport(Protocol):
     ``TargetUnavailable``/``TargetRejected`` for transport failures (HTTP status, timeout)."""
 
     def call(self, service: str, method: str, params: Any, timeout_s: float) -> Any: ...
+
+    def authorize(self, value: str | None) -> None:
+        """Send ``Authorization: value`` with every later call (None: stop sending it)."""
 
     def close(self) -> None: ...
 
@@ -150,7 +161,7 @@ class RpcTarget:
         if self.config.params == "named":
             return [], payload
         if not self.config.param_order:
-            return [payload], {}
+            return [[payload] if self.config.as_list else payload], {}
         missing = [f for f in self.config.param_order if f not in payload]
         if missing:
             raise TargetRejected(
@@ -179,12 +190,49 @@ class RpcTarget:
                 self.logins += 1
             return self._uid
 
+    def _tryton_login(self, timeout_s: float, *, again: bool = False) -> Any:
+        """Tryton's ``common.db.login(login, {"password": …})`` → ``[user_id, session]``, sent back
+        as ``Authorization: Session base64(login:user_id:session)`` on every later call."""
+        with self._lock:
+            if self._uid is None or again:
+                config = self.config
+                secret = {"password": config.password.get_secret_value()}
+                try:
+                    answer = self._call("", "common.db.login", [config.username, secret], timeout_s)
+                except RemoteFault as fault:  # LoginException (terminal), RateLimitException (later)
+                    self.raise_for(fault)
+                    raise AssertionError("a login fault cannot be a duplicate") from fault
+                if not (isinstance(answer, list) and len(answer) == 2):
+                    raise TargetRejected(
+                        "{url}: login as {user} refused", url=config.url, user=config.username
+                    )
+                user_id, session = answer
+                token = base64.b64encode(f"{config.username}:{user_id}:{session}".encode()).decode()
+                self._transport.authorize(f"Session {token}")
+                self._uid = user_id
+                self.logins += 1
+            return self._uid
+
+    def _tryton(self, args: list[Any], timeout_s: float) -> Any:
+        """A Tryton call (the context last), logging in again once when the session expired (401/403)."""
+        for attempt in (1, 2):
+            self._tryton_login(timeout_s, again=attempt == 2)
+            try:
+                return self._call("", self.config.method, [*args, dict(self.config.context)], timeout_s)
+            except TargetRejected as error:
+                if attempt == 1 and error.params.get("status") in (401, 403):
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
     def _call(self, service: str, method: str, params: Any, timeout_s: float) -> Any:
         return self._transport.call(service, method, params, timeout_s)
 
     def invoke(self, args: list[Any], kwargs: dict[str, Any], timeout_s: float) -> Any:
         """Call the configured method once (logging in first, and once more on an expired session)."""
         config = self.config
+        if config.auth == "tryton":
+            return self._tryton(args, timeout_s)
         if config.auth != "odoo":
             params: Any = kwargs if config.params == "named" else args
             return self._call("", config.method, params, timeout_s)
@@ -220,13 +268,12 @@ class RpcTarget:
         if self.config.duplicate_faults and _matches(self.config.duplicate_faults, text):
             return  # an earlier attempt already created it (unique constraint on idempotency_param)
         detail = fault.message[:300]
+        code = " ".join(str(part) for part in (fault.code, fault.name) if part not in (None, ""))
         if fault.code in SERVER_FAULT_CODES or _matches(self.config.retry_faults, text):
             raise TargetUnavailable(
-                "{url}: fault {code}: {detail}", url=self.config.url, code=fault.code, detail=detail
+                "{url}: fault {code}: {detail}", url=self.config.url, code=code, detail=detail
             )
-        raise TargetRejected(
-            "{url}: fault {code}: {detail}", url=self.config.url, code=fault.code, detail=detail
-        )
+        raise TargetRejected("{url}: fault {code}: {detail}", url=self.config.url, code=code, detail=detail)
 
     def ping(self) -> str:
         """Log in (Odoo), call ``ping_method``, or else call a method no server has: any RPC answer,
@@ -236,6 +283,9 @@ class RpcTarget:
             if self.config.auth == "odoo":
                 uid = self._login(self._timeout_s, again=True)
                 return f"logged in as {self.config.username} (uid {uid})"
+            if self.config.auth == "tryton":
+                uid = self._tryton_login(self._timeout_s, again=True)
+                return f"logged in as {self.config.username} (user {uid})"
             if self.config.ping_method:
                 result = self._call("", self.config.ping_method, [], self._timeout_s)
                 return f"{self.config.ping_method}: {str(result)[:100]}"

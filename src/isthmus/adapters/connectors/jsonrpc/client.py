@@ -64,11 +64,19 @@ class JsonRpcTransport:
             raise _fault(error)
         return reply.get("result")
 
+    def authorize(self, value: str | None) -> None:
+        if value is None:
+            self._client.headers.pop("Authorization", None)
+        else:
+            self._client.headers["Authorization"] = value
+
     def close(self) -> None:
         self._client.close()
 
 
 def _fault(error: Any) -> RemoteFault:
+    if isinstance(error, list) and error:  # Tryton: [exception name, arguments]
+        return RemoteFault(None, str(error[1:])[:500], str(error[0]))
     if not isinstance(error, dict):
         return RemoteFault(None, str(error))
     data = error.get("data")

@@ -81,6 +81,12 @@ class XmlRpcTransport:
             raise TargetUnavailable("{url}: not an XML-RPC answer: {error}", url=url, error=str(exc)) from exc
         return result[0] if result else None
 
+    def authorize(self, value: str | None) -> None:
+        if value is None:
+            self._client.headers.pop("Authorization", None)
+        else:
+            self._client.headers["Authorization"] = value
+
     def close(self) -> None:
         self._client.close()
 
