@@ -135,6 +135,11 @@ class FlowCache:
                 self._mappers[slot] = found
         return found
 
+    def opened(self, deployed: DeployedFlow, *, test: bool = False) -> Target | None:
+        """The target already open for this version, if any (no registry lookup needed then)."""
+        with self._lock:
+            return self._open.get((deployed.flow_id, deployed.version, test))
+
     def target(
         self, deployed: DeployedFlow, *, test: bool = False, registry: dict[str, Any] | None = None
     ) -> Target:
@@ -268,10 +273,16 @@ class FlowService:
     def _writes_chunks(self, uow: UnitOfWork, deployed: DeployedFlow, *, test: bool) -> bool:
         flow = self.cache.mapper(deployed).flow
         try:
-            registry = self._connections(uow, flow.target.system) if self._connections else None
-            return isinstance(self.cache.target(deployed, test=test, registry=registry), ChunkTarget)
+            return isinstance(self._target(uow, deployed, flow, test=test), ChunkTarget)
         except Exception:  # a target that cannot be opened now fails at delivery, with retries
             return False
+
+    def _target(self, uow: UnitOfWork, deployed: DeployedFlow, flow: FlowDefinition, *, test: bool) -> Target:
+        found = self.cache.opened(deployed, test=test)
+        if found is not None:
+            return found  # the registry's settings were read when it was opened
+        registry = self._connections(uow, flow.target.system) if self._connections else None
+        return self.cache.target(deployed, test=test, registry=registry)
 
     def _store_chunk(
         self,
@@ -390,8 +401,7 @@ class FlowService:
         flow = self.cache.mapper(deployed).flow
         attempt = message.attempts + 1
         try:
-            registry = self._connections(uow, flow.target.system) if self._connections else None
-            target = self.cache.target(deployed, test=bool(job.payload.get("test")), registry=registry)
+            target = self._target(uow, deployed, flow, test=bool(job.payload.get("test")))
             if is_chunk(message.payload):
                 chunk = OutboundChunk(
                     flow.id, message.idempotency_key, decode_chunk(message.payload), flow.delivery.timeout_s
