@@ -42,6 +42,11 @@ def test_the_demo_schedules_erp_to_finance_at_22(cli: Invoke, tmp_path: Path) ->
     assert len(scheduled) == 2
     due = datetime.fromisoformat(by_flow["erp-fic-daily"]["run_at"])
     assert (due.hour, due.minute, due.utcoffset()) == (14, 0, timedelta(0))  # 22:00 in Shanghai
+    code, out, _ = cli("flow", "schedule", "--json")
+    upcoming = {u["flow"]: u for u in json.loads(out)}
+    assert sorted(upcoming) == ["erp-fic-daily", "oa-hr-employees"]
+    assert upcoming["erp-fic-daily"]["due"] == by_flow["erp-fic-daily"]["run_at"]
+    assert "0 22 * * *" in upcoming["erp-fic-daily"]["trigger"]
     with sqlite3.connect(tmp_path / "data" / "demo" / "erp.db") as conn:
         conn.execute("INSERT INTO bseg VALUES ('0000000001', 'SO-1', '12.50', '2024-07-15')")
     code, out, err = cli("flow", "run", "erp-fic-daily", "--json")

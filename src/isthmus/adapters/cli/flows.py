@@ -145,6 +145,21 @@ def run_flow(
         err_console.print(f"  row {error['row']}: {error['error']}", markup=False)
 
 
+@flow_app.command("schedule")
+def schedule(ctx: typer.Context, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The next run of every flow with a cron or poll trigger (the worker runs them)."""
+    s = state(ctx)
+    container = s.container()
+    upcoming = container.schedule.upcoming(s.principal()) if container.schedule else []
+    if json_out:
+        emit_json([u.as_dict() for u in upcoming])
+        return
+    table = Table("flow", "version", "next run (UTC)", "trigger")
+    for u in upcoming:
+        table.add_row(u.flow_id, str(u.version), u.due.isoformat(), u.trigger)
+    console.print(table)
+
+
 @flow_app.command("show")
 def show(ctx: typer.Context, flow_id: str) -> None:
     """The flow's metrics: messages, failures, latency percentiles, last run, backlog (JSON)."""
