@@ -77,12 +77,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         key = self.headers.get("Idempotency-Key", "")
+        try:
+            complete = bool(json.loads(body))
+        except ValueError:  # a worker killed while writing the request: nothing to apply
+            complete = False
         with self.server.lock:
             self.server.requests[key] += 1
             failing = self.server.fail_first.get(key, 0)
             if failing:
                 self.server.fail_first[key] = failing - 1
-            elif self.server.applied[key] == 0 and json.loads(body):
+            elif self.server.applied[key] == 0 and complete:
                 self.server.applied[key] += 1  # the effect: once per key
         self.send_response(503 if failing else 200)
         self.send_header("Content-Length", "0")

@@ -92,6 +92,7 @@ async def post_all(
     sent: dict[str, float] = {}
     answers: list[float] = []
     start = time.monotonic()
+    errors.clear()
 
     async def producer() -> None:
         for i in range(total):
@@ -114,20 +115,31 @@ async def post_all(
             ).encode()
             t0 = time.monotonic()
             sent[key] = t0
-            writer.write(head + body)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+            for _attempt in range(5):  # a sender retries a 5xx with the same body (the key dedupes)
+                try:
+                    writer.write(head + body)
+                    status = await reader.readline()
+                    length = 0
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    await reader.readexactly(length)
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    status = f"connection lost: {exc}".encode()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                if b" 202 " in status:
+                    break
+                errors.append(status.decode().strip())
+            else:
+                raise SystemExit(f"webhook answered {status!r} five times")
             answers.append(time.monotonic() - t0)
-            if b" 202 " not in status:
-                raise SystemExit(f"webhook answered {status!r}")
         writer.close()
 
     await asyncio.gather(producer(), *(connection() for _ in range(connections)))
     return sent, answers
+
+
+errors: list[str] = []
 
 
 def pct(values: list[float], q: float) -> float:
@@ -204,9 +216,10 @@ def main() -> None:
             f"{server.split('@')[-1]}; {args.seconds:.0f} s per rate, {args.connections} connections\n"
         )
         print(
-            "| offered msg/s | delivered msg/s | all delivered | 202 p50 / p99 ms | end-to-end p50 / p95 / p99 ms |"
+            "| offered msg/s | delivered msg/s | all delivered | 202 p50 / p99 ms "
+            "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) |"
         )
-        print("|---:|---:|---|---:|---:|")
+        print("|---:|---:|---|---:|---:|---:|")
         for rate in [int(r) for r in args.rates.split(",")]:
             tag = f"r{rate}"
             sent, answers = asyncio.run(post_all(api_port, rate, args.seconds, tag, args.connections))
@@ -223,7 +236,8 @@ def main() -> None:
             print(
                 f"| {rate:,} | {len(got) / span:,.0f} | {'yes' if len(got) == len(sent) else f'no ({len(got):,} of {len(sent):,})'} | "
                 f"{pct(answers, 0.5):.0f} / {pct(answers, 0.99):.0f} | "
-                f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.95):.0f} / {pct(latencies, 0.99):.0f} |",
+                f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.95):.0f} / {pct(latencies, 0.99):.0f} | "
+                f"{len(errors)} |",
                 flush=True,
             )
             # let the backlog drain before the next rate
