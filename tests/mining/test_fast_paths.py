@@ -164,3 +164,14 @@ def test_the_order_check_looks_across_chunk_boundaries() -> None:
         chunked = pl.concat([frame(seconds).slice(0, 1), frame(seconds).slice(1)], rechunk=False)
         assert chunked[m.TIMESTAMP].n_chunks() == 2
         assert _in_order(chunked) is expected
+
+
+def test_sorting_by_edge_packs_or_falls_back_to_lexsort() -> None:
+    import numpy as np
+
+    keys = np.array([5000, 3, 5000, 3], dtype=np.int32)
+    present, counts = _discovery._tally(keys, 5001 * 5001)
+    for scale in (1, 2**50):  # 5000 << 51 overflows the packed form: lexsort
+        durations = np.array([2 * scale, 7, 1, 3 * scale], dtype=np.int64)
+        ordered = _discovery._sorted_by_edge(keys, present, counts, durations.copy())
+        assert ordered.tolist() == [*sorted([7, 3 * scale]), *sorted([1, 2 * scale])]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from isthmus.mining._encoded import Encoded, IntArray, VariantIds, encoded, variant_ids
@@ -85,7 +86,7 @@ def _endpoints(log: EventLog) -> tuple[dict[str, int], dict[str, int]]:
     return _counts(ends["first"]), _counts(ends["last"])
 
 
-def _tally(keys: IntArray, size: int) -> tuple[IntArray, IntArray]:
+def _tally(keys: npt.NDArray[np.signedinteger[Any]], size: int) -> tuple[IntArray, IntArray]:
     """The distinct values of ``keys`` (ascending) and how often each occurs."""
     if size <= 1 << 22:
         counts = np.bincount(keys, minlength=size)
@@ -123,7 +124,7 @@ def dfg(log: EventLog) -> Dfg:
     if enc is None:
         return _dfg_reference(log)
     width = len(enc.names)
-    present, counts = _tally(enc.pair_keys(enc.follows()), width * width)
+    present, counts = _tally(enc.pair_keys(), width * width)
     sources, targets, order = _edge_order(present, counts, width)
     names = enc.names
     edges = {(names[sources[i]], names[targets[i]]): int(counts[i]) for i in order}
@@ -185,7 +186,7 @@ class PerformanceDfg:
 def performance_dfg(log: EventLog) -> PerformanceDfg:
     """Transition durations per edge (= ``pm4py.discover_performance_dfg``, all aggregations).
 
-    Durations are integer µs. One sort of ``edge key · span + duration`` (a single int64 column;
+    Durations are integer µs. One sort of ``edge key << bits | duration`` (a single int64 column;
     ``lexsort`` when that could overflow) groups the transitions by edge with each group's durations
     ascending, so min, max and median are positions in the group; the sum is exact in integer µs;
     the sample standard deviation is two-pass (deviations from the group mean). Values become
@@ -194,42 +195,36 @@ def performance_dfg(log: EventLog) -> PerformanceDfg:
     if enc is None:
         return _performance_reference(log)
     width = len(enc.names)
-    follows = enc.follows()
-    keys = enc.pair_keys(follows).astype(np.int64)
+    keys = enc.pair_keys()
     edges: dict[tuple[str, str], EdgePerformance] = {}
     if keys.size:
-        starts, counts, durations = _sorted_by_edge(keys, enc.pair_durations(follows), width)
-        edges = _edge_statistics(enc.names, starts, counts, durations)
+        present, counts = _tally(keys, width * width)
+        durations = _sorted_by_edge(keys, present, counts, enc.pair_durations())
+        edges = _edge_statistics(enc.names, present, counts, durations)
     start, end = _endpoints_fast(enc)
     return PerformanceDfg(edges, start, end)
 
 
-def _sorted_by_edge(keys: IntArray, durations: IntArray, width: int) -> tuple[IntArray, IntArray, IntArray]:
-    """Each edge's key and transition count, and all durations sorted by (edge, duration). Every
-    step is in place on one int64 array where the packed form fits, to keep the peak memory low."""
+def _sorted_by_edge(
+    keys: npt.NDArray[np.signedinteger[Any]], present: IntArray, counts: IntArray, durations: IntArray
+) -> IntArray:
+    """All durations sorted by (edge, duration): the edges in ascending key order (``present``,
+    each with ``counts`` transitions), each edge's durations ascending. Where ``key << bits |
+    duration`` fits in an int64, that is one in-place sort of one array (shifts and masks, no
+    per-element division); else ``lexsort``."""
     lowest = int(durations.min())
-    span = int(durations.max()) - lowest + 1
-    if width * width * span < 1 << 62:
-        durations -= lowest
-        packed = keys  # reused: keys · span + duration
-        packed *= span
-        packed += durations
-        del durations
-        packed.sort()
-        edge = packed // span
-        first = np.flatnonzero(np.concatenate(([True], edge[1:] != edge[:-1])))
-        edges = edge[first]
-        del edge
-        packed %= span
-        packed += lowest
-        sorted_durations = packed
-    else:
-        order = np.lexsort((durations, keys))
-        sorted_keys, sorted_durations = keys[order], durations[order]
-        first = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-        edges = sorted_keys[first]
-    counts = np.diff(np.append(first, sorted_durations.size))
-    return edges, counts, sorted_durations
+    bits = (int(durations.max()) - lowest).bit_length()
+    if int(present[-1]) << bits >= 1 << 62:
+        ordered: IntArray = np.take(durations, np.lexsort((durations, keys)))
+        return ordered
+    durations -= lowest
+    packed: IntArray = np.left_shift(keys, bits, dtype=np.int64)
+    packed |= durations
+    del durations
+    packed.sort()
+    packed &= (1 << bits) - 1
+    packed += lowest
+    return packed
 
 
 def _edge_statistics(
@@ -242,11 +237,7 @@ def _edge_statistics(
     mean = total / counts
     median = (seconds_np(durations[lo + (counts - 1) // 2]) + seconds_np(durations[lo + counts // 2])) / 2
     low, high = seconds_np(durations[lo]), seconds_np(durations[lo + counts - 1])
-    deviation = durations.astype(np.float64)
-    deviation -= np.repeat(total_us / counts, counts)
-    deviation *= deviation
-    squares = np.add.reduceat(deviation, lo)
-    del deviation
+    squares = _squared_deviations(durations, lo, counts, total_us / counts)
     with np.errstate(divide="ignore", invalid="ignore"):
         stdev = np.sqrt(squares / (counts - 1)) * 1e-6
     sources, targets, order = _edge_order(edges, counts, width)
@@ -262,6 +253,14 @@ def _edge_statistics(
         )
         for i in order
     }
+
+
+def _squared_deviations(durations: IntArray, lo: IntArray, counts: IntArray, means: Any) -> Any:
+    """Σ (x − mean)² per group: two-pass, in µs."""
+    deviation = durations.astype(np.float64)
+    deviation -= np.repeat(means, counts)
+    deviation *= deviation
+    return np.add.reduceat(deviation, lo)
 
 
 def _performance_reference(log: EventLog) -> PerformanceDfg:

@@ -11,7 +11,7 @@ and the token replay pay for the encoding once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,31 +39,39 @@ class Encoded:
     codes: CodeArray
     starts: IntArray
     times: IntArray
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def cases(self) -> int:
         return len(self.starts) - 1
 
     def follows(self) -> npt.NDArray[np.bool_]:
-        """``follows[i]``: event ``i + 1`` directly follows event ``i`` in the same case."""
-        out = np.ones(max(len(self.codes) - 1, 0), dtype=bool)
-        out[self.starts[1:-1] - 1] = False
-        return out
+        """``follows[i]``: event ``i + 1`` directly follows event ``i`` in the same case (cached:
+        the DFG and the performance DFG share it)."""
+        if "follows" not in self.derived:
+            out = np.ones(max(len(self.codes) - 1, 0), dtype=bool)
+            out[self.starts[1:-1] - 1] = False
+            self.derived["follows"] = out
+        found: npt.NDArray[np.bool_] = self.derived["follows"]
+        return found
 
-    def pair_keys(self, follows: npt.NDArray[np.bool_]) -> npt.NDArray[np.signedinteger[Any]]:
+    def pair_keys(self) -> npt.NDArray[np.signedinteger[Any]]:
         """The edge of each directly-follows pair as ``source_code · K + target_code`` (K
         activities; int32 when that fits), computed on whole shifted views and then masked — no
-        index arrays."""
-        width = len(self.names)
-        dtype = np.int32 if width * width < 1 << 31 else np.int64
-        keys = np.multiply(self.codes[:-1], width, dtype=dtype)
-        keys += self.codes[1:]
-        return keys[follows]
+        index arrays. Cached with :meth:`follows`."""
+        if "keys" not in self.derived:
+            width = len(self.names)
+            dtype = np.int32 if width * width < 1 << 31 else np.int64
+            keys = np.multiply(self.codes[:-1], width, dtype=dtype)
+            keys += self.codes[1:]
+            self.derived["keys"] = keys[self.follows()]
+        found: npt.NDArray[np.signedinteger[Any]] = self.derived["keys"]
+        return found
 
-    def pair_durations(self, follows: npt.NDArray[np.bool_]) -> IntArray:
-        """µs between the events of each directly-follows pair."""
+    def pair_durations(self) -> IntArray:
+        """µs between the events of each directly-follows pair (a fresh array, the caller's)."""
         gaps = np.subtract(self.times[1:], self.times[:-1])
-        return gaps[follows]
+        return gaps[self.follows()]
 
 
 def encoded(log: EventLog) -> Encoded | None:

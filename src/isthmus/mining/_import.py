@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from isthmus.errors import InvalidInput, Location
+from isthmus.mining._encoded import encoded
 from isthmus.mining._log import EventLog
 from isthmus.mining._ocel import read_ocel
 from isthmus.mining._tabular import ColumnMapping, read_csv, read_parquet
@@ -43,7 +44,8 @@ def read_log(
     fmt: LogFormat | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EventLog:
-    """Read the log at ``path`` into the Isthmus schema, sorted by case, timestamp, source order.
+    """Read the log at ``path`` into the Isthmus schema, sorted by case, timestamp, source order,
+    with its integer view (``_encoded.py``) built — importing means making the log ready to analyse.
 
     Raises ``InvalidInput`` (with file, line and column where known) for anything unreadable.
     """
@@ -57,4 +59,6 @@ def read_log(
         frame = read_ocel(path, mapping.object_type)
     else:
         frame = read_csv(path, mapping)
-    return EventLog.of(frame)
+    log = EventLog.of(frame)
+    encoded(log)  # the integer view every analysis (and the registry's statistics) starts from
+    return log
