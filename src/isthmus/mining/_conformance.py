@@ -63,7 +63,7 @@ def token_replay(log: EventLog, net: PetriNet) -> Conformance:
         )
         for case in ids.first_case.tolist()
     ]
-    case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
+    case_ids = enc.case_ids(log.frame).cast(pl.String).to_list()
     # Cases in log order (= case-id order, as pm4py adds them: float addition is not associative).
     results = [per_variant[v] for v in ids.of_case.tolist()]
     return _summary(dict(zip(case_ids, results, strict=True)))

@@ -326,7 +326,7 @@ def variants(log: EventLog, *, with_cases: bool = False) -> list[Variant]:
     counts = ids.counts.tolist()
     members: list[tuple[str, ...]] = [()] * len(counts)
     if with_cases and counts:
-        case_ids = log.frame[CASE].gather(enc.starts[:-1]).cast(pl.String).to_list()
+        case_ids = enc.case_ids(log.frame).cast(pl.String).to_list()
         by_variant = np.argsort(ids.of_case, kind="stable")
         bounds = np.cumsum(ids.counts)[:-1]
         for v, group in enumerate(np.split(by_variant, bounds)):
@@ -383,15 +383,14 @@ def case_durations(log: EventLog) -> pl.DataFrame:
     enc = encoded(log)
     if enc is None:
         return _case_durations_reference(log)
-    first, last = enc.starts[:-1], enc.starts[1:] - 1
-    frame = log.frame
-    stamps = frame[TIMESTAMP]
+    start, end = enc.times[enc.starts[:-1]], enc.times[enc.starts[1:] - 1]
+    moment = pl.Datetime("us", "UTC")
     return pl.DataFrame(
         {
-            CASE: frame[CASE].gather(first),
-            "start": stamps.gather(first),
-            "end": stamps.gather(last),
-            "duration_s": seconds_np(enc.times[last] - enc.times[first]),
+            CASE: enc.case_ids(log.frame),
+            "start": pl.Series(start).cast(moment),
+            "end": pl.Series(end).cast(moment),
+            "duration_s": seconds_np(end - start),
         }
     )
 

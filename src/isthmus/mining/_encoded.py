@@ -68,6 +68,13 @@ class Encoded:
         found: npt.NDArray[np.signedinteger[Any]] = self.derived["keys"]
         return found
 
+    def case_ids(self, frame: pl.DataFrame) -> pl.Series:
+        """Each case's id, in log order (cached: durations, variants and the replay name cases)."""
+        if "case_ids" not in self.derived:
+            self.derived["case_ids"] = frame[CASE].gather(self.starts[:-1])
+        found: pl.Series = self.derived["case_ids"]
+        return found
+
     def pair_durations(self) -> IntArray:
         """µs between the events of each directly-follows pair (a fresh array, the caller's)."""
         gaps = np.subtract(self.times[1:], self.times[:-1])
@@ -100,17 +107,18 @@ def _encode(frame: pl.DataFrame) -> Encoded | bool:
 
 
 def _one_word_ids(enc: Encoded, bits: int, lengths: IntArray) -> VariantIds:
-    shift = np.arange(len(enc.codes), dtype=np.uint64)
-    shift -= np.repeat(enc.starts[:-1].astype(np.uint64), lengths)
-    shift *= np.uint64(bits)
-    words = enc.codes.astype(np.uint64)
-    words += np.uint64(1)
-    words <<= shift
-    del shift
-    key = np.add.reduceat(words, enc.starts[:-1])
-    del words
-    _, first, of_case, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    return VariantIds(of_case.astype(np.int64), first.astype(np.int64), counts.astype(np.int64))
+    """Every case fits in one 64-bit word: built position by position (Horner), over the cases
+    still that long — a few passes over the cases instead of several over all events."""
+    firsts = enc.starts[:-1]
+    key = np.zeros(enc.cases, dtype=np.uint64)
+    step = np.uint64(bits)
+    for position in range(int(lengths.max())):
+        longer = np.flatnonzero(lengths > position)
+        key[longer] = (key[longer] << step) | (enc.codes[firsts[longer] + position].astype(np.uint64) + 1)
+    _, of_case, counts = np.unique(key, return_inverse=True, return_counts=True)
+    first = np.full(len(counts), enc.cases, dtype=np.int64)
+    np.minimum.at(first, of_case, np.arange(enc.cases, dtype=np.int64))
+    return VariantIds(of_case.astype(np.int64), first, counts.astype(np.int64))
 
 
 def _run_starts(column: pl.Series) -> npt.NDArray[np.bool_]:
