@@ -47,12 +47,13 @@ from isthmus.integration._messages import (
 )
 from isthmus.integration._schedule import CronError, CronSchedule, Trigger, TriggerKind
 from isthmus.integration._systems import MasterKey, System, SystemKind, open_envelope, rewrap, seal
-from isthmus.integration._table2 import COLUMNS, Table2Row, table2_row
+from isthmus.integration._table2 import COLUMNS, GUIDE_HEADERS, Table2Row, table2_row, table2_workbook
 from isthmus.integration._xml import to_xml
 
 __all__ = [
     "COLUMNS",
     "EXAMPLE",
+    "GUIDE_HEADERS",
     "ChunkTarget",
     "CronError",
     "CronSchedule",
@@ -97,5 +98,6 @@ __all__ = [
     "rewrap",
     "seal",
     "table2_row",
+    "table2_workbook",
     "to_xml",
 ]

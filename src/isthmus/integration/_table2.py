@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
 
 from isthmus.integration._definition import Direction, FlowDefinition
 from isthmus.integration._messages import DeployedFlow, TestStatus
@@ -21,6 +26,20 @@ COLUMNS = (
     "测试状态",
     "上线时间",
 )
+# The headers exactly as the guide's template 2 prints them (the short COLUMNS are the UI's and JSON's keys).
+GUIDE_HEADERS = (
+    "对接系统A",
+    "对接系统B",
+    "数据交换方向",
+    "数据字段映射",
+    "交换频率",
+    "接口类型",
+    "安全要求",
+    "开发负责人",
+    "测试状态",
+    "上线时间节点",
+)
+SHEET_TITLE = "系统对接需求明细表"
 _NAME = re.compile(r"^[A-Za-z_][\w]*$")
 INTERFACE_TYPES = {
     "http": "API (REST/JSON)",
@@ -105,3 +124,29 @@ def table2_row(flow: FlowDefinition, deployed: DeployedFlow) -> Table2Row:
         test_status=TEST_STATUS[deployed.test_status],
         go_live=(flow.go_live or deployed.deployed_at.date()).isoformat(),
     )
+
+
+def table2_workbook(rows: Iterable[Table2Row]) -> bytes:
+    """Table 2 as the guide prints it (sheet name, its ten headers, one row per flow), so the file can
+    replace the hand-kept spreadsheet; the CLI and the web export share it."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None  # a new Workbook always has one sheet
+    sheet.title = SHEET_TITLE
+    sheet.append(list(GUIDE_HEADERS))
+    for row in rows:
+        sheet.append(list(row.cells()))
+    header_fill = PatternFill("solid", fgColor="DDE5F3")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    for column, width in zip("ABCDEFGHIJ", (10, 10, 14, 48, 22, 24, 28, 12, 10, 12), strict=True):
+        sheet.column_dimensions[column].width = width
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

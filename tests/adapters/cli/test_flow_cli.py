@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from isthmus.adapters.cli.main import run
 from isthmus.demo.integration import create_erp_tables, flow_text
-from isthmus.integration import COLUMNS
+from isthmus.integration import GUIDE_HEADERS
 
 Invoke = Callable[..., tuple[int, str, str]]
 
@@ -117,7 +117,7 @@ def test_crm_orders_from_input_then_table2_in_excel(cli: Invoke, demo: Path, tmp
     assert cli("flow", "list", "--xlsx", str(sheet))[0] == 0
     book = load_workbook(sheet)
     values = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert values[0] == COLUMNS
+    assert values[0] == GUIDE_HEADERS
     assert values[1][:4] == (
         "CRM",
         "ERP",

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from isthmus.bootstrap import Container
 from isthmus.demo.integration import SandboxApi
-from isthmus.integration import COLUMNS, MessageState, NewMessage
+from isthmus.integration import GUIDE_HEADERS, MessageState, NewMessage
 from isthmus.security import SYSTEM
 from tests.adapters.web.web_client import TestClient, sign_in, visible_text
 
@@ -98,7 +98,7 @@ def test_export_is_the_guides_layout(client: TestClient, orders: str) -> None:
     assert sheet is not None
     assert sheet.title == "系统对接需求明细表"
     rows = [tuple(c.value for c in row) for row in sheet.iter_rows()]
-    assert rows[0] == COLUMNS
+    assert rows[0] == GUIDE_HEADERS
     assert rows[1][:3] == ("CRM", "ERP", "CRM→ERP")
     assert rows[1][8] == "未开始"
 

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from openpyxl import Workbook
 from rich.table import Table
 
 from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json, err_console
 from isthmus.adapters.connectors.sources import pull
 from isthmus.errors import InvalidInput, IsthmusError, Location
-from isthmus.integration import COLUMNS, MessageState
+from isthmus.integration import COLUMNS, MessageState, table2_workbook
 from isthmus.services.integration import AcceptReport
 
 flow_app = typer.Typer(help="Integration flows: the guide's table 2, executable.", no_args_is_help=True)
@@ -59,17 +58,6 @@ def deploy(ctx: typer.Context, file: Path, json_out: Annotated[bool, typer.Optio
         console.print(f"deployed {stored.flow_id} version {stored.version}")
 
 
-def _excel(path: Path, rows: list[dict[str, Any]]) -> None:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "系统对接需求明细表"
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append([row[c] for c in COLUMNS])
-    book.save(path)
-
-
 @flow_app.command("list")
 def list_flows(
     ctx: typer.Context,
@@ -78,9 +66,10 @@ def list_flows(
 ) -> None:
     """Table 2 (系统对接需求明细表): one row per deployed flow, computed from its definition."""
     s = state(ctx)
-    rows = [r.as_dict() for r in s.container().flows.table2(s.principal())]
+    table2 = s.container().flows.table2(s.principal())
+    rows = [r.as_dict() for r in table2]
     if xlsx is not None:
-        _excel(xlsx, rows)
+        xlsx.write_bytes(table2_workbook(table2))
         err_console.print(f"wrote {len(rows)} flow(s) to {xlsx}")
     if json_out:
         emit_json(rows)

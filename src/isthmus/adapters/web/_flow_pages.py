@@ -9,7 +9,6 @@ which check the permission and audit; the pages only translate. Chart data reach
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -17,8 +16,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from starlette.concurrency import run_in_threadpool
 
 from isthmus.adapters.connectors.sources import pull
@@ -29,7 +26,7 @@ from isthmus.adapters.web._templates import is_htmx, render
 from isthmus.bootstrap import Container
 from isthmus.errors import InvalidInput, PayloadTooLarge
 from isthmus.i18n import N_
-from isthmus.integration import COLUMNS, TestStatus, TriggerKind, table2_row
+from isthmus.integration import TestStatus, TriggerKind, table2_row, table2_workbook
 from isthmus.security import Principal, is_allowed
 from isthmus.services.flow_metrics import DEFAULT_WINDOW, WINDOWS, FlowMetricsReport
 from isthmus.services.flow_tests import TestRun
@@ -118,30 +115,10 @@ async def flow_upload(
 @router.get("/export.xlsx", include_in_schema=False)
 def flow_export(container: WebContainer, principal: WebPrincipal) -> Response:
     """Table 2 in the guide's layout: its sheet name, its ten Chinese headers, one row per flow."""
-    rows = container.flows.table2(principal)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = SHEET
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append(list(row.cells()))
-    header_fill = PatternFill("solid", fgColor="DDE5F3")
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    for column, width in zip("ABCDEFGHIJ", (10, 10, 14, 48, 22, 24, 28, 12, 10, 12), strict=True):
-        sheet.column_dimensions[column].width = width
-    for line in sheet.iter_rows(min_row=2):
-        for cell in line:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
+    content = table2_workbook(container.flows.table2(principal))
     name = quote(f"{SHEET}.xlsx")
     return Response(
-        buffer.getvalue(),
+        content,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename=table2.xlsx; filename*=UTF-8''{name}"},
     )
