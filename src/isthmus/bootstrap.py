@@ -109,7 +109,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
     systems = SystemService(uow, clock, settings.secret_key, pinger=ping)
-    flows = FlowService(uow, clock, make_target, systems.connection)
+    flows = FlowService(uow, clock, make_target, systems.connection, rules_dir=settings.data_dir)
     cursors = settings.data_dir / "flow-cursors"
     schedule = FlowScheduler(
         uow,

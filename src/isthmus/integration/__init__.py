@@ -7,6 +7,7 @@ dead-letter queue for a replay or a discard. Pure domain: no HTTP, SQL or files 
 live in ``isthmus.adapters.connectors``.
 """
 
+from isthmus.integration._cleansing import inline_cleanse
 from isthmus.integration._definition import (
     EXAMPLE,
     DeliveryPolicy,
@@ -88,6 +89,7 @@ __all__ = [
     "TriggerKind",
     "decode_chunk",
     "encode_chunk",
+    "inline_cleanse",
     "is_chunk",
     "mask_name",
     "open_envelope",

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from isthmus.errors import InvalidInput, IsthmusError, Location
 from isthmus.feel import FeelSyntaxError, compile_expression
+from isthmus.integration._cleansing import parse_cleanse
 from isthmus.integration._schedule import CronError, CronSchedule, Trigger, TriggerKind
 from isthmus.integration._yaml import LineMap, load_yaml
 from isthmus.jobs import RetryPolicy
+from isthmus.quality import Rule as CleansingRule
 
 FLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
@@ -112,6 +114,7 @@ class FlowDefinition:
     go_live: date | None = None
     chunk_rows: int = 50_000
     text: str = ""
+    cleanse: tuple[CleansingRule, ...] = ()  # quality rules run before the mapping (_cleansing.py)
 
 
 class _Problems:
@@ -408,6 +411,8 @@ def parse_flow(text: str, *, file: str | None = None) -> FlowDefinition:
     if go_live is not None and not isinstance(go_live, date):
         problems.add(doc, "go_live", "go_live", "expected a date YYYY-MM-DD")
         go_live = None
+    cleanse, cleanse_problems = parse_cleanse(text, doc, file)
+    problems.found.extend(cleanse_problems)
     source = _endpoint(doc, "source", problems)
     source_kind = source.connector
     definition = FlowDefinition(
@@ -428,6 +433,7 @@ def parse_flow(text: str, *, file: str | None = None) -> FlowDefinition:
         go_live=go_live,
         chunk_rows=int(doc.get("chunk_rows", 50_000)),
         text=text,
+        cleanse=cleanse,
     )
     if problems.found:
         first = problems.found[0]

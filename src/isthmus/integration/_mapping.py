@@ -22,6 +22,7 @@ import polars as pl
 
 from isthmus.feel import BatchExpression, compile_batch, compile_expression, from_feel, to_feel
 from isthmus.feel._regex import compile_pattern
+from isthmus.integration._cleansing import cleanse_frame, cleanse_record
 from isthmus.integration._definition import FieldType, FlowDefinition, MaskKind, _lookup_parts
 from isthmus.security import mask_id_number, mask_personal_data, mask_phone
 
@@ -218,11 +219,14 @@ class FlowMapper:
 
     def map_record(self, record: Mapping[str, Any], row: int | None = None) -> MappedRecord | Rejected:
         """Map one source record (a JSON object); never raises for bad data."""
-        source = dict(record)
+        original = dict(record)
+        source, broken = cleanse_record(self.flow.cleanse, original)  # quality rules first
+        if broken is not None:
+            return Rejected(row, broken, original)
         context = to_feel(source)
         for rule, message in self._rules:
             if rule.evaluate(context) is not True:
-                return Rejected(row, f"validation: {message}", source)
+                return Rejected(row, f"validation: {message}", original)
         try:
             mapped = {
                 name: self._lookup(name, source)
@@ -233,7 +237,7 @@ class FlowMapper:
             key = from_feel(self._key.evaluate(context))
             return self._finish(mapped, key, row, source)
         except TransformError as exc:
-            return Rejected(row, str(exc), source)
+            return Rejected(row, str(exc), original)
 
     def map_frame(self, frame: pl.DataFrame, first_row: int = 1) -> Iterator[MappedRecord | Rejected]:
         """Map one chunk; ``first_row`` numbers its rows (1-based, as in the file). One result per
@@ -259,6 +263,8 @@ class FlowMapper:
         take a vectorised path for the common shapes (plain decimals, 11-digit mobiles) and the
         row-wise functions for the rest, so each row gets exactly what :meth:`map_record` gives it.
         """
+        original = frame  # rejected rows are dead-lettered as read, so a replay cleanses them again
+        frame, broken = cleanse_frame(self.flow.cleanse, frame)
         height = frame.height
         rows = pl.Series(ROW, range(first_row, first_row + height), dtype=pl.Int64)
         errors: list[str | None] = [None] * height
@@ -270,6 +276,8 @@ class FlowMapper:
                 errors[index] = message(index)
             ok = ok & ~failed
 
+        if any(broken):
+            reject(pl.Series([b is not None for b in broken], dtype=pl.Boolean), lambda i: str(broken[i]))
         for rule, compiled in zip(self.flow.rules, self._batch_rules, strict=True):
             reject(~_rule_passes(rule.expression, compiled, frame), _constant(f"validation: {rule.message}"))
         columns: dict[str, pl.Series] = {}
@@ -295,7 +303,7 @@ class FlowMapper:
         )
         valid = out.filter(ok)
         rejected = [
-            Rejected(first_row + i, str(errors[i]), _record(frame, i)) for i in (~ok).arg_true().to_list()
+            Rejected(first_row + i, str(errors[i]), _record(original, i)) for i in (~ok).arg_true().to_list()
         ]
         duplicates = 0
         if dedupe and valid.height:

@@ -19,6 +19,7 @@ import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -42,6 +43,7 @@ from isthmus.integration import (
     TestStatus,
     decode_chunk,
     encode_chunk,
+    inline_cleanse,
     is_chunk,
     parse_flow,
     rejected_key,
@@ -172,7 +174,10 @@ class FlowService:
         clock: Clock,
         targets: TargetFactory,
         connections: ConnectionLookup | None = None,
+        *,
+        rules_dir: Path | None = None,
     ) -> None:
+        self._rules_dir = rules_dir
         self._uow = uow_factory
         self._clock = clock
         self.cache = FlowCache(targets)
@@ -180,13 +185,20 @@ class FlowService:
 
     # -- definitions -------------------------------------------------------------------------------
 
-    @staticmethod
-    def validate(text: str, filename: str | None = None) -> FlowDefinition:
+    def validate(self, text: str, filename: str | None = None) -> FlowDefinition:
         """Parse and check a flow; raises ``InvalidInput`` naming line and field."""
-        return parse_flow(text, file=filename)
+        return parse_flow(self._inlined(text, filename), file=filename)
+
+    def _inlined(self, text: str, filename: str | None) -> str:
+        """The flow with a ``cleanse:`` rules file read into it: relative to the flow file when it is
+        one on disk (the CLI), else to the data directory (an upload)."""
+        flow_file = Path(filename) if filename else None
+        base = flow_file.parent if flow_file and flow_file.is_file() else (self._rules_dir or Path.cwd())
+        return inline_cleanse(text, lambda path: (base / path).read_text(encoding="utf-8"), file=filename)
 
     def deploy(self, principal: Principal, text: str, filename: str | None = None) -> DeployedFlow:
         principal.require("flow:deploy")
+        text = self._inlined(text, filename)  # the stored version carries its rules
         flow = parse_flow(text, file=filename)
         with self._uow() as uow:
             before = uow.flows.get(flow.id)
