@@ -133,7 +133,9 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         flow_metrics=FlowMetricsService(SqlFlowMetrics(database.engine), clock, flows.get),
         flow_tests=FlowTestRuns(uow, clock, settings.data_dir / "flow-tests", _flow_tester, len(SCENARIOS)),
         quality=QualityService(uow, clock, reviews_of),
-        migrations=MigrationService(uow, clock, settings.data_dir / "migrations", SqlMigrations()),
+        migrations=MigrationService(
+            uow, clock, settings.data_dir / "migrations", SqlMigrations(systems.options_for)
+        ),
         decisions=DecisionService(uow, clock),
         models=StartingModelService(uow, clock, engine.starts),
         mining=MiningService(uow, clock, settings.data_dir / "logs", CatalogService(uow, clock)),

@@ -1,8 +1,9 @@
 """Sources and targets of data-quality work as Polars frames: files, or any SQLAlchemy URL + table.
 
 ``SOURCE`` is a path (``.csv`` in UTF-8/UTF-16/GB18030, ``.xlsx``, ``.parquet``) or
-``URL#table`` (``sqlite:///crm.db#customers``, ``postgresql://…#public.customers``). A stand-in for
-the connectors of ``isthmus.integration``: when they land, :func:`read_source` delegates to them.
+``URL#table`` (``sqlite:///crm.db#customers``, ``postgresql://…#public.customers``), or through the
+Connect connectors: ``files:PATH?options`` (the files connector's reader) and ``system:NAME#table``
+(a database system of the registry, resolved by the caller with :func:`resolve_system`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from isthmus.adapters.storage import normalise_url
+from isthmus.adapters.tabular._connected import FILES, Registry, read_files_spec, resolve_system, shown
 from isthmus.errors import InvalidInput, Location
 from isthmus.quality import read_table, write_table
 
@@ -29,20 +31,24 @@ def _table(engine: sa.Engine, name: str, spec: str) -> sa.Table:
 
 def read_source(spec: str) -> pl.DataFrame:
     """Read a file or a database table as a frame of strings (see the module docstring)."""
+    if spec.startswith(FILES):
+        return read_files_spec(spec)
     if not is_database(spec):
         return read_table(spec)
     url, _, name = spec.partition("#")
     if not name:
-        raise InvalidInput("a database source needs '#table' after the URL", location=Location(file=url))
+        raise InvalidInput(
+            "a database source needs '#table' after the URL", location=Location(file=shown(url))
+        )
     engine = sa.create_engine(normalise_url(url))
     try:
-        table = _table(engine, name, url)
+        table = _table(engine, name, shown(url))
         with engine.connect() as conn:
             rows = conn.execute(sa.select(table)).all()
     except sa.exc.SQLAlchemyError as error:
         raise InvalidInput(
             "cannot read {table}: {reason}",
-            location=Location(file=url),
+            location=Location(file=shown(url)),
             table=name,
             reason=str(error).splitlines()[0][:200],
         ) from error
@@ -70,4 +76,4 @@ def write_target(frame: pl.DataFrame, spec: str) -> None:
         engine.dispose()
 
 
-__all__ = ["is_database", "read_source", "write_target"]
+__all__ = ["Registry", "is_database", "read_source", "resolve_system", "write_target"]

@@ -15,7 +15,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from isthmus.adapters.storage import normalise_url
-from isthmus.adapters.tabular import read_source
+from isthmus.adapters.tabular import Registry, read_source, resolve_system
 from isthmus.errors import Conflict, InvalidInput, Location, NotFound
 from isthmus.quality import MigrationPlan, check_columns, map_frame, range_checksums, row_digest
 
@@ -470,22 +470,32 @@ def check(plan: MigrationPlan) -> None:
 
 
 class SqlMigrations:
-    """This module as the ``MigrationExecutor`` port of ``isthmus.services.quality``."""
+    """This module as the ``MigrationExecutor`` port of ``isthmus.services.quality``.
+
+    ``registry`` resolves ``system:NAME#table`` sources and targets (see ``_connected.py``) each time
+    a plan is used, so a plan file names systems, never their addresses or secrets."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self._registry = registry
+
+    def _resolved(self, plan: MigrationPlan) -> MigrationPlan:
+        source, target = (resolve_system(s, self._registry) for s in (plan.source, plan.target))
+        return plan if (source, target) == (plan.source, plan.target) else replace(plan, source=source, target=target)  # fmt: skip
 
     def check(self, plan: MigrationPlan) -> None:
-        check(plan)
+        check(self._resolved(plan))
 
     def dry_run(self, plan: MigrationPlan) -> dict[str, Any]:
-        return asdict(dry_run(plan))
+        return asdict(dry_run(self._resolved(plan)))
 
     def run(self, plan: MigrationPlan, *, incremental: bool, progress: Callable[[int, int], None]) -> dict[str, Any]:  # fmt: skip
-        return asdict(run(plan, incremental=incremental, progress=progress))
+        return asdict(run(self._resolved(plan), incremental=incremental, progress=progress))
 
     def verify(self, plan: MigrationPlan) -> dict[str, Any]:
-        return verify(plan)
+        return verify(self._resolved(plan))
 
     def rollback(self, plan: MigrationPlan, run_id: str) -> dict[str, Any]:
-        return rollback(plan, run_id)
+        return rollback(self._resolved(plan), run_id)
 
     def runs(self, plan: MigrationPlan) -> list[dict[str, Any]]:
-        return runs(plan)
+        return runs(self._resolved(plan))
