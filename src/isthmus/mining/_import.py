@@ -60,5 +60,7 @@ def read_log(
     else:
         frame = read_csv(path, mapping)
     log = EventLog.of(frame)
-    encoded(log)  # the integer view every analysis (and the registry's statistics) starts from
+    view = encoded(log)  # the integer view every analysis (and the registry's statistics) starts from
+    if view is not None:
+        view.case_ids(log.frame)
     return log
