@@ -173,7 +173,11 @@ def run_dlt(csv_path: Path, target: str, work: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path) -> float:
+def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongside: bool = False) -> float:
+    """``isthmus flow run``: pull, then deliver. ``alongside``: a worker process delivers while the
+    file is pulled (``isthmus worker`` running beside ``flow run --no-deliver``)."""
+    import multiprocessing
+
     from isthmus.adapters.connectors import make_target
     from isthmus.adapters.connectors.sources import pull
     from isthmus.adapters.storage import Database
@@ -190,11 +194,36 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path) -> float:
     clock = FakeClock()
     flows = FlowService(db.unit_of_work, clock, make_target)
     flows.deploy(SYSTEM, FLOW.format(folder=inbox, target=target, chunk=CHUNK))
+    db.dispose()
+    pulled = multiprocessing.get_context("fork").Event()
+
+    def deliver(until_pulled: bool) -> None:
+        own = Database(outbox)
+        service = FlowService(own.unit_of_work, clock, make_target)
+        runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.deliver}, f"bench-{os.getpid()}")
+        while True:
+            stats = runner.run_due(limit=1)
+            assert stats.incidents == 0, stats
+            if stats.claimed == 0:
+                if not until_pulled or (pulled.is_set() and runner.run_due(limit=1).claimed == 0):
+                    break
+                time.sleep(0.05)
+        service.close()
+        own.dispose()
+
     started = time.perf_counter()
+    worker = None
+    if alongside:
+        worker = multiprocessing.get_context("fork").Process(target=deliver, args=(True,))
+        worker.start()
     run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
     assert run.files == {"orders.csv": "processed"}, run.files
-    stats = JobRunner(db.unit_of_work, clock, {DELIVER: flows.deliver}, "bench").run_until_idle()
-    assert stats.incidents == 0, stats
+    if worker is None:
+        deliver(False)
+    else:
+        pulled.set()
+        worker.join()
+        assert worker.exitcode == 0
     seconds = time.perf_counter() - started
     flows.close()
     db.dispose()
@@ -213,7 +242,9 @@ def child(args: argparse.Namespace) -> None:
     elif args.child == "dlt":
         seconds = run_dlt(Path(args.csv), args.target, work)
     else:
-        seconds = run_isthmus(Path(args.csv), args.target, args.outbox, work)
+        seconds = run_isthmus(
+            Path(args.csv), args.target, args.outbox, work, alongside=args.child == "isthmus+w"
+        )
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 
 
@@ -273,14 +304,14 @@ def run_child(
                 conn.execute(TABLE)
     else:
         assert pg is not None
-        target = pg.fresh(f"erp_{tool}_{size}")
+        target = pg.fresh(f"erp_{tool.replace('+', '_')}_{size}")
         table = "erp.vbak" if tool == "dlt" else "vbak"
         if tool != "dlt":
             import psycopg
 
             with psycopg.connect(target) as conn:
                 conn.execute(TABLE)
-        if tool == "isthmus":
+        if tool.startswith("isthmus"):
             outbox = pg.fresh(f"isthmus_{size}").replace("postgresql://", "postgresql+psycopg://")
             target = target.replace("postgresql://", "postgresql+psycopg://")
     command = [
@@ -315,7 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="250000,500000,1000000")
     parser.add_argument("--targets", default="sqlite,postgresql")
-    parser.add_argument("--tools", default="plain,dlt,isthmus")
+    parser.add_argument("--tools", default="plain,dlt,isthmus,isthmus+w")
     parser.add_argument("--pg-url", default=None, help="a PostgreSQL server to use (else a throwaway one)")
     parser.add_argument("--child", default=None)
     parser.add_argument("--csv", default="")
@@ -360,7 +391,8 @@ def main() -> None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(
-        "\n| rows | target | plain s | dlt (Arrow) s | Isthmus s | Isthmus rows/s | Isthmus ÷ dlt | Isthmus ÷ plain | peak RSS plain / dlt / Isthmus (MB) |"
+        "\n| rows | target | plain s | dlt (Arrow) s | Isthmus s | Isthmus + worker s | dlt ÷ Isthmus (÷ +worker) "
+        "| plain ÷ Isthmus (÷ +worker) | peak RSS plain / dlt / Isthmus / +worker (MB) |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     table: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
@@ -374,18 +406,17 @@ def _table_row(size: int, kind: str, by_tool: dict[str, dict[str, Any]]) -> str:
     def s(t: str) -> str:
         return f"{by_tool[t]['seconds']:.2f}" if t in by_tool else "–"
 
-    def ratio(t: str) -> str:
-        if t not in by_tool or "isthmus" not in by_tool:
+    def ratio(t: str, over: str) -> str:
+        if t not in by_tool or over not in by_tool:
             return "–"
-        return f"{by_tool[t]['seconds'] / by_tool['isthmus']['seconds']:.1f}×"
+        return f"{by_tool[t]['seconds'] / by_tool[over]['seconds']:.1f}×"
 
-    mem = " / ".join(
-        f"{by_tool[t]['peak_mb']:.0f}" if t in by_tool else "–" for t in ("plain", "dlt", "isthmus")
-    )
-    rate = f"{size / by_tool['isthmus']['seconds']:,.0f}" if "isthmus" in by_tool else "–"
+    tools = ("plain", "dlt", "isthmus", "isthmus+w")
+    mem = " / ".join(f"{by_tool[t]['peak_mb']:.0f}" if t in by_tool else "–" for t in tools)
     return (
-        f"| {size:,} | {kind} | {s('plain')} | {s('dlt')} | {s('isthmus')} | {rate} | {ratio('dlt')} | "
-        f"{ratio('plain')} | {mem} |"
+        f"| {size:,} | {kind} | {s('plain')} | {s('dlt')} | {s('isthmus')} | {s('isthmus+w')} | "
+        f"{ratio('dlt', 'isthmus')} / {ratio('dlt', 'isthmus+w')} | "
+        f"{ratio('plain', 'isthmus')} / {ratio('plain', 'isthmus+w')} | {mem} |"
     )
 
 
