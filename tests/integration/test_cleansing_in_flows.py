@@ -163,3 +163,23 @@ def test_a_rules_file_must_be_read_at_deploy_and_stay_inside_its_folder(tmp_path
     (tmp_path / "bad.yaml").write_text("rules:\n  - type: phone\n    colums: [p]\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"bad.yaml, line 2"):
         inline_cleanse(flow.replace("../secret", "bad"), lambda p: (tmp_path / p).read_text(), file="f.yaml")
+
+
+def test_flow_validate_on_the_command_line_reads_the_rules_file_beside_the_flow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from isthmus.adapters.cli.main import run
+
+    monkeypatch.setenv("ISTHMUS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ISTHMUS_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # the rules file is found beside the flow, not in the working directory
+    (tmp_path / "flows" / "rules").mkdir(parents=True)
+    flow = tmp_path / "flows" / "customers.yaml"
+    flow.write_text(FLOW.format(folder=tmp_path / "inbox", url="sqlite://"), encoding="utf-8")
+    rules = tmp_path / "flows" / "rules" / "customers.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    assert run(["flow", "validate", str(flow)]) == 0
+    rules.write_text("rules:\n  - type: case\n    columns: [company]\n    to: sideways\n", encoding="utf-8")
+    capsys.readouterr()
+    assert run(["flow", "validate", str(flow)]) != 0
+    assert "rules/customers.yaml, line 4, field 'to'" in capsys.readouterr().err
