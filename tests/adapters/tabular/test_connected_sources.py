@@ -92,3 +92,39 @@ def test_a_system_spec_needs_a_registered_database() -> None:
             parse_plan(f"source: system:X#t\ntarget: a.csv\nkey: kunnr\n{MAPPING}")
         )
     assert "system 'X'" in str(raised.value)
+
+
+def test_migrate_plan_on_the_command_line_reads_a_registered_system(
+    tmp_path: Path, erp: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from isthmus.adapters.cli.main import run
+
+    monkeypatch.setenv("ISTHMUS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ISTHMUS_DB_URL", raising=False)
+    crm = tmp_path / "crm.db"
+    engine = sa.create_engine(f"sqlite:///{crm}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE customers (cust_code TEXT, name TEXT, phone TEXT)"))
+        conn.execute(sa.text("INSERT INTO customers VALUES ('C1', 'acme', '13800000001')"))
+    engine.dispose()
+    assert run(["db", "upgrade"]) == 0
+    add = [
+        "system",
+        "add",
+        "CRM",
+        "--kind",
+        "CRM",
+        "--setting",
+        "connector=sql",
+        "--setting",
+        f"url=sqlite:///{crm}",
+    ]
+    assert run(add) == 0
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f"source: system:CRM#customers\ntarget: {erp}#kna1\nkey: kunnr\n{MAPPING}", encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert run(["migrate", "run", str(plan), "--json"]) == 0
+    assert rows(erp) == [("C1", "ACME", "+8613800000001")]
+    assert str(crm) not in capsys.readouterr().out  # the plan names the system, not its address

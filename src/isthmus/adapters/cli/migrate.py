@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json, err_console
 from isthmus.adapters.tabular import migrate
 from isthmus.errors import InvalidInput, Location
@@ -24,19 +25,24 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PlanFile = Annotated[Path, typer.Argument(help="The plan (YAML): source, target, key, mapping.")]
 
 
-def _plan(path: Path) -> MigrationPlan:
+def _plan(path: Path, ctx: typer.Context) -> MigrationPlan:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput("cannot read the plan: {reason}", location=Location(file=str(path)),
                            reason=type(error).__name__) from error  # fmt: skip
-    return parse_plan(text, file=str(path))
+    plan = parse_plan(text, file=str(path))
+    if any(spec.startswith("system:") for spec in (plan.source, plan.target)):
+        # A system of the registry: its address and sealed password come from the Isthmus database.
+        registry = state(ctx).container().systems.options_for
+        plan = migrate.resolved(plan, registry)
+    return plan
 
 
 @app.command("plan")
-def plan_command(plan: PlanFile, json_out: JsonFlag = False) -> None:
+def plan_command(ctx: typer.Context, plan: PlanFile, json_out: JsonFlag = False) -> None:
     """Dry run: how many rows would be inserted, updated, left alone, with samples. Writes nothing."""
-    report = migrate.dry_run(_plan(plan))
+    report = migrate.dry_run(_plan(plan, ctx))
     if json_out:
         emit_json(asdict(report))
         return
@@ -47,6 +53,7 @@ def plan_command(plan: PlanFile, json_out: JsonFlag = False) -> None:
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     plan: PlanFile,
     incremental: Annotated[
         bool, typer.Option("--incremental", help="Only rows past the last watermark.")
@@ -57,7 +64,7 @@ def run_command(
     with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
                   disable=not err_console.is_terminal) as bar:  # fmt: skip
         task = bar.add_task("migrating", total=None)
-        report = migrate.run(_plan(plan), incremental=incremental,
+        report = migrate.run(_plan(plan, ctx), incremental=incremental,
                              progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     if json_out:
         emit_json(asdict(report))
@@ -68,9 +75,9 @@ def run_command(
 
 
 @app.command("verify")
-def verify_command(plan: PlanFile, json_out: JsonFlag = False) -> None:
+def verify_command(ctx: typer.Context, plan: PlanFile, json_out: JsonFlag = False) -> None:
     """Compare row counts and per-key-range checksums of source and target; exit 1 when they differ."""
-    result = migrate.verify(_plan(plan))
+    result = migrate.verify(_plan(plan, ctx))
     if json_out:
         emit_json(result)
     else:
@@ -82,12 +89,13 @@ def verify_command(plan: PlanFile, json_out: JsonFlag = False) -> None:
 
 @app.command("rollback")
 def rollback_command(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run to undo.")],
     plan: Annotated[Path, typer.Option("--plan", help="The plan of that run (names the target).")],
     json_out: JsonFlag = False,
 ) -> None:
     """Restore the target to exactly its state before the run."""
-    result = migrate.rollback(_plan(plan), run_id)
+    result = migrate.rollback(_plan(plan, ctx), run_id)
     if json_out:
         emit_json(result)
         return
@@ -95,9 +103,9 @@ def rollback_command(
 
 
 @app.command("runs")
-def runs_command(plan: PlanFile, json_out: JsonFlag = False) -> None:
+def runs_command(ctx: typer.Context, plan: PlanFile, json_out: JsonFlag = False) -> None:
     """The runs recorded in the target's journal, newest first."""
-    found = migrate.runs(_plan(plan))
+    found = migrate.runs(_plan(plan, ctx))
     if json_out:
         emit_json(found)
         return

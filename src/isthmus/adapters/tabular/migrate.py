@@ -469,6 +469,12 @@ def check(plan: MigrationPlan) -> None:
         target.close()
 
 
+def resolved(plan: MigrationPlan, registry: Registry | None) -> MigrationPlan:
+    """``plan`` with its ``system:NAME#table`` source and target resolved to ``URL#table``."""
+    source, target = (resolve_system(s, registry) for s in (plan.source, plan.target))
+    return plan if (source, target) == (plan.source, plan.target) else replace(plan, source=source, target=target)  # fmt: skip
+
+
 class SqlMigrations:
     """This module as the ``MigrationExecutor`` port of ``isthmus.services.quality``.
 
@@ -479,8 +485,7 @@ class SqlMigrations:
         self._registry = registry
 
     def _resolved(self, plan: MigrationPlan) -> MigrationPlan:
-        source, target = (resolve_system(s, self._registry) for s in (plan.source, plan.target))
-        return plan if (source, target) == (plan.source, plan.target) else replace(plan, source=source, target=target)  # fmt: skip
+        return resolved(plan, self._registry)
 
     def check(self, plan: MigrationPlan) -> None:
         check(self._resolved(plan))
