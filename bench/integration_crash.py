@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,7 @@ def main() -> None:
         target.shutdown()
         if started_pg:
             subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "stop", str(pg_dir)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def backlog(url: str) -> int:

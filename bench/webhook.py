@@ -22,6 +22,7 @@ import hmac
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -255,6 +256,7 @@ def main() -> None:
             target.terminate()
         if not args.pg_url:
             subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "stop", str(pg_dir)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
