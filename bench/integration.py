@@ -76,9 +76,15 @@ def make_csv(path: Path, rows: int) -> int:
 
 
 def peak_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+    """This process's own high-water RSS (VmHWM: ``ru_maxrss`` would include the bench harness's
+    memory, inherited through fork + exec), or that of a child it ran if larger."""
+    own = 0.0
+    with Path("/proc/self/status").open(encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                own = int(line.split()[1]) / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return max(own, children)
 
 
 # -- the three tools (each runs in a child process) --------------------------------------------------
