@@ -24,6 +24,8 @@ from isthmus.quality import Rule, RuleKind, apply_rules, parse_rules, violations
 KEY = "cleanse"
 #: Reads a rules file named in a flow (a relative path) and returns its text.
 RulesReader = Callable[[str], str]
+#: A row passes a FEEL check (True) or not: the flow's own vectorised check, else quality's.
+Check = Callable[[str, pl.DataFrame], pl.Series]
 
 
 def _block(text: str, doc: LineMap) -> tuple[int, int]:
@@ -126,11 +128,14 @@ def _missing_as_null(frame: pl.DataFrame, rules: Sequence[Rule]) -> pl.DataFrame
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing) if missing else frame
 
 
-def cleanse_frame(rules: Sequence[Rule], frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str | None]]:
+def cleanse_frame(
+    rules: Sequence[Rule], frame: pl.DataFrame, check: Check | None = None
+) -> tuple[pl.DataFrame, list[str | None]]:
     """The cleansed chunk and, per row, the first violated rule's message (None: the row passes).
 
     Transforming rules run column-wise (``isthmus.quality.apply_rules``); each ``validate`` rule is
-    checked on the data as cleansed by the rules before it, as in a rule file.
+    checked on the data as cleansed by the rules before it, as in a rule file. ``check`` is the
+    flow's own rule check (it runs a plain ``matches`` in Polars instead of row by row).
     """
     errors: list[str | None] = [None] * frame.height
     if not rules or frame.height == 0:
@@ -138,7 +143,9 @@ def cleanse_frame(rules: Sequence[Rule], frame: pl.DataFrame) -> tuple[pl.DataFr
     frame = _missing_as_null(frame, rules)
     for rule in rules:
         if rule.kind is RuleKind.VALIDATE:
-            for index in violations(frame, rule).arg_true().to_list():
+            expression = str(rule.options["rule"])
+            broken = ~check(expression, frame) if check else violations(frame, rule)
+            for index in broken.arg_true().to_list():
                 errors[index] = errors[index] or f"cleanse: {rule.name}"
         else:
             frame = apply_rules(frame, [rule]).frame

@@ -189,6 +189,14 @@ class FlowMapper:
             name: compile_batch(text) for name, text in flow.mapping.items() if name not in self._lookups
         }
         self._batch_key = compile_batch(flow.idempotency_key)
+        self._cleanse_batch: dict[str, BatchExpression] = {}
+
+    def _cleanse_check(self, expression: str, frame: pl.DataFrame) -> pl.Series:
+        """A cleansing ``validate`` rule, checked as the flow's own rules are (compiled once)."""
+        compiled = self._cleanse_batch.get(expression)
+        if compiled is None:
+            compiled = self._cleanse_batch[expression] = compile_batch(expression)
+        return _rule_passes(expression, compiled, frame)
 
     def _lookup(self, name: str, record: Mapping[str, Any]) -> Any:
         table, column = self._lookups[name]
@@ -264,7 +272,7 @@ class FlowMapper:
         row-wise functions for the rest, so each row gets exactly what :meth:`map_record` gives it.
         """
         original = frame  # rejected rows are dead-lettered as read, so a replay cleanses them again
-        frame, broken = cleanse_frame(self.flow.cleanse, frame)
+        frame, broken = cleanse_frame(self.flow.cleanse, frame, self._cleanse_check)
         height = frame.height
         rows = pl.Series(ROW, range(first_row, first_row + height), dtype=pl.Int64)
         errors: list[str | None] = [None] * height
