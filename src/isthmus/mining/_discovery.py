@@ -199,26 +199,36 @@ def performance_dfg(log: EventLog) -> PerformanceDfg:
     edges: dict[tuple[str, str], EdgePerformance] = {}
     if keys.size:
         present, counts = _tally(keys, width * width)
-        durations = _sorted_by_edge(keys, present, counts, enc.pair_durations())
+        gaps = np.subtract(enc.times[1:], enc.times[:-1])
+        durations = _sorted_by_edge(keys, present, counts, gaps[enc.follows()], scratch=gaps)
         edges = _edge_statistics(enc.names, present, counts, durations)
     start, end = _endpoints_fast(enc)
     return PerformanceDfg(edges, start, end)
 
 
 def _sorted_by_edge(
-    keys: npt.NDArray[np.signedinteger[Any]], present: IntArray, counts: IntArray, durations: IntArray
+    keys: npt.NDArray[np.signedinteger[Any]],
+    present: IntArray,
+    counts: IntArray,
+    durations: IntArray,
+    *,
+    scratch: IntArray | None = None,
 ) -> IntArray:
     """All durations sorted by (edge, duration): the edges in ascending key order (``present``,
     each with ``counts`` transitions), each edge's durations ascending. Where ``key << bits |
     duration`` fits in an int64, that is one in-place sort of one array (shifts and masks, no
-    per-element division); else ``lexsort``."""
+    per-element division), built in ``scratch`` when given (an int64 array at least as long, already
+    paged in); else ``lexsort``."""
     lowest = int(durations.min())
     bits = (int(durations.max()) - lowest).bit_length()
     if int(present[-1]) << bits >= 1 << 62:
         ordered: IntArray = np.take(durations, np.lexsort((durations, keys)))
         return ordered
     durations -= lowest
-    packed: IntArray = np.left_shift(keys, bits, dtype=np.int64)
+    if scratch is None or scratch.size < keys.size:
+        scratch = np.empty(keys.size, dtype=np.int64)
+    packed: IntArray = scratch[: keys.size]
+    np.left_shift(keys, bits, out=packed, dtype=np.int64)
     packed |= durations
     del durations
     packed.sort()
@@ -258,7 +268,11 @@ def _edge_statistics(
 def _squared_deviations(durations: IntArray, lo: IntArray, counts: IntArray, means: Any) -> Any:
     """Σ (x − mean)² per group: two-pass, in µs."""
     deviation = durations.astype(np.float64)
-    deviation -= np.repeat(means, counts)
+    if len(lo) <= 1024:  # few groups: subtract each mean in place, no array of repeated means
+        for start, n, mean in zip(lo.tolist(), counts.tolist(), means.tolist(), strict=True):
+            deviation[start : start + n] -= mean
+    else:
+        deviation -= np.repeat(means, counts)
     deviation *= deviation
     return np.add.reduceat(deviation, lo)
 
