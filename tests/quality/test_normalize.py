@@ -43,6 +43,9 @@ def test_suffix_canonicalization_is_idempotent(name: str) -> None:
         ("Acme co.,ltd", "Acme Co., Ltd."),
         ("Acme Co., Ltd.", "Acme Co., Ltd."),
         ("Acme Company Limited", "Acme Co., Ltd."),
+        ("Acme Co.  Ltd.", "Acme Co., Ltd."),
+        ("Acme co.,\tltd", "Acme Co., Ltd."),
+        ("Acme company   limited", "Acme Co., Ltd."),
         ("Zinc", "Zinc"),
         ("Globex corporation", "Globex Corp."),
         ("有限公司", "有限公司"),
@@ -64,6 +67,7 @@ def test_landlines_and_rubbish() -> None:
     assert phone_e164("010-6552 9988") == "+861065529988"
     assert phone_e164("not a phone") is None
     assert phone_e164("+1 650 253 0000") == "+16502530000"
+    assert phone_e164("12345") is None  # local-only: no area code, so no E.164 form to invent
 
 
 def test_pattern_classes() -> None:

@@ -71,10 +71,11 @@ class SuffixCanonicalizer:
             ((v, f.canonical) for f in self.forms for v in (*f.variants, f.canonical)),
             key=lambda p: -len(p[0]),
         )
-        self._canonical_of = {v.casefold(): c for v, c in pairs}
-        # A Latin suffix must start a word: "Zinc" does not end in "Inc".
+        self._canonical_of = {_spaceless(v): c for v, c in pairs}
+        # A Latin suffix must start a word: "Zinc" does not end in "Inc". Spaces inside a variant match
+        # any run of white space ("Co.  Ltd." is "Co. Ltd."), and a comma may be followed by some.
         alternatives = "|".join(
-            ("(?<![a-z0-9])" if v[:1].isascii() and v[:1].isalpha() else "") + re.escape(v) for v, _ in pairs
+            ("(?<![a-z0-9])" if v[:1].isascii() and v[:1].isalpha() else "") + _spaced(v) for v, _ in pairs
         )
         # One suffix at a time from the end, so "(集团)有限公司" canonicalizes both parts.
         self._tail = re.compile(rf"(?:\s*)({alternatives})\s*$", re.IGNORECASE)
@@ -101,13 +102,22 @@ class SuffixCanonicalizer:
             match = self._tail.search(core)
             if match is None or match.start(1) == 0:
                 break
-            found.append(self._canonical_of[match.group(1).casefold()])
+            found.append(self._canonical_of[_spaceless(match.group(1))])
             core = core[: match.start()].rstrip(" ,")
         return (core, found[::-1]) if found else (text, [])
 
     def strip(self, text: str) -> str:
         """The name without its legal-form suffixes (the core that de-duplication compares)."""
         return self.split(text)[0]
+
+
+def _spaceless(text: str) -> str:
+    return re.sub(r"\s+", "", text).casefold()
+
+
+def _spaced(variant: str) -> str:
+    parts = [re.escape(word) for word in re.split(r"\s+", variant.strip())]
+    return r"\s+".join(parts).replace(",", r",\s*")
 
 
 def suffix_forms(table: Mapping[str, Sequence[str]]) -> tuple[SuffixForm, ...]:
@@ -128,7 +138,8 @@ def phone_e164(text: str, region: str = "CN") -> str | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    # A local-only number ("12345") has no area code to complete it, so it has no E.164 form.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
