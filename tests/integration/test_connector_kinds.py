@@ -90,3 +90,23 @@ def test_an_rpc_source_needs_its_model() -> None:
     assert "field 'source.options.model'" in problem
     fixed = text.replace("connector: xmlrpc}", "connector: xmlrpc, options: {model: account.move.line}}")
     assert parse_flow(fixed).source.options["model"] == "account.move.line"
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "expected"),
+    [
+        ("folder: out\ndelimiter: ';;'", "delimiter", "expected one character, got ';;'"),
+        ("folder: out\nencoding: klingon", "encoding", "expected a known encoding"),
+    ],
+)
+def test_a_files_target_with_an_unusable_delimiter_or_encoding(
+    options: str, field: str, expected: str
+) -> None:
+    [problem] = problems(flow("files", options))
+    assert f"line 8, field 'target.options.{field}'" in problem
+    assert expected in problem
+
+
+def test_files_options_accept_gb18030_and_a_semicolon() -> None:
+    parsed = parse_flow(flow("files", "folder: out\ndelimiter: ';'\nencoding: gb18030"))
+    assert parsed.target.options["encoding"] == "gb18030"

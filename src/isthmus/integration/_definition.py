@@ -6,6 +6,7 @@ problems of a file are reported at once as the ``details`` of one ``InvalidInput
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -213,6 +214,8 @@ def _check_connector(node: LineMap, key: str, endpoint: Endpoint, problems: _Pro
                 side=key,
                 option=name,
             )
+    if kind == "files":
+        _check_text_file_options(where, key, endpoint.options, problems)
     for name, allowed in _CHOICES.get(kind, {}).items():
         if name in endpoint.options and str(endpoint.options[name]) not in allowed:
             problems.add(
@@ -222,6 +225,32 @@ def _check_connector(node: LineMap, key: str, endpoint: Endpoint, problems: _Pro
                 "expected one of {allowed}, got {value!r}",
                 allowed=", ".join(allowed),
                 value=endpoint.options[name],
+            )
+
+
+def _check_text_file_options(where: LineMap, key: str, options: dict[str, Any], problems: _Problems) -> None:
+    """A CSV delimiter is one character and the encoding one Python knows (gb18030, utf-8-sig …),
+    refused when the flow is checked rather than at the first file hours later."""
+    delimiter = options.get("delimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        problems.add(
+            where,
+            "delimiter",
+            f"{key}.options.delimiter",
+            "expected one character, got {value!r}",
+            value=delimiter,
+        )
+    encoding = options.get("encoding")
+    if encoding is not None:
+        try:
+            codecs.lookup(str(encoding))
+        except LookupError:
+            problems.add(
+                where,
+                "encoding",
+                f"{key}.options.encoding",
+                "expected a known encoding such as utf-8 or gb18030, got {value!r}",
+                value=encoding,
             )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class FilesConfig(BaseModel):
@@ -16,10 +17,20 @@ class FilesConfig(BaseModel):
 
     folder: str
     format: Literal["csv", "jsonl", "xlsx"] = "csv"
-    delimiter: str = ","
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
     pattern: str = "*"
-    chunk_rows: int = 50_000
+    chunk_rows: int = Field(default=50_000, ge=1)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        # Refused when the flow is checked, not at the first file hours later.
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> FilesConfig:
