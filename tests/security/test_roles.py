@@ -46,3 +46,20 @@ def test_auditor_is_read_only() -> None:
 
 def test_no_roles_means_no_permissions() -> None:
     assert not is_allowed(set(), "catalog:read")
+
+
+def test_concurrent_checks_from_many_threads_agree_with_the_policy() -> None:
+    """The API answers requests in a thread pool; pycasbin alone is not thread-safe there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from isthmus.security import _roles
+
+    pairs = [(role, f"{obj}:{act}") for role in Role for obj in ("catalog", "flow", "audit", "instance")
+             for act in ("read", "write", "deploy", "operate")]  # fmt: skip
+    expected = {pair: is_allowed([pair[0]], pair[1]) for pair in pairs}  # answered one at a time
+    assert expected[(Role.ADMIN, "flow:deploy")]
+    assert not expected[(Role.VIEWER, "flow:deploy")]
+    _roles._decided.clear()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda pair: is_allowed([pair[0]], pair[1]), pairs * 20))
+    assert answers == [expected[pair] for pair in pairs * 20]

@@ -6,6 +6,7 @@ review it; a permission is ``object:action``, e.g. ``catalog:write``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
@@ -48,16 +49,34 @@ def _enforcer() -> casbin.Enforcer:
         return casbin.Enforcer(str(model), str(pol))
 
 
+# pycasbin's enforce is not thread-safe (concurrent calls from the API's thread pool raised
+# "SystemError: AST constructor recursion depth mismatch") and re-parses its matcher on every call
+# (~1 ms). The policy file is read once and never changes at run time, so each (role, permission)
+# answer is computed once under a lock and then read from a dict.
+_decided: dict[tuple[Role, str], bool] = {}
+_enforce_lock = threading.Lock()
+
+
+def _grants(role: Role, permission: str) -> bool:
+    answer = _decided.get((role, permission))
+    if answer is None:
+        obj, _, act = permission.partition(":")
+        with _enforce_lock:
+            answer = bool(_enforcer().enforce(role.value, obj, act))
+        _decided[(role, permission)] = answer
+    return answer
+
+
 def is_allowed(roles: Iterable[Role], permission: str) -> bool:
     """Whether any of ``roles`` grants ``permission`` (``object:action``)."""
-    obj, _, act = permission.partition(":")
-    enforcer = _enforcer()
-    return any(enforcer.enforce(role.value, obj, act) for role in roles)
+    return any(_grants(role, permission) for role in roles)
 
 
 def permissions_of(role: Role) -> list[str]:
     """The ``object:action`` pairs a role is granted, for display and documentation."""
-    return sorted(f"{obj}:{act}" for _, obj, act in _enforcer().get_filtered_policy(0, role.value))
+    with _enforce_lock:
+        policy = _enforcer().get_filtered_policy(0, role.value)
+    return sorted(f"{obj}:{act}" for _, obj, act in policy)
 
 
 def require(roles: Iterable[Role], permission: str, *, principal: str = "") -> None:
