@@ -61,8 +61,10 @@ def test_the_files_spec_names_what_it_cannot_read(tmp_path: Path) -> None:
         read_source(f"files:{tmp_path / 'a.dat'}")
     with pytest.raises(InvalidInput, match="files option encodng"):
         read_source(f"files:{tmp_path / 'a.csv'}?encodng=gb18030")
-    with pytest.raises(InvalidInput, match="cannot read the file"):
+    with pytest.raises(InvalidInput, match="files option delimiter: String should have at most 1 character"):
         read_source(f"files:{tmp_path / 'a.csv'}?delimiter=;;&encoding=gb18030")
+    with pytest.raises(InvalidInput, match="files option encoding: Value error, unknown encoding 'klingon'"):
+        read_source(f"files:{tmp_path / 'a.csv'}?encoding=klingon")
 
 
 def test_systems_of_the_registry_are_sources_and_targets(tmp_path: Path, erp: str) -> None:
