@@ -58,6 +58,9 @@ class BatchRunner:
     def _run_together(self, jobs: list[Job]) -> bool:
         try:
             with self._uow() as uow:
+                preload = getattr(uow.instances, "preload", None)
+                if preload is not None:  # engine jobs: the serial key is the instance id
+                    preload([job.serial_key for job in jobs if job.serial_key is not None])
                 for job in jobs:
                     handler = self._handlers.get(job.kind)
                     if handler is None:

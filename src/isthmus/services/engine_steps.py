@@ -80,8 +80,22 @@ class Definitions:
         self.source = source
         self._cache: dict[tuple[str, int], Definition] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _latest_seen(self, uow: UnitOfWork) -> dict[str, int]:
+        """Latest versions looked up in this unit of work (a batch of starts asks once per key)."""
+        local = self._local
+        if getattr(local, "uow", None) is not uow:
+            local.uow, local.latest = uow, {}
+        seen: dict[str, int] = local.latest
+        return seen
 
     def get(self, uow: UnitOfWork, key: str, version: int | None = None) -> Definition:
+        if version is None:
+            version = self._latest_seen(uow).get(key)
+            if version is not None and (key, version) in self._cache:
+                return self._cache[(key, version)]
+            version = None
         if version is not None:
             cached = self._cache.get((key, version))
             if cached is not None:
@@ -92,6 +106,7 @@ class Definitions:
             if latest is None:
                 raise NotFound("no deployed process with key {key}", key=key)
             version, xml = latest
+            self._latest_seen(uow)[key] = version
             cached = self._cache.get((key, version))
             if cached is not None:
                 return cached
@@ -115,8 +130,17 @@ class Stepper:
     def __init__(self, definitions: Definitions, clock: Clock, decisions: DecisionFactory) -> None:
         self.definitions = definitions
         self.clock = clock
-        self.decisions = decisions
+        self._decisions = decisions
+        self._local = threading.local()
         self.hooks: list[StepHook] = []
+
+    def decisions(self, uow: UnitOfWork) -> Any:
+        """The decision source of this unit of work: one per transaction, so what it looked up
+        (the deployed decision a task names) serves every step of a batch."""
+        local = self._local
+        if getattr(local, "uow", None) is not uow:
+            local.uow, local.decisions = uow, self._decisions(uow)
+        return local.decisions
 
     def start(
         self,
@@ -208,6 +232,8 @@ class _Effects:
             actor,
             now,
         )
+        # one dict for every history line of the step (storage serialises it once)
+        self.attributes = {"process_key": record.definition_key, "version": record.definition_version}
 
     def apply(self, effects: list[Effect], state: InstanceState) -> None:
         lines: list[HistoryLine] = []
@@ -242,7 +268,7 @@ class _Effects:
             resource=event.resource or "system",
             instance_id=self.record.id,
             node_id=event.node,
-            attributes={"process_key": self.record.definition_key, "version": self.record.definition_version},
+            attributes=self.attributes,
         )
 
     def _open_task(self, effect: TaskOpened) -> None:

@@ -39,8 +39,15 @@ class DeployedDecisions:
         self._engines = engines
         # decision ref → the key of the model that held it last time: one lookup instead of a scan
         self._homes = homes if homes is not None else {}
+        self._found: dict[str, tuple[DeployedModel, str]] = {}  # this unit of work's lookups
 
     def _find(self, ref: str) -> tuple[DeployedModel, str]:
+        found = self._found.get(ref)
+        if found is None:
+            found = self._found[ref] = self._look_up(ref)
+        return found
+
+    def _look_up(self, ref: str) -> tuple[DeployedModel, str]:
         key, _, decision = ref.partition(":")
         if decision:
             model = self._uow.decision_models.latest(key)

@@ -12,14 +12,49 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from isthmus.adapters.storage.engine import Prepared
 from isthmus.adapters.storage.tables import UtcDateTime, inserted_id, jobs
 from isthmus.errors import Conflict, NotFound
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
 
 MAX_ERROR_CHARS = 4000
+
+# The engine enqueues and completes several jobs per instance: statements compiled once.
+_NEW_JOB_COLUMNS = (
+    "kind",
+    "payload",
+    "state",
+    "run_at",
+    "attempts",
+    "max_attempts",
+    "policy",
+    "serial_key",
+    "dedupe_key",
+    "created_at",
+    "updated_at",
+)
+_ENQUEUE = Prepared(insert(jobs).values({c: bindparam(c) for c in _NEW_JOB_COLUMNS}))
+_ENQUEUE_RETURNING = Prepared(
+    insert(jobs).values({c: bindparam(c) for c in _NEW_JOB_COLUMNS}).returning(jobs.c.id)
+)
+_COMPLETE = Prepared(
+    update(jobs)
+    .where(
+        jobs.c.id == bindparam("w_id"),
+        jobs.c.locked_by == bindparam("w_worker"),
+        jobs.c.state == JobState.RUNNING.value,
+    )
+    .values(
+        state=JobState.DONE.value,
+        locked_by=None,
+        locked_until=None,
+        last_error=None,
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 def _job(row: Any) -> Job:
@@ -68,9 +103,10 @@ class SqlJobRepository:
                     result = self._db.execute(insert(jobs).values(**values))
             except IntegrityError:
                 return None
-        else:
-            result = self._db.execute(insert(jobs).values(**values))
-        return JobId(inserted_id(result))
+            return JobId(inserted_id(result))
+        if self._db.dialect.name == "postgresql":
+            return JobId(int(_ENQUEUE_RETURNING.execute(self._db, values).fetchone()[0]))
+        return JobId(int(_ENQUEUE.execute(self._db, values).lastrowid))
 
     def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
         due = or_(
@@ -131,7 +167,9 @@ class SqlJobRepository:
         return result.rowcount == 1
 
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
-        return self._finish(job_id, worker, now, state=JobState.DONE.value, last_error=None)
+        return (
+            int(_COMPLETE.execute(self._db, {"w_id": job_id, "w_worker": worker, "b_now": now}).rowcount) == 1
+        )
 
     def reschedule(self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime) -> bool:
         return self._finish(

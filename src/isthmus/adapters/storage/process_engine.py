@@ -1,54 +1,189 @@
-"""The engine's tables on SQL: process instances (optimistic revision), user tasks, history."""
+"""The engine's tables on SQL: process instances (optimistic revision), user tasks, history.
+
+Engine steps come thousands a second, so the writes of a step that need no answer — the new
+instance state, closing its user tasks, its history lines — are held back per transaction
+(:class:`_Deferred`) and sent right before it commits, many rows per statement, on statements
+compiled once (:class:`~isthmus.adapters.storage.engine.Prepared`). The revision check stays: the
+held-back updates must hit every row they name, else the commit fails with ``Conflict``. Reads of
+these tables send the held-back writes first, and an instance read or saved in this transaction is
+served from memory (a later step of the same transaction sees its own writes).
+"""
 
 from __future__ import annotations
 
 import builtins
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from isthmus.adapters.storage.tables import engine_history, inserted_id, jobs, process_instances, user_tasks
+from isthmus.adapters.storage.engine import DEFERRED, Prepared
+from isthmus.adapters.storage.tables import engine_history, jobs, process_instances, user_tasks
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
 from isthmus.errors import Conflict
 
 _i, _t, _h = process_instances, user_tasks, engine_history
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-def _instance(row: Any) -> ProcessInstance:
+_INSTANCE_COLUMNS = (
+    "business_key",
+    "definition_key",
+    "definition_version",
+    "state",
+    "data",
+    "schema_version",
+    "parent_id",
+    "parent_token",
+    "started_by",
+    "created_at",
+    "updated_at",
+    "ended_at",
+)
+_INSERT_INSTANCE = Prepared(
+    insert(_i).values({c: bindparam(c) for c in ("id", "revision", *_INSTANCE_COLUMNS)}),
+    as_is=frozenset({"data"}),
+)
+_SAVE_INSTANCE = Prepared(
+    update(_i)
+    .where(_i.c.id == bindparam("w_id"), _i.c.revision == bindparam("w_rev"))
+    .values({c: bindparam("b_" + c) for c in ("revision", *_INSTANCE_COLUMNS)}),
+    as_is=frozenset({"b_data"}),
+)
+_GET_INSTANCE = select(_i).where(_i.c.id == bindparam("id"))
+_GET_INSTANCES = select(_i).where(_i.c.id.in_(bindparam("ids", expanding=True)))
+_CLOSE_TASK = Prepared(
+    update(_t)
+    .where(_t.c.instance_id == bindparam("w_i"), _t.c.token == bindparam("w_t"), _t.c.state == "open")
+    .values(state=bindparam("b_s"), completed_by=bindparam("b_by"), completed_at=bindparam("b_at"))
+)
+_TASK_COLUMNS = (
+    "instance_id",
+    "token",
+    "activation",
+    "activity_id",
+    "name",
+    "process_key",
+    "business_key",
+    "candidate_groups",
+    "candidate_users",
+    "assignee",
+    "due",
+    "form",
+    "four_eyes",
+    "initiator",
+    "state",
+    "comments",
+    "attachments",
+    "created_at",
+    "completed_at",
+    "completed_by",
+)
+_ADD_TASK = Prepared(insert(_t).values({c: bindparam(c) for c in _TASK_COLUMNS}))
+_ADD_TASK_RETURNING = Prepared(insert(_t).values({c: bindparam(c) for c in _TASK_COLUMNS}).returning(_t.c.id))
+# a task with its instance (completing it steps the instance next): one read instead of two
+_GET_TASK = (
+    select(_t, *(c.label("i_" + c.name) for c in _i.c))
+    .select_from(_t.outerjoin(_i, _i.c.id == _t.c.instance_id))
+    .where(_t.c.id == bindparam("id"))
+)
+_HISTORY_COLUMNS = (
+    "case_id",
+    "activity",
+    "timestamp",
+    "lifecycle",
+    "resource",
+    "system",
+    "instance_id",
+    "node_id",
+    "attributes",
+)
+_ADD_HISTORY = Prepared(insert(_h).values({c: bindparam(c) for c in _HISTORY_COLUMNS}))
+
+
+class _Deferred:
+    """The held-back engine writes of one transaction, in order, and the instances it knows."""
+
+    def __init__(self, db: Connection) -> None:
+        self.db = db
+        self.ops: list[tuple[Prepared, dict[str, Any]]] = []
+        self.known: dict[str, ProcessInstance] = {}  # instances read or written in this transaction
+        self.unsent: dict[str, dict[str, Any]] = {}  # instance id → its held-back insert/update row
+        self.closing: set[tuple[str, int]] = set()  # (instance, token) of held-back task closes
+
+    def flush(self) -> None:
+        """Send the held-back writes: consecutive rows of one statement in one ``executemany``."""
+        ops, self.ops = self.ops, []
+        self.unsent.clear()
+        self.closing.clear()
+        start = 0
+        while start < len(ops):
+            statement, end = ops[start][0], start + 1
+            while end < len(ops) and ops[end][0] is statement:
+                end += 1
+            rows = [row for _, row in ops[start:end]]
+            try:
+                count = statement.executemany(self.db, rows)
+            except self.db.dialect.loaded_dbapi.IntegrityError as error:
+                raise Conflict("a process instance with one of these ids exists") from error
+            if statement is _SAVE_INSTANCE and count != len(rows):
+                self.known.clear()
+                raise Conflict("a process instance was changed by someone else; try again")
+            start = end
+
+
+def _deferred(db: Connection) -> _Deferred:
+    """This transaction's held-back writes (sent by the engine's commit hook, dropped on rollback)."""
+    found: _Deferred | None = db.info.get(DEFERRED)
+    if found is None or found.db is not db:
+        found = _Deferred(db)
+        db.info[DEFERRED] = found
+    return found
+
+
+def _sent(db: Connection) -> None:
+    """Send the held-back writes now (before a read that must see them)."""
+    found: _Deferred | None = db.info.get(DEFERRED)
+    if found is not None and found.ops:
+        found.flush()
+
+
+def _instance(row: Any, prefix: str = "") -> ProcessInstance:
+    r = row._mapping
     return ProcessInstance(
-        id=row.id,
-        business_key=row.business_key,
-        definition_key=row.definition_key,
-        definition_version=row.definition_version,
-        status=row.state,
-        state=row.data,
-        schema_version=row.schema_version,
-        revision=row.revision,
-        parent_id=row.parent_id,
-        parent_token=row.parent_token,
-        started_by=row.started_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        ended_at=row.ended_at,
+        id=r[prefix + "id"],
+        business_key=r[prefix + "business_key"],
+        definition_key=r[prefix + "definition_key"],
+        definition_version=r[prefix + "definition_version"],
+        status=r[prefix + "state"],
+        state=r[prefix + "data"],
+        schema_version=r[prefix + "schema_version"],
+        revision=r[prefix + "revision"],
+        parent_id=r[prefix + "parent_id"],
+        parent_token=r[prefix + "parent_token"],
+        started_by=r[prefix + "started_by"],
+        created_at=r[prefix + "created_at"],
+        updated_at=r[prefix + "updated_at"],
+        ended_at=r[prefix + "ended_at"],
     )
 
 
-def _instance_values(instance: ProcessInstance) -> dict[str, Any]:
+def _instance_values(instance: ProcessInstance, prefix: str = "") -> dict[str, Any]:
     return {
-        "business_key": instance.business_key,
-        "definition_key": instance.definition_key,
-        "definition_version": instance.definition_version,
-        "state": instance.status,
-        "data": instance.state,
-        "schema_version": instance.schema_version,
-        "parent_id": instance.parent_id,
-        "parent_token": instance.parent_token,
-        "started_by": instance.started_by,
-        "created_at": instance.created_at,
-        "updated_at": instance.updated_at,
-        "ended_at": instance.ended_at,
+        prefix + "business_key": instance.business_key,
+        prefix + "definition_key": instance.definition_key,
+        prefix + "definition_version": instance.definition_version,
+        prefix + "state": instance.status,
+        # serialised now: later steps of this transaction may change the dicts inside
+        prefix + "data": _dumps(instance.state),
+        prefix + "schema_version": instance.schema_version,
+        prefix + "parent_id": instance.parent_id,
+        prefix + "parent_token": instance.parent_token,
+        prefix + "started_by": instance.started_by,
+        prefix + "created_at": instance.created_at,
+        prefix + "updated_at": instance.updated_at,
+        prefix + "ended_at": instance.ended_at,
     }
 
 
@@ -57,33 +192,56 @@ class SqlProcessInstanceRepository:
         self._db = connection
 
     def add(self, instance: ProcessInstance) -> None:
-        try:
-            with self._db.begin_nested():
-                self._db.execute(
-                    insert(_i).values(
-                        id=instance.id, revision=instance.revision, **_instance_values(instance)
-                    )
-                )
-        except IntegrityError as error:
-            raise Conflict("process instance {id} exists", id=instance.id) from error
+        writes = _deferred(self._db)
+        if instance.id in writes.known:
+            raise Conflict("process instance {id} exists", id=instance.id)
+        row = {"id": instance.id, "revision": instance.revision, **_instance_values(instance)}
+        writes.ops.append((_INSERT_INSTANCE, row))
+        writes.unsent[instance.id] = row
+        writes.known[instance.id] = instance
 
     def get(self, instance_id: str) -> ProcessInstance | None:
-        row = self._db.execute(select(_i).where(_i.c.id == instance_id)).first()
-        return _instance(row) if row else None
+        writes = _deferred(self._db)
+        found = writes.known.get(instance_id)
+        if found is not None:
+            return found
+        row = self._db.execute(_GET_INSTANCE, {"id": instance_id}).first()
+        if row is None:
+            return None
+        writes.known[instance_id] = found = _instance(row)
+        return found
+
+    def preload(self, instance_ids: builtins.list[str]) -> None:
+        """Read these instances with one statement (a batch of steps reads them next)."""
+        writes = _deferred(self._db)
+        wanted = [i for i in dict.fromkeys(instance_ids) if i not in writes.known]
+        for first in range(0, len(wanted), 500):
+            for row in self._db.execute(_GET_INSTANCES, {"ids": wanted[first : first + 500]}):
+                writes.known[row.id] = _instance(row)
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
-        result = self._db.execute(
-            update(_i)
-            .where(_i.c.id == instance.id, _i.c.revision == instance.revision)
-            .values(revision=instance.revision + 1, **_instance_values(instance))
-        )
-        if result.rowcount != 1:
+        writes = _deferred(self._db)
+        saved = ProcessInstance(**{**_as_kwargs(instance), "revision": instance.revision + 1})
+        known = writes.known.get(instance.id)
+        if known is not None and known.revision != instance.revision:
             raise Conflict("process instance {id} was changed by someone else; try again", id=instance.id)
-        return ProcessInstance(**{**_as_kwargs(instance), "revision": instance.revision + 1})
+        held = writes.unsent.get(instance.id)
+        if held is not None and "id" in held:  # inserted in this transaction, not sent yet
+            held.update(_instance_values(saved), revision=saved.revision)
+        elif held is not None:  # an update not sent yet: the same row, newer values
+            held.update(_instance_values(saved, "b_"), b_revision=saved.revision)
+        else:
+            row = {"w_id": instance.id, "w_rev": instance.revision, "b_revision": saved.revision}
+            row.update(_instance_values(saved, "b_"))
+            writes.ops.append((_SAVE_INSTANCE, row))
+            writes.unsent[instance.id] = row
+        writes.known[instance.id] = saved
+        return saved
 
     def list(
         self, *, status: str | None = None, definition_key: str | None = None, limit: int = 100
     ) -> builtins.list[ProcessInstance]:
+        _sent(self._db)
         query = select(_i).order_by(_i.c.created_at.desc(), _i.c.id).limit(limit)
         if status is not None:
             query = query.where(_i.c.state == status)
@@ -92,6 +250,7 @@ class SqlProcessInstanceRepository:
         return [_instance(r) for r in self._db.execute(query).all()]
 
     def children(self, parent_id: str) -> builtins.list[ProcessInstance]:
+        _sent(self._db)
         rows = self._db.execute(select(_i).where(_i.c.parent_id == parent_id).order_by(_i.c.created_at))
         return [_instance(r) for r in rows.all()]
 
@@ -160,30 +319,46 @@ class SqlUserTaskRepository:
         self._db = connection
 
     def add(self, task: UserTask) -> UserTask:
-        new_id = inserted_id(self._db.execute(insert(_t).values(**_task_values(task))))
+        writes = _deferred(self._db)
+        if (task.instance_id, task.token) in writes.closing:
+            writes.flush()  # the held-back close of this token must not close the new task
+        if self._db.dialect.name == "postgresql":
+            new_id = int(_ADD_TASK_RETURNING.execute(self._db, _task_values(task)).fetchone()[0])
+        else:
+            new_id = int(_ADD_TASK.execute(self._db, _task_values(task)).lastrowid)
         return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": new_id})
 
     def get(self, task_id: int) -> UserTask | None:
-        row = self._db.execute(select(_t).where(_t.c.id == task_id)).first()
-        return _task(row) if row else None
+        row = self._db.execute(_GET_TASK, {"id": task_id}).first()
+        if row is None:
+            return None
+        writes = _deferred(self._db)
+        if (row.instance_id, row.token) in writes.closing:  # read it again after its close
+            writes.flush()
+            row = self._db.execute(_GET_TASK, {"id": task_id}).one()
+        if row.i_id is not None and row.i_id not in writes.known:
+            writes.known[row.i_id] = _instance(row, "i_")
+        return _task(row)
 
     def update(self, task: UserTask) -> None:
+        _sent(self._db)
         self._db.execute(update(_t).where(_t.c.id == task.id).values(**_task_values(task)))
 
     def open_for_token(self, instance_id: str, token: int) -> UserTask | None:
+        _sent(self._db)
         row = self._db.execute(
             select(_t).where(_t.c.instance_id == instance_id, _t.c.token == token, _t.c.state == "open")
         ).first()
         return _task(row) if row else None
 
     def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
-        self._db.execute(
-            update(_t)
-            .where(_t.c.instance_id == instance_id, _t.c.token == token, _t.c.state == "open")
-            .values(state=state.value, completed_by=by, completed_at=at)
-        )
+        row = {"w_i": instance_id, "w_t": token, "b_s": state.value, "b_by": by, "b_at": at}
+        writes = _deferred(self._db)
+        writes.ops.append((_CLOSE_TASK, row))
+        writes.closing.add((instance_id, token))
 
     def find(self, query: TaskQuery) -> list[UserTask]:
+        _sent(self._db)
         filtered = query.user is not None or bool(query.groups)
         sql = select(_t).order_by(_t.c.created_at, _t.c.id)
         if not filtered:
@@ -213,11 +388,9 @@ class SqlEngineHistoryRepository:
         self._db = connection
 
     def append(self, lines: list[HistoryLine]) -> None:
-        if not lines:
-            return
-        self._db.execute(
-            insert(_h),
-            [
+        _deferred(self._db).ops.extend(
+            (
+                _ADD_HISTORY,
                 {
                     "case_id": line.case_id,
                     "activity": line.activity,
@@ -228,16 +401,18 @@ class SqlEngineHistoryRepository:
                     "instance_id": line.instance_id,
                     "node_id": line.node_id,
                     "attributes": line.attributes,
-                }
-                for line in lines
-            ],
+                },
+            )
+            for line in lines
         )
 
     def for_instance(self, instance_id: str) -> list[HistoryLine]:
+        _sent(self._db)
         rows = self._db.execute(select(_h).where(_h.c.instance_id == instance_id).order_by(_h.c.id)).all()
         return [_line(r) for r in rows]
 
     def all(self, limit: int = 100_000) -> list[HistoryLine]:
+        _sent(self._db)
         return [_line(r) for r in self._db.execute(select(_h).order_by(_h.c.id).limit(limit)).all()]
 
 
