@@ -66,8 +66,12 @@ class BatchRunner:
                     if handler is None:
                         return False
                     handler(job, uow)
-                    if not uow.jobs.complete(job.id, self.worker_id, self._clock.now()):
+                complete_many = getattr(uow.jobs, "complete_many", None)
+                if complete_many is not None:
+                    if not complete_many([job.id for job in jobs], self.worker_id, self._clock.now()):
                         return False
+                elif not all(uow.jobs.complete(j.id, self.worker_id, self._clock.now()) for j in jobs):
+                    return False
                 uow.commit()
         except Exception as error:  # one bad job: run them one by one instead
             log.info("batch of %d jobs failed (%s); running them one by one", len(jobs), error)

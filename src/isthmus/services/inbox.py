@@ -204,6 +204,9 @@ class TaskService:
         rolls the whole batch back."""
         principal.require("task:work")
         with self._uow() as uow:
+            preload = getattr(uow.user_tasks, "preload", None)
+            if preload is not None:  # storage that can read the whole batch at once
+                preload([task_id for task_id, _ in items])
             for task_id, variables in items:
                 task = _task(uow, task_id)
                 self._check_completer(task, principal)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from isthmus.errors import ConfigurationError
+from isthmus.errors import ConfigurationError, Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -168,9 +168,13 @@ class Prepared:
     the values stored are the ones Core would store; the statement runs inside the connection's
     current transaction. Bind with ``bindparam("name")``; constants in the statement are kept."""
 
-    def __init__(self, statement: Any, *, as_is: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, statement: Any, *, as_is: frozenset[str] = frozenset(), each_row: str | None = None
+    ) -> None:
         self._statement = statement
         self._as_is = as_is  # binds the caller passes already converted (e.g. JSON text)
+        # held back: when set, every row must hit one row, else the commit fails with this Conflict
+        self.each_row = each_row
         self._plans: dict[str, _Plan] = {}
 
     def plan(self, dialect: Any) -> _Plan:
@@ -217,3 +221,94 @@ class Prepared:
 def _dbapi(connection: Connection) -> Any:
     """The DBAPI connection under ``connection`` (its transaction already begun by SQLAlchemy)."""
     return connection.connection.dbapi_connection
+
+
+class DeferredWrites:
+    """The writes of one transaction that need no answer before it commits, sent together.
+
+    Kept in ``connection.info[DEFERRED]``; the engine's commit hook sends them inside the
+    transaction, right before COMMIT, so they commit or roll back with everything else. A
+    repository reading a table it holds writes for sends them first (:func:`send_deferred`)."""
+
+    def __init__(self, db: Connection) -> None:
+        self.db = db
+        self.ops: list[tuple[Prepared, dict[str, Any]]] = []
+        self.known: dict[Any, Any] = {}  # rows read or written in this transaction, by key
+        self.unsent: dict[str, dict[str, Any]] = {}  # key → its held-back row (to update in place)
+        self.marks: set[Any] = set()  # what the held-back rows touch, for ordering checks
+        # new_id: SQLite — the next free id per table; PostgreSQL — the last block size and the
+        # sequence values fetched and not used yet
+        self.next_ids: dict[str, int] = {}
+        self.id_pools: dict[str, list[int]] = {}
+
+    def add(self, statement: Prepared, row: dict[str, Any]) -> None:
+        self.ops.append((statement, row))
+
+    def flush(self) -> None:
+        """Send the held-back writes: all rows of one statement in one ``executemany``, the
+        statements in the order first used. Rows of one table keep their order; callers send
+        the writes first when a row must follow another one of a different statement."""
+        ops, self.ops = self.ops, []
+        self.unsent.clear()
+        self.marks.clear()
+        groups: dict[Prepared, list[dict[str, Any]]] = {}
+        for statement, row in ops:
+            groups.setdefault(statement, []).append(row)
+        for statement, rows in groups.items():
+            try:
+                count = statement.executemany(self.db, rows)
+            except self.db.dialect.loaded_dbapi.IntegrityError as error:
+                self.known.clear()
+                raise Conflict("a row written in this transaction exists already") from error
+            if statement.each_row and count != len(rows):
+                self.known.clear()
+                raise Conflict(statement.each_row)
+
+
+def deferred(db: Connection) -> DeferredWrites:
+    """This transaction's held-back writes (sent by the commit hook, dropped on rollback)."""
+    found: DeferredWrites | None = db.info.get(DEFERRED)
+    if found is None or found.db is not db:
+        found = DeferredWrites(db)
+        db.info[DEFERRED] = found
+    return found
+
+
+def send_deferred(db: Connection) -> None:
+    """Send the held-back writes now (before a read or a write that must come after them)."""
+    found: DeferredWrites | None = db.info.get(DEFERRED)
+    if found is not None and found.ops:
+        found.flush()
+
+
+_ID_BLOCK_MAX = 256
+
+
+def new_id(db: Connection, table: str) -> int:
+    """A primary key for an insert into ``table`` (an autoincrementing ``id``) chosen before the
+    row is sent, so the insert can be held back.
+
+    PostgreSQL: from the table's sequence, fetched in blocks that double within a transaction (1,
+    2, 4 … 256 ids: one round trip for many rows, and at most as many ids left unused as used
+    when the transaction ends — a sequence value is never handed out twice, gaps are harmless).
+    SQLite: the writer holds the database lock for the whole transaction, so counting on from
+    ``max(id) + 1`` is safe as long as every insert into ``table`` takes its id from here."""
+    writes = deferred(db)
+    if db.dialect.name == "postgresql":
+        pool = writes.id_pools.setdefault(table, [])
+        if not pool:
+            last = writes.next_ids.get(table)
+            size = writes.next_ids[table] = 1 if last is None else min(_ID_BLOCK_MAX, 2 * last)
+            cursor = _dbapi(db).cursor()
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (table, size)
+            )
+            pool.extend(sorted((int(r[0]) for r in cursor.fetchall()), reverse=True))
+        return pool.pop()
+    found = writes.next_ids.get(table)
+    if found is None:
+        cursor = _dbapi(db).cursor()
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608 — our table names
+        found = int(cursor.fetchone()[0]) + 1
+    writes.next_ids[table] = found + 1
+    return found

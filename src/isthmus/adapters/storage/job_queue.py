@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.engine import Prepared
-from isthmus.adapters.storage.tables import UtcDateTime, inserted_id, jobs
+from isthmus.adapters.storage.engine import Prepared, deferred, new_id, send_deferred
+from isthmus.adapters.storage.tables import UtcDateTime, jobs
 from isthmus.errors import Conflict, NotFound
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
 
@@ -36,10 +36,7 @@ _NEW_JOB_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_ENQUEUE = Prepared(insert(jobs).values({c: bindparam(c) for c in _NEW_JOB_COLUMNS}))
-_ENQUEUE_RETURNING = Prepared(
-    insert(jobs).values({c: bindparam(c) for c in _NEW_JOB_COLUMNS}).returning(jobs.c.id)
-)
+_ENQUEUE = Prepared(insert(jobs).values({c: bindparam(c) for c in ("id", *_NEW_JOB_COLUMNS)}))
 _COMPLETE = Prepared(
     update(jobs)
     .where(
@@ -94,21 +91,25 @@ class SqlJobRepository:
             "created_at": now,
             "updated_at": now,
         }
-        if job.dedupe_key is not None:
-            found = self._db.execute(select(jobs.c.id).where(jobs.c.dedupe_key == job.dedupe_key)).first()
-            if found is not None:
-                return None
-            try:
-                with self._db.begin_nested():
-                    result = self._db.execute(insert(jobs).values(**values))
-            except IntegrityError:
-                return None
-            return JobId(inserted_id(result))
-        if self._db.dialect.name == "postgresql":
-            return JobId(int(_ENQUEUE_RETURNING.execute(self._db, values).fetchone()[0]))
-        return JobId(int(_ENQUEUE.execute(self._db, values).lastrowid))
+        if job.dedupe_key is None:
+            # held back until commit (or the next read of the queue), with an id of its own
+            job_id = new_id(self._db, "jobs")
+            deferred(self._db).add(_ENQUEUE, {"id": job_id, **values})
+            return JobId(job_id)
+        send_deferred(self._db)
+        found = self._db.execute(select(jobs.c.id).where(jobs.c.dedupe_key == job.dedupe_key)).first()
+        if found is not None:
+            return None
+        job_id = new_id(self._db, "jobs")  # every insert takes its id there (SQLite counts on)
+        try:
+            with self._db.begin_nested():
+                self._db.execute(insert(jobs).values(id=job_id, **values))
+        except IntegrityError:
+            return None
+        return JobId(job_id)
 
     def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+        send_deferred(self._db)
         due = or_(
             and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
             and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
@@ -159,6 +160,7 @@ class SqlJobRepository:
         return [_job(r) for r in rows]
 
     def _finish(self, job_id: JobId, worker: str, now: datetime, **values: Any) -> bool:
+        send_deferred(self._db)
         result = self._db.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.locked_by == worker, jobs.c.state == JobState.RUNNING.value)
@@ -167,6 +169,7 @@ class SqlJobRepository:
         return result.rowcount == 1
 
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
+        send_deferred(self._db)
         return (
             int(_COMPLETE.execute(self._db, {"w_id": job_id, "w_worker": worker, "b_now": now}).rowcount) == 1
         )
@@ -182,16 +185,19 @@ class SqlJobRepository:
         )
 
     def get(self, job_id: JobId) -> Job | None:
+        send_deferred(self._db)
         row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return _job(row) if row else None
 
     def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        send_deferred(self._db)
         query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
         if state is not None:
             query = query.where(jobs.c.state == state.value)
         return [_job(r) for r in self._db.execute(query).all()]
 
     def retry(self, job_id: JobId, now: datetime) -> Job:
+        send_deferred(self._db)
         job = self.get(job_id)
         if job is None:
             raise NotFound("no job with id {id}", id=job_id)
@@ -211,6 +217,7 @@ class SqlJobRepository:
         return retried
 
     def next_due(self) -> datetime | None:
+        send_deferred(self._db)
         value = self._db.execute(
             select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
         ).scalar_one_or_none()
@@ -219,5 +226,6 @@ class SqlJobRepository:
         return UtcDateTime().process_result_value(value, self._db.dialect)
 
     def counts(self) -> dict[JobState, int]:
+        send_deferred(self._db)
         rows = self._db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
         return {JobState(state): int(n) for state, n in rows}

@@ -2,7 +2,7 @@
 
 Engine steps come thousands a second, so the writes of a step that need no answer — the new
 instance state, closing its user tasks, its history lines — are held back per transaction
-(:class:`_Deferred`) and sent right before it commits, many rows per statement, on statements
+(:class:`~isthmus.adapters.storage.engine.DeferredWrites`) and sent right before it commits, many rows per statement, on statements
 compiled once (:class:`~isthmus.adapters.storage.engine.Prepared`). The revision check stays: the
 held-back updates must hit every row they name, else the commit fails with ``Conflict``. Reads of
 these tables send the held-back writes first, and an instance read or saved in this transaction is
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from isthmus.adapters.storage.engine import DEFERRED, Prepared
+from isthmus.adapters.storage.engine import DeferredWrites, Prepared, deferred, new_id, send_deferred
 from isthmus.adapters.storage.tables import engine_history, jobs, process_instances, user_tasks
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
 from isthmus.errors import Conflict
@@ -50,6 +50,7 @@ _SAVE_INSTANCE = Prepared(
     .where(_i.c.id == bindparam("w_id"), _i.c.revision == bindparam("w_rev"))
     .values({c: bindparam("b_" + c) for c in ("revision", *_INSTANCE_COLUMNS)}),
     as_is=frozenset({"b_data"}),
+    each_row="a process instance was changed by someone else; try again",
 )
 _GET_INSTANCE = select(_i).where(_i.c.id == bindparam("id"))
 _GET_INSTANCES = select(_i).where(_i.c.id.in_(bindparam("ids", expanding=True)))
@@ -80,14 +81,13 @@ _TASK_COLUMNS = (
     "completed_at",
     "completed_by",
 )
-_ADD_TASK = Prepared(insert(_t).values({c: bindparam(c) for c in _TASK_COLUMNS}))
-_ADD_TASK_RETURNING = Prepared(insert(_t).values({c: bindparam(c) for c in _TASK_COLUMNS}).returning(_t.c.id))
+_ADD_TASK = Prepared(insert(_t).values({c: bindparam(c) for c in ("id", *_TASK_COLUMNS)}))
 # a task with its instance (completing it steps the instance next): one read instead of two
-_GET_TASK = (
-    select(_t, *(c.label("i_" + c.name) for c in _i.c))
-    .select_from(_t.outerjoin(_i, _i.c.id == _t.c.instance_id))
-    .where(_t.c.id == bindparam("id"))
+_TASK_WITH_INSTANCE = select(_t, *(c.label("i_" + c.name) for c in _i.c)).select_from(
+    _t.outerjoin(_i, _i.c.id == _t.c.instance_id)
 )
+_GET_TASK = _TASK_WITH_INSTANCE.where(_t.c.id == bindparam("id"))
+_GET_TASKS = _TASK_WITH_INSTANCE.where(_t.c.id.in_(bindparam("ids", expanding=True)))
 _HISTORY_COLUMNS = (
     "case_id",
     "activity",
@@ -100,53 +100,6 @@ _HISTORY_COLUMNS = (
     "attributes",
 )
 _ADD_HISTORY = Prepared(insert(_h).values({c: bindparam(c) for c in _HISTORY_COLUMNS}))
-
-
-class _Deferred:
-    """The held-back engine writes of one transaction, in order, and the instances it knows."""
-
-    def __init__(self, db: Connection) -> None:
-        self.db = db
-        self.ops: list[tuple[Prepared, dict[str, Any]]] = []
-        self.known: dict[str, ProcessInstance] = {}  # instances read or written in this transaction
-        self.unsent: dict[str, dict[str, Any]] = {}  # instance id → its held-back insert/update row
-        self.closing: set[tuple[str, int]] = set()  # (instance, token) of held-back task closes
-
-    def flush(self) -> None:
-        """Send the held-back writes: consecutive rows of one statement in one ``executemany``."""
-        ops, self.ops = self.ops, []
-        self.unsent.clear()
-        self.closing.clear()
-        start = 0
-        while start < len(ops):
-            statement, end = ops[start][0], start + 1
-            while end < len(ops) and ops[end][0] is statement:
-                end += 1
-            rows = [row for _, row in ops[start:end]]
-            try:
-                count = statement.executemany(self.db, rows)
-            except self.db.dialect.loaded_dbapi.IntegrityError as error:
-                raise Conflict("a process instance with one of these ids exists") from error
-            if statement is _SAVE_INSTANCE and count != len(rows):
-                self.known.clear()
-                raise Conflict("a process instance was changed by someone else; try again")
-            start = end
-
-
-def _deferred(db: Connection) -> _Deferred:
-    """This transaction's held-back writes (sent by the engine's commit hook, dropped on rollback)."""
-    found: _Deferred | None = db.info.get(DEFERRED)
-    if found is None or found.db is not db:
-        found = _Deferred(db)
-        db.info[DEFERRED] = found
-    return found
-
-
-def _sent(db: Connection) -> None:
-    """Send the held-back writes now (before a read that must see them)."""
-    found: _Deferred | None = db.info.get(DEFERRED)
-    if found is not None and found.ops:
-        found.flush()
 
 
 def _instance(row: Any, prefix: str = "") -> ProcessInstance:
@@ -192,17 +145,17 @@ class SqlProcessInstanceRepository:
         self._db = connection
 
     def add(self, instance: ProcessInstance) -> None:
-        writes = _deferred(self._db)
+        writes = deferred(self._db)
         if instance.id in writes.known:
             raise Conflict("process instance {id} exists", id=instance.id)
         row = {"id": instance.id, "revision": instance.revision, **_instance_values(instance)}
-        writes.ops.append((_INSERT_INSTANCE, row))
+        writes.add(_INSERT_INSTANCE, row)
         writes.unsent[instance.id] = row
         writes.known[instance.id] = instance
 
     def get(self, instance_id: str) -> ProcessInstance | None:
-        writes = _deferred(self._db)
-        found = writes.known.get(instance_id)
+        writes = deferred(self._db)
+        found: ProcessInstance | None = writes.known.get(instance_id)
         if found is not None:
             return found
         row = self._db.execute(_GET_INSTANCE, {"id": instance_id}).first()
@@ -213,14 +166,14 @@ class SqlProcessInstanceRepository:
 
     def preload(self, instance_ids: builtins.list[str]) -> None:
         """Read these instances with one statement (a batch of steps reads them next)."""
-        writes = _deferred(self._db)
+        writes = deferred(self._db)
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in writes.known]
         for first in range(0, len(wanted), 500):
             for row in self._db.execute(_GET_INSTANCES, {"ids": wanted[first : first + 500]}):
                 writes.known[row.id] = _instance(row)
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
-        writes = _deferred(self._db)
+        writes = deferred(self._db)
         saved = ProcessInstance(**{**_as_kwargs(instance), "revision": instance.revision + 1})
         known = writes.known.get(instance.id)
         if known is not None and known.revision != instance.revision:
@@ -233,7 +186,7 @@ class SqlProcessInstanceRepository:
         else:
             row = {"w_id": instance.id, "w_rev": instance.revision, "b_revision": saved.revision}
             row.update(_instance_values(saved, "b_"))
-            writes.ops.append((_SAVE_INSTANCE, row))
+            writes.add(_SAVE_INSTANCE, row)
             writes.unsent[instance.id] = row
         writes.known[instance.id] = saved
         return saved
@@ -241,7 +194,7 @@ class SqlProcessInstanceRepository:
     def list(
         self, *, status: str | None = None, definition_key: str | None = None, limit: int = 100
     ) -> builtins.list[ProcessInstance]:
-        _sent(self._db)
+        send_deferred(self._db)
         query = select(_i).order_by(_i.c.created_at.desc(), _i.c.id).limit(limit)
         if status is not None:
             query = query.where(_i.c.state == status)
@@ -250,7 +203,7 @@ class SqlProcessInstanceRepository:
         return [_instance(r) for r in self._db.execute(query).all()]
 
     def children(self, parent_id: str) -> builtins.list[ProcessInstance]:
-        _sent(self._db)
+        send_deferred(self._db)
         rows = self._db.execute(select(_i).where(_i.c.parent_id == parent_id).order_by(_i.c.created_at))
         return [_instance(r) for r in rows.all()]
 
@@ -319,33 +272,52 @@ class SqlUserTaskRepository:
         self._db = connection
 
     def add(self, task: UserTask) -> UserTask:
-        writes = _deferred(self._db)
-        if (task.instance_id, task.token) in writes.closing:
+        writes = deferred(self._db)
+        if ("close", task.instance_id, task.token) in writes.marks:
             writes.flush()  # the held-back close of this token must not close the new task
-        if self._db.dialect.name == "postgresql":
-            new_id = int(_ADD_TASK_RETURNING.execute(self._db, _task_values(task)).fetchone()[0])
-        else:
-            new_id = int(_ADD_TASK.execute(self._db, _task_values(task)).lastrowid)
-        return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": new_id})
+        task_id = new_id(self._db, "user_tasks")
+        writes.add(_ADD_TASK, {"id": task_id, **_task_values(task)})
+        writes.marks.add(("add", task.instance_id, task.token))
+        writes.marks.add(("task", task_id))
+        return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": task_id})
 
     def get(self, task_id: int) -> UserTask | None:
+        writes = deferred(self._db)
+        if ("task", task_id) in writes.marks:
+            writes.flush()
+        cached: UserTask | None = writes.known.pop(("task", task_id), None)  # preloaded: served once
+        if cached is not None and ("close", cached.instance_id, cached.token) not in writes.marks:
+            return cached
         row = self._db.execute(_GET_TASK, {"id": task_id}).first()
         if row is None:
             return None
-        writes = _deferred(self._db)
-        if (row.instance_id, row.token) in writes.closing:  # read it again after its close
+        if ("close", row.instance_id, row.token) in writes.marks:  # read it again after its close
             writes.flush()
             row = self._db.execute(_GET_TASK, {"id": task_id}).one()
+        return self._with_instance(writes, row)
+
+    def _with_instance(self, writes: DeferredWrites, row: Any) -> UserTask:
         if row.i_id is not None and row.i_id not in writes.known:
             writes.known[row.i_id] = _instance(row, "i_")
         return _task(row)
 
+    def preload(self, task_ids: list[int]) -> None:
+        """Read these tasks and their instances with one statement: a batch completes them next.
+        Each preloaded task is served once by :meth:`get` (a second read goes to the database)."""
+        send_deferred(self._db)
+        writes = deferred(self._db)
+        wanted = list(dict.fromkeys(task_ids))
+        for first in range(0, len(wanted), 500):
+            for row in self._db.execute(_GET_TASKS, {"ids": wanted[first : first + 500]}):
+                writes.known[("task", row.id)] = self._with_instance(writes, row)
+
     def update(self, task: UserTask) -> None:
-        _sent(self._db)
+        send_deferred(self._db)
+        deferred(self._db).known.pop(("task", task.id), None)
         self._db.execute(update(_t).where(_t.c.id == task.id).values(**_task_values(task)))
 
     def open_for_token(self, instance_id: str, token: int) -> UserTask | None:
-        _sent(self._db)
+        send_deferred(self._db)
         row = self._db.execute(
             select(_t).where(_t.c.instance_id == instance_id, _t.c.token == token, _t.c.state == "open")
         ).first()
@@ -353,12 +325,14 @@ class SqlUserTaskRepository:
 
     def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
         row = {"w_i": instance_id, "w_t": token, "b_s": state.value, "b_by": by, "b_at": at}
-        writes = _deferred(self._db)
-        writes.ops.append((_CLOSE_TASK, row))
-        writes.closing.add((instance_id, token))
+        writes = deferred(self._db)
+        if ("add", instance_id, token) in writes.marks:
+            writes.flush()  # the task of this token was opened in this transaction: insert it first
+        writes.add(_CLOSE_TASK, row)
+        writes.marks.add(("close", instance_id, token))
 
     def find(self, query: TaskQuery) -> list[UserTask]:
-        _sent(self._db)
+        send_deferred(self._db)
         filtered = query.user is not None or bool(query.groups)
         sql = select(_t).order_by(_t.c.created_at, _t.c.id)
         if not filtered:
@@ -388,7 +362,7 @@ class SqlEngineHistoryRepository:
         self._db = connection
 
     def append(self, lines: list[HistoryLine]) -> None:
-        _deferred(self._db).ops.extend(
+        deferred(self._db).ops.extend(
             (
                 _ADD_HISTORY,
                 {
@@ -407,12 +381,12 @@ class SqlEngineHistoryRepository:
         )
 
     def for_instance(self, instance_id: str) -> list[HistoryLine]:
-        _sent(self._db)
+        send_deferred(self._db)
         rows = self._db.execute(select(_h).where(_h.c.instance_id == instance_id).order_by(_h.c.id)).all()
         return [_line(r) for r in rows]
 
     def all(self, limit: int = 100_000) -> list[HistoryLine]:
-        _sent(self._db)
+        send_deferred(self._db)
         return [_line(r) for r in self._db.execute(select(_h).order_by(_h.c.id).limit(limit)).all()]
 
 
