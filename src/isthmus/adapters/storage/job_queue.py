@@ -174,6 +174,12 @@ class SqlJobRepository:
             int(_COMPLETE.execute(self._db, {"w_id": job_id, "w_worker": worker, "b_now": now}).rowcount) == 1
         )
 
+    def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool:
+        """Complete a batch in one statement; False when any lease was lost (the caller rolls back)."""
+        send_deferred(self._db)
+        rows = [{"w_id": job_id, "w_worker": worker, "b_now": now} for job_id in job_ids]
+        return _COMPLETE.executemany(self._db, rows) == len(rows)
+
     def reschedule(self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime) -> bool:
         return self._finish(
             job_id, worker, now, state=JobState.READY.value, run_at=run_at, last_error=error[:MAX_ERROR_CHARS]

@@ -59,6 +59,11 @@ _CLOSE_TASK = Prepared(
     .where(_t.c.instance_id == bindparam("w_i"), _t.c.token == bindparam("w_t"), _t.c.state == "open")
     .values(state=bindparam("b_s"), completed_by=bindparam("b_by"), completed_at=bindparam("b_at"))
 )
+_CLOSE_TASK_BY_ID = Prepared(
+    update(_t)
+    .where(_t.c.id == bindparam("w_id"), _t.c.state == "open")
+    .values(state=bindparam("b_s"), completed_by=bindparam("b_by"), completed_at=bindparam("b_at"))
+)
 _TASK_COLUMNS = (
     "instance_id",
     "token",
@@ -277,8 +282,8 @@ class SqlUserTaskRepository:
             writes.flush()  # the held-back close of this token must not close the new task
         task_id = new_id(self._db, "user_tasks")
         writes.add(_ADD_TASK, {"id": task_id, **_task_values(task)})
-        writes.marks.add(("add", task.instance_id, task.token))
         writes.marks.add(("task", task_id))
+        writes.known[("open", task.instance_id, task.token)] = task_id
         return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": task_id})
 
     def get(self, task_id: int) -> UserTask | None:
@@ -299,6 +304,8 @@ class SqlUserTaskRepository:
     def _with_instance(self, writes: DeferredWrites, row: Any) -> UserTask:
         if row.i_id is not None and row.i_id not in writes.known:
             writes.known[row.i_id] = _instance(row, "i_")
+        if row.state == "open":  # closing it later in this transaction can name its id
+            writes.known[("open", row.instance_id, row.token)] = row.id
         return _task(row)
 
     def preload(self, task_ids: list[int]) -> None:
@@ -324,11 +331,17 @@ class SqlUserTaskRepository:
         return _task(row) if row else None
 
     def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
-        row = {"w_i": instance_id, "w_t": token, "b_s": state.value, "b_by": by, "b_at": at}
         writes = deferred(self._db)
-        if ("add", instance_id, token) in writes.marks:
-            writes.flush()  # the task of this token was opened in this transaction: insert it first
-        writes.add(_CLOSE_TASK, row)
+        values = {"b_s": state.value, "b_by": by, "b_at": at}
+        task_id = writes.known.pop(("open", instance_id, token), None)
+        if task_id is not None:  # read or opened in this transaction: close exactly that row
+            if ("task", task_id) in writes.marks:
+                writes.flush()  # opened in this transaction: insert it first
+            writes.add(_CLOSE_TASK_BY_ID, {"w_id": task_id, **values})
+            return
+        # the open task of the token, whichever it is: a task opened on this token later in this
+        # transaction must wait until this close is sent (see add)
+        writes.add(_CLOSE_TASK, {"w_i": instance_id, "w_t": token, **values})
         writes.marks.add(("close", instance_id, token))
 
     def find(self, query: TaskQuery) -> list[UserTask]:
