@@ -68,8 +68,10 @@ def _ledger(path: Path) -> sqlite3.Connection:
     return db
 
 
-def worker(db: str, data: Path, ledger_path: Path) -> None:
-    """Run jobs until none is due; the parent kills this process at random points."""
+def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
+    """Run jobs until none is due; the parent kills this process at random points. ``batch`` > 0:
+    the :class:`BatchRunner` (many instances' steps per commit), else one job per transaction."""
+    from isthmus.services.engine_batch import BatchRunner
     from isthmus.services.jobs import JobRunner
 
     ledger = _ledger(ledger_path)
@@ -82,13 +84,24 @@ def worker(db: str, data: Path, ledger_path: Path) -> None:
 
     container = _container(db, data)
     container.engine.handlers.register("crash.effect", effect)
-    runner = JobRunner(
-        container.database.unit_of_work,
-        container.clock,
-        container.job_handlers,
-        f"crash-{os.getpid()}",
-        lease_s=1.0,
-    )
+    runner: JobRunner | BatchRunner
+    if batch > 0:
+        runner = BatchRunner(
+            container.database.unit_of_work,
+            container.clock,
+            container.job_handlers,
+            f"crash-{os.getpid()}",
+            batch=batch,
+            lease_s=1.0,
+        )
+    else:
+        runner = JobRunner(
+            container.database.unit_of_work,
+            container.clock,
+            container.job_handlers,
+            f"crash-{os.getpid()}",
+            lease_s=1.0,
+        )
     while True:
         stats = runner.run_until_idle()
         if stats.claimed == 0:
@@ -107,12 +120,18 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=2000)
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=50,
+        help="every other worker runs batches of this many instances per commit (0: never)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--ledger", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.db, Path(args.data), Path(args.ledger))
+        worker(args.db, Path(args.data), Path(args.ledger), args.batch)
         return 0
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="isthmus-crash-"))
@@ -145,14 +164,15 @@ def main() -> int:
     began = time.perf_counter()
     kills = 0
     while kills < args.kills:
-        proc = subprocess.Popen(command)
+        # alternate the one-job-per-transaction runner and the batch runner
+        proc = subprocess.Popen([*command, "--batch", str(args.batch if kills % 2 else 0)])
         time.sleep(rng.uniform(0.3, 1.5))  # past start-up, somewhere in the middle of a step
         if proc.poll() is not None:
             break  # finished before we could kill it
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
-    subprocess.run(command, check=True)
+    subprocess.run([*command, "--batch", str(args.batch)], check=True)
     elapsed = time.perf_counter() - began
     return _verify(container, ids, ledger_path, kills, elapsed)
 

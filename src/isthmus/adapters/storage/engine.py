@@ -60,8 +60,15 @@ def _with_deferred_writes(engine: Engine) -> Engine:
     @event.listens_for(engine, "commit")
     def _flush(connection: Any) -> None:
         pending = connection.info.pop(DEFERRED, None)
-        if pending is not None:
+        if pending is None:
+            return
+        try:
             pending.flush()
+        except BaseException:
+            # SQLAlchemy counts the transaction as ended once COMMIT was asked for and would hand
+            # the connection back to the pool without a rollback: roll it back here.
+            connection.connection.dbapi_connection.rollback()
+            raise
 
     @event.listens_for(engine, "rollback")
     def _drop(connection: Any) -> None:

@@ -338,6 +338,7 @@ class SqlUserTaskRepository:
             if ("task", task_id) in writes.marks:
                 writes.flush()  # opened in this transaction: insert it first
             writes.add(_CLOSE_TASK_BY_ID, {"w_id": task_id, **values})
+            writes.marks.add(("task", task_id))  # a read of it sends the close first
             return
         # the open task of the token, whichever it is: a task opened on this token later in this
         # transaction must wait until this close is sent (see add)
