@@ -88,8 +88,15 @@ def test_everything_commits_together_and_reads_see_the_transactions_own_writes(d
         assert (stored.revision, stored.status, stored.state["vars"]) == (2, "completed", {"amount": 3})
         assert stored.ended_at == T0
         got = uow.user_tasks.get(task.id)
-        assert got is not None and got.form == ({"id": "ok", "type": "boolean"},)
+        assert got is not None
+        assert got.form == ({"id": "ok", "type": "boolean"},)
         assert len({j for j in job_ids if j is not None and uow.jobs.get(JobId(j)) is not None}) == 3
+
+
+def _fail_after_adding(database: Database, instance_id: str) -> None:
+    with database.unit_of_work() as uow:
+        uow.instances.add(_instance(instance_id))
+        raise RuntimeError("the step failed")
 
 
 def test_nothing_is_written_when_the_transaction_does_not_commit(database: Database) -> None:
@@ -98,11 +105,11 @@ def test_nothing_is_written_when_the_transaction_does_not_commit(database: Datab
         uow.user_tasks.add(_task(1, "enter"))
         uow.history.append([_line("start")])
         uow.jobs.enqueue(NewJob(kind="engine.service", serial_key="i-1"), T0)
-    with pytest.raises(RuntimeError), database.unit_of_work() as uow:
-        uow.instances.add(_instance("i-2"))
-        raise RuntimeError("the step failed")
+    with pytest.raises(RuntimeError):
+        _fail_after_adding(database, "i-2")
     with database.unit_of_work() as uow:
-        assert uow.instances.get("i-1") is None and uow.instances.get("i-2") is None
+        assert uow.instances.get("i-1") is None
+        assert uow.instances.get("i-2") is None
         assert uow.user_tasks.find(TaskQuery(include_closed=True)) == []
         assert uow.history.all() == []
         assert uow.jobs.list() == []
@@ -120,13 +127,15 @@ def test_a_stale_revision_is_refused_at_commit_and_nothing_of_that_transaction_s
     with database.unit_of_work() as uow:
         uow.instances.save(read.with_state({"v": 1, "vars": {"by": "first"}}, "active", T0))
         uow.commit()
-    with pytest.raises(Conflict), database.unit_of_work() as uow:
+    with database.unit_of_work() as uow:
         uow.instances.save(read.with_state({"v": 1, "vars": {"by": "second"}}, "active", T0))
         uow.history.append([_line("lost")])
-        uow.commit()
-    with database.unit_of_work() as uow:
+        with pytest.raises(Conflict):
+            uow.commit()
+    with database.unit_of_work() as uow:  # the connection went back to the pool rolled back
         stored = uow.instances.get("i-1")
-        assert stored is not None and stored.state["vars"] == {"by": "first"} and stored.revision == 1
+        assert stored is not None
+        assert (stored.state["vars"], stored.revision) == ({"by": "first"}, 1)
         assert uow.history.all() == []
 
 
@@ -134,9 +143,10 @@ def test_adding_an_existing_instance_is_a_conflict(database: Database) -> None:
     with database.unit_of_work() as uow:
         uow.instances.add(_instance())
         uow.commit()
-    with pytest.raises(Conflict), database.unit_of_work() as uow:
+    with database.unit_of_work() as uow:
         uow.instances.add(_instance())
-        uow.commit()
+        with pytest.raises(Conflict):
+            uow.commit()
 
 
 @pytest.mark.parametrize("read_first", [True, False], ids=["task-read-first", "task-not-read"])
@@ -172,7 +182,8 @@ def test_a_task_opened_and_closed_in_one_transaction_ends_closed(database: Datab
         uow.commit()
     with database.unit_of_work() as uow:
         got = uow.user_tasks.get(task.id)
-        assert got is not None and got.state is TaskState.CANCELLED
+        assert got is not None
+        assert got.state is TaskState.CANCELLED
 
 
 def test_preloaded_tasks_come_with_their_instances(database: Database) -> None:
@@ -181,10 +192,11 @@ def test_preloaded_tasks_come_with_their_instances(database: Database) -> None:
         tasks = [uow.user_tasks.add(_task(n, f"t{n}")) for n in (1, 2)]
         uow.commit()
     with database.unit_of_work() as uow:
-        uow.user_tasks.preload([t.id for t in tasks])  # type: ignore[attr-defined]
+        uow.user_tasks.preload([t.id for t in tasks])
         assert [uow.user_tasks.get(t.id).activity_id for t in tasks] == ["t1", "t2"]  # type: ignore[union-attr]
         instance = uow.instances.get("i-1")
-        assert instance is not None and instance.state["vars"]["name"] == "订单"
+        assert instance is not None
+        assert instance.state["vars"]["name"] == "订单"
 
 
 def test_job_ids_are_unique_across_transactions_and_the_dedupe_path(database: Database) -> None:
