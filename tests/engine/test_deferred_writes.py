@@ -211,3 +211,23 @@ def test_job_ids_are_unique_across_transactions_and_the_dedupe_path(database: Da
     assert len(ids) == len(set(ids)) == 24
     with database.unit_of_work() as uow:
         assert sorted(j.id for j in uow.jobs.list(limit=100)) == sorted(ids)
+
+
+def test_two_claims_at_once_never_take_two_jobs_of_one_serial_key(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: claims cannot overlap")
+    with database.unit_of_work() as uow:
+        first = uow.jobs.enqueue(NewJob(kind="k", serial_key="instance-1", run_at=T0), T0)
+        uow.commit()
+    with database.unit_of_work() as one, database.unit_of_work() as two:
+        assert [j.id for j in one.jobs.claim("w1", T0, 60, 1)] == [first]
+        with database.unit_of_work() as uow:  # more jobs arrive while that claim is not committed
+            uow.jobs.enqueue(NewJob(kind="k", serial_key="instance-1", run_at=T0), T0)
+            uow.jobs.enqueue(NewJob(kind="k", serial_key="instance-2", run_at=T0), T0)
+            uow.commit()
+        # the first claim's job is not visible as running yet: the key's lock keeps its sibling out
+        assert [j.serial_key for j in two.jobs.claim("w2", T0, 60, 10)] == ["instance-2"]
+        one.commit()
+        two.commit()
+    with database.unit_of_work() as three:
+        assert three.jobs.claim("w3", T0, 60, 10) == []  # instance-1's first job still runs

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from isthmus.adapters.storage.engine import Prepared, deferred, new_id, send_deferred
@@ -141,6 +141,8 @@ class SqlJobRepository:
             chosen.append(row.id)
             if len(chosen) == limit:
                 break
+        if chosen and serials and self._db.dialect.name == "postgresql":
+            chosen = self._serial_guard(candidates, chosen, serials, now)
         if not chosen:
             return []
         self._db.execute(
@@ -158,6 +160,46 @@ class SqlJobRepository:
             select(jobs).where(jobs.c.id.in_(chosen)).order_by(jobs.c.run_at, jobs.c.id)
         ).all()
         return [_job(r) for r in rows]
+
+    def _serial_guard(
+        self, candidates: Any, chosen: list[int], serials: set[str], now: datetime
+    ) -> list[int]:
+        """PostgreSQL, many workers: two claims running at once must not take two jobs of one
+        serial key (the other one's job is not yet visible as running). Each serial key is locked
+        for the rest of this claim's transaction (``pg_try_advisory_xact_lock``: a key another claim
+        holds is skipped), then checked again on a fresh snapshot: a claim that committed meanwhile
+        shows its job running."""
+        keys = sorted(serials)
+        locked = {
+            row[0]
+            for row in self._db.execute(
+                text(
+                    "SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))"
+                ),
+                {"keys": keys},
+            )
+        }
+        busy = (
+            {
+                row[0]
+                for row in self._db.execute(
+                    select(jobs.c.serial_key).where(
+                        jobs.c.serial_key.in_(sorted(locked)),
+                        jobs.c.id.not_in(chosen),
+                        jobs.c.state == JobState.RUNNING.value,
+                        jobs.c.locked_until >= now,
+                    )
+                )
+            }
+            if locked
+            else set()
+        )
+        serial_of = {row.id: row.serial_key for row in candidates}
+        return [
+            job_id
+            for job_id in chosen
+            if serial_of[job_id] is None or (serial_of[job_id] in locked and serial_of[job_id] not in busy)
+        ]
 
     def _finish(self, job_id: JobId, worker: str, now: datetime, **values: Any) -> bool:
         send_deferred(self._db)
