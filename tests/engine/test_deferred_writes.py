@@ -231,3 +231,28 @@ def test_two_claims_at_once_never_take_two_jobs_of_one_serial_key(database: Data
         two.commit()
     with database.unit_of_work() as three:
         assert three.jobs.claim("w3", T0, 60, 10) == []  # instance-1's first job still runs
+
+
+def test_one_stale_instance_among_many_fails_the_whole_commit(database: Database) -> None:
+    ids = [f"i-{n}" for n in range(7)]
+    with database.unit_of_work() as uow:
+        for instance_id in ids:
+            uow.instances.add(_instance(instance_id))
+        uow.commit()
+    with database.unit_of_work() as uow:
+        read = [uow.instances.get(i) for i in ids]
+    with database.unit_of_work() as uow:
+        stale = read[3]
+        assert stale is not None
+        uow.instances.save(stale.with_state({"v": 1, "vars": {"by": "someone else"}}, "active", T0))
+        uow.commit()
+    with database.unit_of_work() as uow:
+        for record in read:
+            assert record is not None
+            uow.instances.save(record.with_state({"v": 1, "vars": {"by": "batch"}}, "active", T0))
+        with pytest.raises(Conflict):
+            uow.commit()
+    with database.unit_of_work() as uow:
+        stored = [uow.instances.get(i) for i in ids]
+        assert [s.state["vars"]["by"] if s else None for s in stored].count("batch") == 0
+        assert [s.revision if s else None for s in stored] == [0, 0, 0, 1, 0, 0, 0]

@@ -9,6 +9,7 @@ when it upgrades (https://sqlite.org/lang_transaction.html).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -120,11 +121,86 @@ def is_postgres(engine: Engine) -> bool:
 
 
 class _Plan:
-    __slots__ = ("build", "sql")
+    __slots__ = ("build", "many", "sql")
 
-    def __init__(self, sql: str, build: Callable[[Mapping[str, Any]], Any]) -> None:
+    def __init__(
+        self, sql: str, build: Callable[[Mapping[str, Any]], Any], many: _Many | None = None
+    ) -> None:
         self.sql = sql
         self.build = build  # caller's values → DBAPI parameters (tuple or dict)
+        self.many = many
+
+
+class _Many:
+    """PostgreSQL: many rows in one statement (one round trip, one statement for the server)
+    instead of one per row — a multi-row ``INSERT … VALUES`` or ``UPDATE … FROM (VALUES …)``.
+
+    Statements come in a few fixed sizes (256, 64, 16, 4, 1 rows), so the server and psycopg see
+    the same few texts again; they are written with PostgreSQL's own ``$n`` placeholders and run
+    on a raw cursor, because psycopg re-parses ``%s`` texts longer than 4 kB at every execute."""
+
+    __slots__ = ("build", "casts", "head", "tail", "texts")
+
+    def __init__(self, head: str, casts: list[str], tail: str, build: Callable[[Mapping[str, Any]], Any]):
+        self.head, self.casts, self.tail, self.build = head, casts, tail, build
+        self.texts: dict[int, str] = {}
+
+    def text(self, size: int) -> str:
+        found = self.texts.get(size)
+        if found is None:
+            width = len(self.casts)
+            rows = (
+                "(" + ", ".join(f"${r * width + i + 1}{cast}" for i, cast in enumerate(self.casts)) + ")"
+                for r in range(size)
+            )
+            found = self.texts[size] = self.head + ", ".join(rows) + self.tail
+        return found
+
+    def run(self, connection: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+        from psycopg import RawCursor
+
+        cursor = RawCursor(connection)
+        count = first = 0
+        while first < len(rows):
+            size = next(n for n in _MANY_SIZES if n <= len(rows) - first and n * len(self.casts) <= 65_000)
+            params: list[Any] = []
+            for row in rows[first : first + size]:
+                params.extend(self.build(row))
+            cursor.execute(self.text(size), params)
+            count += int(cursor.rowcount)
+            first += size
+        cursor.close()
+        return count
+
+
+_MANY_SIZES = (256, 64, 16, 4, 1)
+
+
+# a psycopg placeholder as SQLAlchemy renders it: %(name)s with an optional cast
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s(::(?:TIMESTAMP WITH TIME ZONE|[A-Z]+(?:\(\d+\))?))?")
+
+
+def _many_form(sql: str, slots: list[_Slot]) -> _Many | None:
+    """The multi-row form of a one-row INSERT or UPDATE compiled for psycopg, else None."""
+    found = list(_PLACEHOLDER.finditer(sql))
+    by_name = {slot[0]: slot for slot in slots}
+    if (
+        not found
+        or any(m.group(1) not in by_name for m in found)
+        or len({m.group(1) for m in found}) != len(found)
+    ):
+        return None
+    ordered = [by_name[m.group(1)] for m in found]
+    build = _builder(ordered, positional=True)
+    casts = [m.group(2) or "" for m in found]
+    if sql.startswith("INSERT ") and " VALUES (" in sql and " RETURNING " not in sql:
+        return _Many(sql[: sql.index(" VALUES (")] + " VALUES ", casts, "", build)
+    if sql.startswith("UPDATE ") and " WHERE " in sql and " FROM " not in sql and "$" not in sql:
+        body = _PLACEHOLDER.sub(lambda m: "v." + m.group(1), sql)
+        before, after = body.split(" WHERE ", 1)
+        columns = ", ".join(m.group(1) for m in found)
+        return _Many(before + " FROM (VALUES ", casts, f") AS v({columns}) WHERE " + after, build)
+    return None
 
 
 _Slot = tuple[str, str | None, Any, Any]  # rendered name, caller's key (None: constant), constant, processor
@@ -202,7 +278,8 @@ class Prepared:
             else:
                 value = bind.effective_value
                 slots.append((name, None, processor(value) if processor else value, None))
-        made = _Plan(compiled.string, _builder(slots, bool(compiled.positional)))
+        many = None if compiled.positional else _many_form(compiled.string, slots)
+        made = _Plan(compiled.string, _builder(slots, bool(compiled.positional)), many)
         self._plans[dialect.name] = made
         return made
 
@@ -219,8 +296,11 @@ class Prepared:
             return 0
         plan = self.plan(connection.dialect)
         cursor = _dbapi(connection).cursor()
-        cursor.executemany(plan.sql, [plan.build(r) for r in rows])
-        count = int(cursor.rowcount)
+        if plan.many is not None and len(rows) > 1:
+            count = plan.many.run(_dbapi(connection), rows)
+        else:
+            cursor.executemany(plan.sql, [plan.build(r) for r in rows])
+            count = int(cursor.rowcount)
         cursor.close()
         return count
 

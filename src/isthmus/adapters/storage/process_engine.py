@@ -104,7 +104,7 @@ _HISTORY_COLUMNS = (
     "node_id",
     "attributes",
 )
-_ADD_HISTORY = Prepared(insert(_h).values({c: bindparam(c) for c in _HISTORY_COLUMNS}))
+_ADD_HISTORY = Prepared(insert(_h).inline().values({c: bindparam(c) for c in _HISTORY_COLUMNS}))
 
 
 def _instance(row: Any, prefix: str = "") -> ProcessInstance:
