@@ -254,5 +254,5 @@ def test_one_stale_instance_among_many_fails_the_whole_commit(database: Database
             uow.commit()
     with database.unit_of_work() as uow:
         stored = [uow.instances.get(i) for i in ids]
-        assert [s.state["vars"]["by"] if s else None for s in stored].count("batch") == 0
+        assert [s.state["vars"].get("by") if s else None for s in stored].count("batch") == 0
         assert [s.revision if s else None for s in stored] == [0, 0, 0, 1, 0, 0, 0]
