@@ -6,6 +6,7 @@ Polling (not LISTEN/NOTIFY) keeps SQLite and PostgreSQL on one code path; the wa
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from datetime import datetime
@@ -28,6 +29,10 @@ class WorkerLoop:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self._runner.worker_id)
+        # what start-up built (parsed models, grammars, SQL metadata) lives as long as the process:
+        # keep the garbage collector from walking it again at every full collection
+        gc.collect()
+        gc.freeze()
         while not self.stopping.is_set():
             try:
                 stats = self._runner.run_due()
