@@ -51,7 +51,7 @@ def _timed(latencies: list[float], steps: int) -> Iterator[None]:
     latencies.extend([time.perf_counter() - began] * steps)
 
 
-def bench_isthmus(db: str, n: int, data: Path, workers: int = 1) -> dict[str, Any]:
+def bench_isthmus(db: str, n: int, data: Path, workers: int = 1, batch: int = BATCH) -> dict[str, Any]:
     from isthmus.adapters.storage import Database
     from isthmus.bootstrap import build
     from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
@@ -75,7 +75,7 @@ def bench_isthmus(db: str, n: int, data: Path, workers: int = 1) -> dict[str, An
             container.clock,
             container.job_handlers,
             f"bench-{i}",
-            batch=BATCH,
+            batch=batch,
         )
         for i in range(workers)
     ]
@@ -88,8 +88,8 @@ def bench_isthmus(db: str, n: int, data: Path, workers: int = 1) -> dict[str, An
     latencies: list[float] = []
     ids: list[str] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for first in range(0, n, BATCH):
-        size = min(BATCH, n - first)
+    for first in range(0, n, batch):
+        size = min(batch, n - first)
         with _timed(latencies, size):
             started = container.engine.start_many(
                 rep, "SAL-ORD-001", [({}, f"SO-{first + i}") for i in range(size)]
@@ -297,6 +297,7 @@ def main() -> int:
     )
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--spiff", type=int, default=500, help="instances for the SpiffWorkflow run")
+    parser.add_argument("--batch", type=int, default=BATCH, help="instances per commit (default 200)")
     parser.add_argument("--pg", help="a PostgreSQL URL (an empty database) to run on as well")
     parser.add_argument(
         "--pg-workers", type=int, default=1, help="job runners sharing the jobs on PostgreSQL (threads)"
@@ -319,12 +320,12 @@ def main() -> int:
         runs.append(("PostgreSQL", args.pg, args.pg_workers))
     for name, url, workers in runs:
         result = bench_isthmus(
-            url, args.instances, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")), workers
+            url, args.instances, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")), workers, args.batch
         )
         print(
             f"{name} ({workers} job runner{'s' if workers > 1 else ''}): "
             f"{result['instances_per_s']:.0f} completed instances/s ({result['wall_s']:.1f} s), "
-            f"p50 {result['p50_ms']:.1f} ms / p99 {result['p99_ms']:.1f} ms per step (batches of {BATCH}), "
+            f"p50 {result['p50_ms']:.1f} ms / p99 {result['p99_ms']:.1f} ms per step (batches of {args.batch}), "
             f"{result['cpu_ms_per_instance']:.2f} ms CPU per instance, {result['state_bytes']:.0f} B state, "
             f"sampled completed {result['completed_sampled']}"
         )
