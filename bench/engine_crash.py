@@ -102,6 +102,7 @@ def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
             f"crash-{os.getpid()}",
             lease_s=1.0,
         )
+    print("ready", flush=True)  # the parent times its kill from here, not from the process start
     while True:
         stats = runner.run_until_idle()
         if stats.claimed == 0:
@@ -165,14 +166,18 @@ def main() -> int:
     kills = 0
     while kills < args.kills:
         # alternate the one-job-per-transaction runner and the batch runner
-        proc = subprocess.Popen([*command, "--batch", str(args.batch if kills % 2 else 0)])
-        time.sleep(rng.uniform(0.3, 1.5))  # past start-up, somewhere in the middle of a step
+        proc = subprocess.Popen(
+            [*command, "--batch", str(args.batch if kills % 2 else 0)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "ready": start-up (imports, models) is over, the worker is running jobs
+        time.sleep(rng.uniform(0.0, 0.6))  # somewhere in the middle of a step or a batch
         if proc.poll() is not None:
             break  # finished before we could kill it
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
-    subprocess.run([*command, "--batch", str(args.batch)], check=True)
+    subprocess.run([*command, "--batch", str(args.batch)], check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - began
     return _verify(container, ids, ledger_path, kills, elapsed)
 

@@ -213,6 +213,7 @@ class SqlProcessInstanceRepository:
         return [_instance(r) for r in rows.all()]
 
     def incident_jobs(self, instance_id: str) -> int:
+        send_deferred(self._db)
         query = select(func.count()).where(jobs.c.serial_key == instance_id, jobs.c.state == "incident")
         return int(self._db.execute(query).scalar_one())
 
