@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -179,7 +180,7 @@ class SqlProcessInstanceRepository:
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
         writes = deferred(self._db)
-        saved = ProcessInstance(**{**_as_kwargs(instance), "revision": instance.revision + 1})
+        saved = replace(instance, revision=instance.revision + 1)
         known = writes.known.get(instance.id)
         if known is not None and known.revision != instance.revision:
             raise Conflict("process instance {id} was changed by someone else; try again", id=instance.id)
@@ -216,10 +217,6 @@ class SqlProcessInstanceRepository:
         send_deferred(self._db)
         query = select(func.count()).where(jobs.c.serial_key == instance_id, jobs.c.state == "incident")
         return int(self._db.execute(query).scalar_one())
-
-
-def _as_kwargs(instance: ProcessInstance) -> dict[str, Any]:
-    return {name: getattr(instance, name) for name in ProcessInstance.__dataclass_fields__}
 
 
 def _task(row: Any) -> UserTask:
