@@ -161,6 +161,7 @@ def test_a_flow_test_runs_as_a_job_and_the_page_polls_it(
     client: TestClient, container: Container, orders: str
 ) -> None:
     csrf = sign_in(client, "integrator")
+    client.get("/language/en")
     no_csrf = client.post("/flows/crm-erp-orders/test", data={"sample": json.dumps(GOOD)})
     assert no_csrf.status_code == 403
     plain = client.post(  # without htmx: back to the page, which shows the queued run
