@@ -168,7 +168,7 @@ def _screenshots(page: Page, shots: Path, language: str) -> None:
 def _edit_and_find_in_audit(page: Page) -> None:
     page.get_by_role("link", name="编辑 SAL-ORD-001").click()
     page.get_by_label("平均处理时长(小时)").fill("36")
-    page.get_by_role("button", name="保存").click()
+    page.get_by_role("button", name="保存", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("流程 SAL-ORD-001 已保存。")
     expect(page.locator("#process-SAL-ORD-001 td.num").nth(1)).to_have_text("36")
     page.get_by_role("navigation", name="阶段").get_by_role("link", name="审计日志").click()
