@@ -8,6 +8,11 @@ busy flow page cannot slow deliveries down. The numbers come from a small port,
 
 Definitions: *failures* are dead-lettered plus discarded messages; *backlog* is pending plus retrying;
 *latency* is acceptance → delivery of the messages accepted in the window, percentiles by nearest rank.
+
+Cost at volume: the counts and times are all-time but read from indexes (an index-only count by
+state, seeks for the times); the chart and the percentiles read only the window (default the last
+24 h). Percentiles are exact on PostgreSQL; on SQLite they read at most the window's newest 100,000
+deliveries, and the report says whether they covered the whole window (``latency_exact``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Window:
 
 
 WINDOWS = {
+    "1h": Window("1h", timedelta(hours=1), 60),
     "24h": Window("24h", timedelta(hours=24), 3600),
     "7d": Window("7d", timedelta(days=7), 6 * 3600),
     "30d": Window("30d", timedelta(days=30), 86_400),
@@ -53,6 +59,18 @@ class MessageSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Latency:
+    """Nearest-rank latency percentiles of a window's deliveries (in records: a chunk counts its rows).
+
+    ``sample``: how many records the percentiles were ranked over; ``exact``: whether that was every
+    delivery of the window (False when a bounded method read only the newest ones)."""
+
+    sample: int
+    percentiles: dict[float, float]
+    exact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineBucket:
     """Messages accepted in one bar of the chart (``start_s``: seconds since 1970, UTC)."""
 
@@ -67,9 +85,10 @@ class TimelineBucket:
 class FlowMetricsQueries(Protocol):
     """Aggregates over one flow's outbox messages.
 
-    ``summary`` counts every message of the flow by state. ``latency_percentiles`` returns how many
-    messages accepted at or after ``since`` were delivered, and for each quantile q the ``ceil(q·n)``-th
-    smallest acceptance→delivery time in milliseconds (nothing when n = 0). ``timeline`` groups the
+    ``summary`` counts every message of the flow by state. ``latency_percentiles`` ranks the
+    deliveries of the messages accepted at or after ``since``: for each quantile q the ``ceil(q·n)``-th
+    smallest acceptance→delivery time in milliseconds (nothing when n = 0), over all of them or, where
+    the database has no percentile aggregate, over a bounded newest part (``exact`` False). ``timeline`` groups the
     messages accepted at or after ``since`` into buckets of ``bucket_s`` seconds aligned to the Unix
     epoch, oldest first, omitting empty buckets.
     """
@@ -78,7 +97,7 @@ class FlowMetricsQueries(Protocol):
 
     def latency_percentiles(
         self, flow_id: str, quantiles: Iterable[float], *, since: datetime
-    ) -> tuple[int, dict[float, float]]: ...
+    ) -> Latency: ...
 
     def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]: ...
 
@@ -108,6 +127,7 @@ class FlowMetricsReport:
     last_delivered: datetime | None
     oldest_backlog: datetime | None
     timeline: tuple[TimelineBucket, ...] = field(default=())
+    latency_exact: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of ``GET /api/v1/flows/{id}/metrics``."""
@@ -123,6 +143,7 @@ class FlowMetricsReport:
             "by_state": self.by_state,
             "latency_ms": self.latency_ms,
             "latency_sample": self.latency_sample,
+            "latency_exact": self.latency_exact,
             "last_run": _iso(self.last_run),
             "last_delivered": _iso(self.last_delivered),
             "oldest_backlog": _iso(self.oldest_backlog),
@@ -159,7 +180,7 @@ class FlowMetricsService:
         self._require_flow = require_flow
 
     def metrics(self, principal: Principal, flow_id: str, window: str = DEFAULT_WINDOW) -> FlowMetricsReport:
-        """Counts over all time; latency and the chart over ``window`` (``24h``, ``7d`` or ``30d``)."""
+        """Counts over all time; latency and the chart over ``window`` (``1h``, ``24h``, ``7d`` or ``30d``)."""
         principal.require("flow:read")
         chosen = WINDOWS.get(window)
         if chosen is None:
@@ -170,7 +191,7 @@ class FlowMetricsService:
         until = self._clock.now()
         since = until - chosen.span
         summary = self._queries.summary(flow_id)
-        sample, percentiles = self._queries.latency_percentiles(flow_id, QUANTILES, since=since)
+        latency = self._queries.latency_percentiles(flow_id, QUANTILES, since=since)
         found = self._queries.timeline(flow_id, since=since, bucket_s=chosen.bucket_s)
         counts = summary.counts
         return FlowMetricsReport(
@@ -183,8 +204,9 @@ class FlowMetricsService:
             failures=counts.get(MessageState.DEAD_LETTERED, 0) + counts.get(MessageState.DISCARDED, 0),
             backlog=counts.get(MessageState.PENDING, 0) + counts.get(MessageState.RETRYING, 0),
             by_state={state.value: counts.get(state, 0) for state in MessageState},
-            latency_ms={f"p{round(q * 100)}": round(v, 1) for q, v in percentiles.items()},
-            latency_sample=sample,
+            latency_ms={f"p{round(q * 100)}": round(v, 1) for q, v in latency.percentiles.items()},
+            latency_sample=latency.sample,
+            latency_exact=latency.exact,
             last_run=summary.last_accepted,
             last_delivered=summary.last_delivered,
             oldest_backlog=summary.oldest_backlog,

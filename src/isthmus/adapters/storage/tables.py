@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -309,6 +310,10 @@ engine_history = Table(
     Column("attributes", JSON, nullable=False),
 )
 
+# Chunk messages (one message carrying many rows) by their key; the partial index's predicate, which
+# queries repeat verbatim so that the planners can use it.
+CHUNK_KEYS = "idempotency_key LIKE 'chunk:%'"
+
 # Integration flows: deployed definitions (YAML, versioned) and the outbox of their messages.
 integration_flows = Table(
     "integration_flows",
@@ -340,7 +345,20 @@ flow_messages = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime, nullable=True),
     UniqueConstraint("flow_id", "idempotency_key", name="uq_flow_messages_flow_id_key"),
-    Index("ix_flow_messages_flow_id_state", "flow_id", "state"),
+    # The flow metrics' indexes (see adapters/storage/flow_metrics.py; migration 0014). The first
+    # one also serves the delivery path's (flow_id, state) lookups, which had an index of their own.
+    Index("ix_flow_messages_flow_state_delivered", "flow_id", "state", "delivered_at", "created_at"),
+    Index("ix_flow_messages_flow_created", "flow_id", "created_at", "delivered_at", "state"),
+    Index(
+        "ix_flow_messages_chunks",
+        "flow_id",
+        "created_at",
+        "idempotency_key",
+        "state",
+        "delivered_at",
+        sqlite_where=text(CHUNK_KEYS),
+        postgresql_where=text(CHUNK_KEYS),
+    ),
 )
 
 # The systems registry; ``credentials`` is an AES-256-GCM envelope (see isthmus.integration._systems).
