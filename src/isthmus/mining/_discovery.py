@@ -86,10 +86,20 @@ def _endpoints(log: EventLog) -> tuple[dict[str, int], dict[str, int]]:
     return _counts(ends["first"]), _counts(ends["last"])
 
 
-def _tally(keys: npt.NDArray[np.signedinteger[Any]], size: int) -> tuple[IntArray, IntArray]:
+_CHUNK = 1 << 18
+
+
+def _tally(
+    keys: npt.NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]], size: int
+) -> tuple[IntArray, IntArray]:
     """The distinct values of ``keys`` (ascending) and how often each occurs."""
     if size <= 1 << 22:
-        counts = np.bincount(keys, minlength=size)
+        if size > 1 << 16 or keys.size <= _CHUNK:
+            counts = np.bincount(keys, minlength=size)
+        else:  # bincount converts its input to int64: a chunk at a time, not the whole array
+            counts = np.zeros(size, dtype=np.int64)
+            for lo in range(0, keys.size, _CHUNK):
+                counts += np.bincount(keys[lo : lo + _CHUNK], minlength=size)
         present = np.flatnonzero(counts)
         return present, counts[present]
     present, counts = np.unique(keys, return_counts=True)
@@ -109,6 +119,15 @@ def _endpoints_fast(enc: Encoded) -> tuple[dict[str, int], dict[str, int]]:
     return _named_counts(enc, first), _named_counts(enc, last)
 
 
+def _edge_counts(enc: Encoded) -> tuple[IntArray, IntArray]:
+    """The edges present (ascending keys) and their frequencies; cached, the DFG and the
+    performance DFG both need them."""
+    if "edge_counts" not in enc.derived:
+        enc.derived["edge_counts"] = _tally(enc.pair_keys(), len(enc.names) ** 2)
+    found: tuple[IntArray, IntArray] = enc.derived["edge_counts"]
+    return found
+
+
 def _edge_order(keys: IntArray, counts: IntArray, width: int) -> tuple[IntArray, IntArray, IntArray]:
     """Sources, targets and the order (count descending, then source and target name) of edges."""
     sources, targets = keys // width, keys % width
@@ -124,7 +143,7 @@ def dfg(log: EventLog) -> Dfg:
     if enc is None:
         return _dfg_reference(log)
     width = len(enc.names)
-    present, counts = _tally(enc.pair_keys(), width * width)
+    present, counts = _edge_counts(enc)
     sources, targets, order = _edge_order(present, counts, width)
     names = enc.names
     edges = {(names[sources[i]], names[targets[i]]): int(counts[i]) for i in order}
@@ -194,47 +213,41 @@ def performance_dfg(log: EventLog) -> PerformanceDfg:
     enc = encoded(log)
     if enc is None:
         return _performance_reference(log)
-    width = len(enc.names)
     keys = enc.pair_keys()
     edges: dict[tuple[str, str], EdgePerformance] = {}
     if keys.size:
-        present, counts = _tally(keys, width * width)
-        gaps = np.subtract(enc.times[1:], enc.times[:-1])
-        durations = _sorted_by_edge(keys, present, counts, gaps[enc.follows()], scratch=gaps)
+        present, counts = _edge_counts(enc)
+        durations = _sorted_by_edge(keys, present, counts, enc.pair_durations())
         edges = _edge_statistics(enc.names, present, counts, durations)
     start, end = _endpoints_fast(enc)
     return PerformanceDfg(edges, start, end)
 
 
 def _sorted_by_edge(
-    keys: npt.NDArray[np.signedinteger[Any]],
+    keys: npt.NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]],
     present: IntArray,
     counts: IntArray,
     durations: IntArray,
-    *,
-    scratch: IntArray | None = None,
 ) -> IntArray:
     """All durations sorted by (edge, duration): the edges in ascending key order (``present``,
     each with ``counts`` transitions), each edge's durations ascending. Where ``key << bits |
-    duration`` fits in an int64, that is one in-place sort of one array (shifts and masks, no
-    per-element division), built in ``scratch`` when given (an int64 array at least as long, already
-    paged in); else ``lexsort``."""
+    duration`` fits in an int64, that is one in-place sort of ``durations`` itself (the keys
+    or-ed in block by block: shifts and masks, no per-element division, no second array); else
+    ``lexsort``."""
     lowest = int(durations.min())
     bits = (int(durations.max()) - lowest).bit_length()
     if int(present[-1]) << bits >= 1 << 62:
         ordered: IntArray = np.take(durations, np.lexsort((durations, keys)))
         return ordered
     durations -= lowest
-    if scratch is None or scratch.size < keys.size:
-        scratch = np.empty(keys.size, dtype=np.int64)
-    packed: IntArray = scratch[: keys.size]
-    np.left_shift(keys, bits, out=packed, dtype=np.int64)
-    packed |= durations
-    del durations
-    packed.sort()
-    packed &= (1 << bits) - 1
-    packed += lowest
-    return packed
+    shift = np.int64(bits)
+    for lo in range(0, keys.size, _CHUNK):
+        block = durations[lo : lo + _CHUNK]
+        block |= keys[lo : lo + _CHUNK].astype(np.int64) << shift
+    durations.sort()
+    durations &= (1 << bits) - 1
+    durations += lowest
+    return durations
 
 
 def _edge_statistics(
@@ -267,12 +280,17 @@ def _edge_statistics(
 
 def _squared_deviations(durations: IntArray, lo: IntArray, counts: IntArray, means: Any) -> Any:
     """Σ (x − mean)² per group: two-pass, in µs."""
+    if len(lo) <= 1024:  # few groups: one group's float copy at a time, no array of repeated means
+        out = np.empty(len(lo), dtype=np.float64)
+        first = np.zeros(1, dtype=np.intp)
+        for g, (start, n, mean) in enumerate(zip(lo.tolist(), counts.tolist(), means.tolist(), strict=True)):
+            part = durations[start : start + n].astype(np.float64)
+            part -= mean
+            part *= part
+            out[g] = np.add.reduceat(part, first)[0]  # the same summation as over the whole array
+        return out
     deviation = durations.astype(np.float64)
-    if len(lo) <= 1024:  # few groups: subtract each mean in place, no array of repeated means
-        for start, n, mean in zip(lo.tolist(), counts.tolist(), means.tolist(), strict=True):
-            deviation[start : start + n] -= mean
-    else:
-        deviation -= np.repeat(means, counts)
+    deviation -= np.repeat(means, counts)
     deviation *= deviation
     return np.add.reduceat(deviation, lo)
 

@@ -28,6 +28,9 @@ IntArray = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.unsignedinteger[Any]]
 
 _DAY_US = 86_400_000_000
+# Per-event temporaries are made this many events at a time: whole-log ones would add several MiB
+# each to the peak memory (and glibc keeps freed blocks of that size for reuse).
+_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +58,26 @@ class Encoded:
         found: npt.NDArray[np.bool_] = self.derived["follows"]
         return found
 
-    def pair_keys(self) -> npt.NDArray[np.signedinteger[Any]]:
+    def pair_keys(self) -> npt.NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]]:
         """The edge of each directly-follows pair as ``source_code · K + target_code`` (K
-        activities; int32 when that fits), computed on whole shifted views and then masked — no
-        index arrays. Cached with :meth:`follows`."""
+        activities; uint16 or int32 when that fits), built block by block straight into the
+        result — no whole-log temporaries. Cached with :meth:`follows`."""
         if "keys" not in self.derived:
             width = len(self.names)
-            dtype = np.int32 if width * width < 1 << 31 else np.int64
-            keys = np.multiply(self.codes[:-1], width, dtype=dtype)
-            keys += self.codes[1:]
-            self.derived["keys"] = keys[self.follows()]
-        found: npt.NDArray[np.signedinteger[Any]] = self.derived["keys"]
+            square = width * width
+            dtype = np.uint16 if square <= 1 << 16 else np.int32 if square < 1 << 31 else np.int64
+            follows = self.follows()
+            keys = np.empty(int(np.count_nonzero(follows)), dtype=dtype)
+            done = 0
+            for lo in range(0, follows.size, _BLOCK):
+                hi = min(lo + _BLOCK, follows.size)
+                block = np.multiply(self.codes[lo:hi], width, dtype=dtype)
+                block += self.codes[lo + 1 : hi + 1]
+                part = block[follows[lo:hi]]
+                keys[done : done + part.size] = part
+                done += part.size
+            self.derived["keys"] = keys
+        found: npt.NDArray[np.unsignedinteger[Any] | np.signedinteger[Any]] = self.derived["keys"]
         return found
 
     def case_ids(self, frame: pl.DataFrame) -> pl.Series:
@@ -76,9 +88,17 @@ class Encoded:
         return found
 
     def pair_durations(self) -> IntArray:
-        """µs between the events of each directly-follows pair (a fresh array, the caller's)."""
-        gaps = np.subtract(self.times[1:], self.times[:-1])
-        return gaps[self.follows()]
+        """µs between the events of each directly-follows pair (a fresh array, the caller's),
+        block by block like :meth:`pair_keys`."""
+        follows = self.follows()
+        out = np.empty(self.pair_keys().size, dtype=np.int64)
+        done = 0
+        for lo in range(0, follows.size, _BLOCK):
+            hi = min(lo + _BLOCK, follows.size)
+            part = np.subtract(self.times[lo + 1 : hi + 1], self.times[lo:hi])[follows[lo:hi]]
+            out[done : done + part.size] = part
+            done += part.size
+        return out
 
 
 def encoded(log: EventLog) -> Encoded | None:
@@ -94,16 +114,33 @@ def encoded(log: EventLog) -> Encoded | None:
 def _encode(frame: pl.DataFrame) -> Encoded | bool:
     if any(frame[c].null_count() for c in (CASE, ACTIVITY, TIMESTAMP)):
         return False
-    activity = frame[ACTIVITY].cast(pl.String)
-    names = activity.unique().sort()
-    codes = activity.cast(pl.Enum(names)).to_physical().to_numpy()  # u8/u16/u32: as few bytes as fit
+    names, codes = _activity_codes(frame[ACTIVITY])
     starts = np.append(np.flatnonzero(_run_starts(frame[CASE])), np.int64(frame.height)).astype(np.int64)
     stamps = frame[TIMESTAMP]
     dtype = stamps.dtype
     if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
         stamps = stamps.dt.cast_time_unit("us")
     times = stamps.to_physical().cast(pl.Int64).to_numpy()
-    return Encoded(tuple(names.to_list()), codes, starts, times)
+    return Encoded(names, codes, starts, times)
+
+
+def _activity_codes(activity: pl.Series) -> tuple[tuple[str, ...], CodeArray]:
+    """The sorted distinct names and each event's rank among them, in the smallest unsigned type.
+    A Categorical column is recoded through a table indexed by its own codes (its dictionary is
+    shared by all columns, so its codes are neither dense nor in name order) — no text per event."""
+    if not isinstance(activity.dtype, pl.Categorical):
+        activity = activity.cast(pl.String)
+        names = activity.unique().sort()
+        return tuple(names.to_list()), activity.cast(pl.Enum(names)).to_physical().to_numpy()
+    present = activity.unique()
+    names = present.cast(pl.String).sort()
+    dtype = np.uint8 if len(names) <= 1 << 8 else np.uint16 if len(names) <= 1 << 16 else np.uint32
+    physical = present.to_physical().to_numpy()
+    table = np.zeros(int(physical.max()) + 1 if len(physical) else 1, dtype=dtype)
+    ranks = present.cast(pl.String).cast(pl.Enum(names)).to_physical().to_numpy()
+    table[physical] = ranks
+    codes = np.concatenate([table[chunk.to_physical().to_numpy()] for chunk in activity.get_chunks()])
+    return tuple(names.to_list()), codes
 
 
 def _one_word_ids(enc: Encoded, bits: int, lengths: IntArray) -> VariantIds:

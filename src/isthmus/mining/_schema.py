@@ -21,6 +21,13 @@ INDEX = "event_index"
 
 CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, START, LIFECYCLE, RESOURCE, SYSTEM)
 TIME_TYPE = pl.Datetime("us", "UTC")
+# Case ids, activities, resources and systems repeat: a log of a million events has a few thousand
+# distinct values in each. As Categorical a value is a 4-byte code into one shared dictionary instead
+# of a 16-byte string view (plus its text when longer than 12 bytes) — about 50 MiB less per million
+# events. Comparisons with plain strings, ``is_in``, sorting (by the text) and ``to_list`` behave as
+# for String; joins and concatenations with a String column need a cast first.
+TEXT_TYPE = pl.Categorical()
+CATEGORICAL_COLUMNS = (CASE, ACTIVITY, RESOURCE, SYSTEM)
 
 
 def ordered(log: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -35,23 +42,38 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     extra: list[pl.Expr] = []
     for name in (START, LIFECYCLE, RESOURCE, SYSTEM):
         if name not in columns:
-            dtype = TIME_TYPE if name == START else pl.String
+            dtype = TIME_TYPE if name == START else pl.String if name == LIFECYCLE else TEXT_TYPE
             extra.append(pl.lit(None, dtype=dtype).alias(name))
     if INDEX not in columns:
         extra.append(pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
     frame = frame.with_columns(extra) if extra else frame
     frame = frame.with_columns(
-        pl.col(CASE).cast(pl.String),
-        pl.col(ACTIVITY).cast(pl.String),
+        *(_text(frame, name) for name in CATEGORICAL_COLUMNS),
         pl.col(TIMESTAMP).cast(TIME_TYPE),
         pl.col(START).cast(TIME_TYPE),
         pl.col(LIFECYCLE).cast(pl.String),
-        pl.col(RESOURCE).cast(pl.String),
-        pl.col(SYSTEM).cast(pl.String),
         pl.col(INDEX).cast(pl.UInt64),
     )
     rest = [c for c in frame.columns if c not in (*CORE_COLUMNS, INDEX)]
     return frame.select(*CORE_COLUMNS, INDEX, *rest)
+
+
+def categorise(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with those of :data:`CATEGORICAL_COLUMNS` it has as :data:`TEXT_TYPE` (done per
+    block of a large import, so the whole log never exists as text)."""
+    present = [name for name in CATEGORICAL_COLUMNS if name in frame.columns]
+    return frame.with_columns(_text(frame, name) for name in present) if present else frame
+
+
+def _text(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """``name`` as :data:`TEXT_TYPE`; numbers and dates through their text, as a String column had."""
+    dtype = frame.schema[name]
+    column = pl.col(name)
+    if dtype == TEXT_TYPE or dtype == pl.Null:
+        return column.cast(TEXT_TYPE)
+    if dtype != pl.String and not isinstance(dtype, pl.Enum | pl.Categorical):
+        column = column.cast(pl.String)
+    return column.cast(TEXT_TYPE)
 
 
 _DAY_US = 86_400_000_000
