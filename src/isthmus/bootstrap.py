@@ -114,7 +114,9 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
     schedule = FlowScheduler(
         uow,
         clock,
-        lambda who, flow: pull(flows, who, flow, cursor_dir=cursors, registry=systems.options_for).as_dict(),
+        lambda who, flow, checkpoint: pull(
+            flows, who, flow, cursor_dir=cursors, registry=systems.options_for, checkpoint=checkpoint
+        ).as_dict(),
     )
     engine, tasks = wire_engine(
         uow, clock, settings.data_dir, flows=FlowServiceInvoker(flows, systems.connection)

@@ -212,7 +212,7 @@ def test_runs_once_per_wake_up_that_finds_a_due_time(gaps: list[int], workers: i
     uow = memory_uow_factory(InMemoryStore())
     ran: list[datetime] = []
 
-    def pull(_who: object, _flow: str) -> dict[str, str]:
+    def pull(_who: object, _flow: str, _checkpoint: object) -> dict[str, str]:
         ran.append(clock.now())
         return {}
 

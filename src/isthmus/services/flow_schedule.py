@@ -18,6 +18,14 @@ The pull itself (``FlowRun``: files and SQL sources, ``adapters/connectors/sourc
 chunk by chunk in its own transactions, so it runs in :meth:`FlowScheduler.prepare`, before the
 job's transaction opens (SQLite allows one writer). A crash between the two repeats the pull on the
 next claim; the source's cursor and the outbox's idempotency keys make that repetition harmless.
+
+A pull may outlast the job's lease (300 s): a large file, a slow ERP. So the pull calls a
+checkpoint (:class:`JobLease`) after each chunk is in the outbox and before its cursor moves, which
+renews the lease in a transaction of its own — the job is never claimable while the pull makes
+progress — and is also the fence: the renewal succeeds only for the claim that started this run
+(worker and attempt number). A worker that stalled past its lease and lost the job to another gets
+:class:`LeaseLost` at its next checkpoint, before it moves the cursor, and its completing
+transaction (which enqueues the next due time) is refused for the same reason.
 """
 
 from __future__ import annotations
@@ -28,10 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from isthmus.errors import is_retryable
+from isthmus.errors import Conflict, is_retryable
 from isthmus.integration import DeployedFlow, FlowDefinition, Trigger, TriggerKind, parse_flow
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
 from isthmus.security import SYSTEM, Principal
+from isthmus.services.jobs import DEFAULT_LEASE_S
 from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("isthmus.flows.schedule")
@@ -40,7 +49,54 @@ SCHEDULE = "flow.schedule"
 # A failing pull is tried again a few times within the due slot; then the chain moves on to the
 # next due time (the error is in the log and the job's history) rather than stopping for good.
 RUN_POLICY = RetryPolicy(max_attempts=3, base_delay_s=30.0, factor=2.0, max_delay_s=600.0)
-FlowRun = Callable[[Principal, str], dict[str, Any]]
+Checkpoint = Callable[[], None]
+# (principal, flow id, checkpoint to call after each stored chunk, before the cursor moves)
+FlowRun = Callable[[Principal, str, Checkpoint], dict[str, Any]]
+
+
+class LeaseLost(Conflict):
+    """This run's job lease is gone (it ran out and another claim took the job): commit nothing more."""
+
+    code = "lease_lost"
+
+
+class JobLease:
+    """The lease a scheduled run holds on its job: each call renews it, or raises :class:`LeaseLost`.
+
+    The fencing token is the claim's worker id and attempt number, both stored on the job row: a
+    later claim (even by the same worker) counts another attempt, so an old run cannot renew."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, job: Job, lease_s: float) -> None:
+        if job.locked_by is None:
+            raise ValueError(f"job {job.id} was not claimed")
+        self._uow = uow_factory
+        self._clock = clock
+        self.job = job
+        self.worker = job.locked_by
+        self._lease_s = lease_s
+        self.renewals = 0
+
+    def holds(self, uow: UnitOfWork) -> bool:
+        """Whether this run still holds the job, read in ``uow``'s transaction."""
+        current = uow.jobs.get(self.job.id)
+        return (
+            current is not None
+            and current.state is JobState.RUNNING
+            and current.locked_by == self.worker
+            and current.attempts == self.job.attempts
+        )
+
+    def __call__(self) -> None:
+        with self._uow() as uow:
+            if not uow.jobs.renew(
+                self.job.id, self.worker, self.job.attempts, self._clock.now(), self._lease_s
+            ):
+                raise LeaseLost(
+                    "job {id}: the lease of this run was lost to another claim; nothing more of it is committed",
+                    id=self.job.id,
+                )
+            uow.commit()
+        self.renewals += 1
 
 
 def next_due(trigger: Trigger, after: datetime) -> datetime | None:
@@ -97,10 +153,13 @@ class Upcoming:
 class FlowScheduler:
     """The ``flow.schedule`` job handler (a :class:`PreparedHandler`), and what an operator sees."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, run: FlowRun) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, run: FlowRun, lease_s: float = DEFAULT_LEASE_S
+    ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._run = run
+        self._lease_s = lease_s  # the job runner's lease (the worker uses the default)
         self.runs: list[tuple[str, str]] = []  # (flow, due) pulled by this process, newest last
 
     @staticmethod
@@ -118,8 +177,13 @@ class FlowScheduler:
             current = self._current(uow, job)
         if current is None:
             return  # superseded: the new version has its own chain
+        lease = JobLease(self._uow, self._clock, job, self._lease_s)
         try:
-            result = self._run(SYSTEM, flow_id)
+            lease()  # fenced from the start: a claim that is already stale pulls nothing
+            result = self._run(SYSTEM, flow_id, lease)
+        except LeaseLost:
+            log.warning("scheduled run of %s due %s lost its lease; stopped", flow_id, job.payload["due"])
+            raise
         except Exception as error:
             if is_retryable(error) and job.attempts < job.max_attempts:
                 raise  # the queue tries this due time again with backoff
@@ -134,7 +198,10 @@ class FlowScheduler:
         log.info("scheduled run of %s due %s: %s", flow_id, job.payload["due"], result)
 
     def __call__(self, job: Job, uow: UnitOfWork) -> None:
-        """In the completing transaction: enqueue the next due time (computed from now)."""
+        """In the completing transaction: enqueue the next due time (computed from now) — only
+        while this run still holds the job (the fence; the job's completion checks it again)."""
+        if job.locked_by is not None and not JobLease(self._uow, self._clock, job, self._lease_s).holds(uow):
+            raise LeaseLost("job {id}: the lease of this run was lost to another claim", id=job.id)
         current = self._current(uow, job)
         if current is None:
             return

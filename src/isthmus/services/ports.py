@@ -166,6 +166,12 @@ class JobRepository(Protocol):
 
     def counts(self) -> dict[JobState, int]: ...
 
+    def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
+        """Extend a running job's lease to ``now + lease_s`` if ``worker`` still holds it from the
+        claim that made attempt ``attempt`` (the fencing token: any later claim, even by the same
+        worker, counts another attempt). False when the lease was lost: the caller must stop and
+        commit nothing more."""
+
 
 class DecisionModelRepository(Protocol):
     """Deployed DMN models, in immutable versions numbered 1, 2, 3 … per key."""

@@ -143,3 +143,10 @@ class InMemoryJobRepository:
 
     def counts(self) -> dict[JobState, int]:
         return dict(Counter(j.state for j in self._t.jobs.values()))
+
+    def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
+        job = self._t.jobs.get(job_id)
+        if job is None or job.locked_by != worker or job.attempts != attempt or job.state is not JobState.RUNNING:
+            return False
+        self._t.leases[job_id] = utc(now) + timedelta(seconds=lease_s)
+        return True

@@ -4,6 +4,10 @@ Each chunk is stored by ``FlowService.accept_frame`` in one transaction; only af
 the source move on — a file goes to ``processed/`` after its last chunk, and a SQL watermark is
 written (atomically, beside the database in ``<data dir>/flow-cursors``) after each batch. A crash
 re-reads at most one chunk, whose records the outbox recognises by their idempotency keys.
+
+A scheduled pull passes a ``checkpoint`` (its job lease, ``services/flow_schedule.JobLease``), called
+after each chunk is stored and before the source moves on: it renews the lease, and raises when the
+run lost its job to another worker, so a stale run never moves a file or a watermark.
 """
 
 from __future__ import annotations
@@ -42,7 +46,18 @@ class SourceRun:
         return self.report.as_dict() | {"files": self.files, "watermark": self.watermark}
 
 
-def _pull_files(flows: FlowService, principal: Principal, flow: FlowDefinition, *, test: bool) -> SourceRun:
+def _nothing() -> None:
+    pass
+
+
+def _pull_files(
+    flows: FlowService,
+    principal: Principal,
+    flow: FlowDefinition,
+    *,
+    test: bool,
+    checkpoint: Callable[[], None] = _nothing,
+) -> SourceRun:
     config = FilesConfig.from_options(flow.source.options | {"chunk_rows": flow.chunk_rows})
     folder = InboundFolder(config)
     run = SourceRun()
@@ -50,6 +65,7 @@ def _pull_files(flows: FlowService, principal: Principal, flow: FlowDefinition, 
         try:
             for first_row, frame in read_chunks(path, config):
                 run.report += flows.accept_frame(principal, flow.id, frame, first_row=first_row, test=test)
+                checkpoint()
         except (UnicodeDecodeError, ValueError, OSError) as exc:
             folder.failed(path, f"{type(exc).__name__}: {exc}")
             run.files[path.name] = "failed"
@@ -78,7 +94,13 @@ class CursorStore:
 
 
 def _pull_sql(
-    flows: FlowService, principal: Principal, flow: FlowDefinition, cursors: CursorStore, *, test: bool
+    flows: FlowService,
+    principal: Principal,
+    flow: FlowDefinition,
+    cursors: CursorStore,
+    *,
+    test: bool,
+    checkpoint: Callable[[], None] = _nothing,
 ) -> SourceRun:
     source = SqlSource(SqlConfig.from_options(flow.source.options))
     run = SourceRun(watermark=cursors.get(flow.id))
@@ -86,6 +108,7 @@ def _pull_sql(
         for first_row, records in source.batches(after=run.watermark):
             frame = pl.DataFrame(records, infer_schema_length=None)
             run.report += flows.accept_frame(principal, flow.id, frame, first_row=first_row, test=test)
+            checkpoint()  # the lease, renewed; raises if this run lost it: the cursor stays
             cursors.put(flow.id, source.last_watermark)  # only after the batch is in the outbox
             run.watermark = source.last_watermark
     finally:
@@ -101,6 +124,7 @@ def _pull_rpc(
     options: dict[str, Any],
     *,
     test: bool,
+    checkpoint: Callable[[], None] = _nothing,
 ) -> SourceRun:
     source = rpc_source(flow.source.connector, options, flow.delivery.timeout_s)
     run = SourceRun(watermark=cursors.get(flow.id))
@@ -108,6 +132,7 @@ def _pull_rpc(
         for first_row, records in source.batches(after=run.watermark, timeout_s=flow.delivery.timeout_s):
             frame = pl.DataFrame(records, infer_schema_length=None, strict=False)
             run.report += flows.accept_frame(principal, flow.id, frame, first_row=first_row, test=test)
+            checkpoint()  # the lease, renewed; raises if this run lost it: the cursor stays
             cursors.put(flow.id, source.last_watermark)  # only after the batch is in the outbox
             run.watermark = source.last_watermark
     finally:
@@ -149,6 +174,7 @@ def pull(
     cursor_dir: Path,
     test: bool = False,
     registry: Registry | None = None,
+    checkpoint: Callable[[], None] = _nothing,
 ) -> SourceRun:
     """Read what is new at the source of ``flow_id`` into its outbox.
 
@@ -157,11 +183,13 @@ def pull(
     _, flow = flows.get(principal, flow_id)
     if flow.source.connector in ("jsonrpc", "xmlrpc"):
         options = (registry(flow.source.system) if registry else {}) | flow.source.options
-        return _pull_rpc(flows, principal, flow, CursorStore(cursor_dir), options, test=test)
+        return _pull_rpc(
+            flows, principal, flow, CursorStore(cursor_dir), options, test=test, checkpoint=checkpoint
+        )
     if flow.source.connector == "files":
-        return _pull_files(flows, principal, flow, test=test)
+        return _pull_files(flows, principal, flow, test=test, checkpoint=checkpoint)
     if flow.source.connector == "sql":
-        return _pull_sql(flows, principal, flow, CursorStore(cursor_dir), test=test)
+        return _pull_sql(flows, principal, flow, CursorStore(cursor_dir), test=test, checkpoint=checkpoint)
     raise ConfigurationError(
         "flow {flow}: a {kind} source is pushed to Isthmus (webhook), not pulled; use --input",
         flow=flow_id,

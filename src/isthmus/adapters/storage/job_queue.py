@@ -277,3 +277,17 @@ class SqlJobRepository:
         send_deferred(self._db)
         rows = self._db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
         return {JobState(state): int(n) for state, n in rows}
+
+    def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
+        send_deferred(self._db)
+        result = self._db.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.locked_by == worker,
+                jobs.c.attempts == attempt,
+                jobs.c.state == JobState.RUNNING.value,
+            )
+            .values(locked_until=now + timedelta(seconds=lease_s))
+        )
+        return result.rowcount == 1
