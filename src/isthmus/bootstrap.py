@@ -21,6 +21,7 @@ from isthmus.adapters.connectors.sources import pull
 from isthmus.adapters.storage import Database
 from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
 from isthmus.adapters.storage.quality import reviews_of
+from isthmus.adapters.storage.retention import SqlRetention
 from isthmus.adapters.tabular.migrate import SqlMigrations
 from isthmus.errors import ConfigurationError
 from isthmus.security import Principal, cli_operator
@@ -44,6 +45,7 @@ from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
 from isthmus.services.ports import Clock, JobHandler
 from isthmus.services.quality import MIGRATION, MigrationService, QualityService
+from isthmus.services.retention import PURGE, Retention
 from isthmus.services.systems import SystemService
 from isthmus.settings import Settings
 
@@ -70,6 +72,7 @@ class Container:
     migrations: MigrationService
     schedule: FlowScheduler | None = None
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    retention: Retention | None = None  # the long-running worker starts its hourly purge
 
     def __post_init__(self) -> None:
         self.job_handlers.setdefault(DELIVER, self.flows.deliver)
@@ -77,6 +80,8 @@ class Container:
         self.job_handlers.setdefault(MIGRATION, self.migrations)
         if self.schedule is not None:
             self.job_handlers.setdefault(SCHEDULE, self.schedule)
+        if self.retention is not None:
+            self.job_handlers.setdefault(PURGE, self.retention)
 
     def job_runner(self, worker_id: str | None = None) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -144,6 +149,13 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         engine=engine,
         tasks=tasks,
         job_handlers=engine.job_handlers(),
+        retention=Retention(
+            SqlRetention(database.engine),
+            uow,
+            clock,
+            jobs=settings.job_retention,
+            messages=settings.message_retention,
+        ),
     )
 
 

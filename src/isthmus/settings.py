@@ -7,10 +7,12 @@ tests build settings without patching ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +58,11 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    # Retention (ISTHMUS_JOB_RETENTION, ISTHMUS_MESSAGE_RETENTION): finished jobs (done, cancelled)
+    # and delivered outbox messages older than this are purged by the worker; ``None`` keeps them.
+    # Incidents and dead letters are never purged automatically. See docs/jobs.md#retention.
+    job_retention: timedelta | None = timedelta(days=7)
+    message_retention: timedelta | None = timedelta(days=30)
 
     def with_db(self, db_url: str | None) -> Settings:
         """The same settings on another database (the CLI's ``--db URL``)."""
@@ -101,7 +108,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         language=language,
         cookie_secure=env.get("ISTHMUS_COOKIE_SECURE", "") in {"1", "true", "yes"},
+        job_retention=_retention(env, "ISTHMUS_JOB_RETENTION", "7d"),
+        message_retention=_retention(env, "ISTHMUS_MESSAGE_RETENTION", "30d"),
     )
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` or a sum of them (``1d12h``); ValueError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"expected a duration like 7d, 12h, 30m or 1d12h, got {text!r}")
+    return timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+
+
+def _retention(env: Mapping[str, str], name: str, default: str) -> timedelta | None:
+    """A retention period, at least one hour; ``never`` keeps everything."""
+    value = env.get(name, default).strip()
+    if value.lower() == "never":
+        return None
+    try:
+        found = parse_duration(value)
+    except ValueError as exc:
+        raise ConfigurationError("{name}: {reason}", name=name, reason=str(exc)) from exc
+    if found < timedelta(hours=1):
+        raise ConfigurationError("{name}: at least 1h (or never), got {value!r}", name=name, value=value)
+    return found
 
 
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> Secret:

@@ -97,6 +97,8 @@ def worker(
             f"{stats.incidents} incident(s)"
         )
         return
+    if container.retention is not None:
+        container.retention.ensure()  # the hourly purge of finished jobs and delivered messages
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
     try:
         loop.run_forever()

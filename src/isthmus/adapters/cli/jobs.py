@@ -1,4 +1,5 @@
-"""``isthmus job``: see queued jobs and incidents; retry an incident after fixing its cause."""
+"""``isthmus job``: see queued jobs and incidents; retry an incident after fixing its cause; purge
+what retention allows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from rich.table import Table
 
 from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json
+from isthmus.errors import InvalidInput
 from isthmus.jobs import JobState
+from isthmus.settings import parse_duration
 
 app = typer.Typer(help="Background jobs and incidents.", no_args_is_help=True)
 
@@ -46,3 +49,35 @@ def retry(ctx: typer.Context, job_id: int) -> None:
     s = state(ctx)
     job = s.container().jobs.retry(s.principal(), job_id)
     console.print(f"job {job.id} is ready again")
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Age of what goes, e.g. 7d, 12h, 1d12h (default: ISTHMUS_JOB_RETENTION for jobs, "
+            "ISTHMUS_MESSAGE_RETENTION for delivered messages).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Purge finished jobs and delivered outbox messages past retention (incidents and dead letters stay)."""
+    age = None
+    if older_than is not None:
+        try:
+            age = parse_duration(older_than)
+        except ValueError as exc:
+            raise InvalidInput("--older-than: {reason}", reason=str(exc)) from exc
+    s = state(ctx)
+    retention = s.container().retention
+    assert retention is not None
+    report = retention.purge(s.principal(), jobs=age, messages=age, dry_run=dry_run)
+    if json_out:
+        emit_json(report.as_dict())
+        return
+    verb = "would purge" if dry_run else "purged"
+    console.print(f"{verb} {report.jobs} finished job(s) and {report.messages} delivered message(s)")
