@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from isthmus.mining._bpmn_net import PetriNet, Transition, read_bpmn, to_petri_net
@@ -23,7 +26,7 @@ class Conformance:
     log_fitness: float
     average_trace_fitness: float
     percentage_of_fitting_traces: float
-    cases: dict[str, TraceReplay]
+    cases: Mapping[str, TraceReplay]
 
     def deviating(self) -> list[str]:
         return sorted(case for case, r in self.cases.items() if not r.fit)
@@ -63,10 +66,65 @@ def token_replay(log: EventLog, net: PetriNet) -> Conformance:
         )
         for case in ids.first_case.tolist()
     ]
-    case_ids = enc.case_ids(log.frame).cast(pl.String).to_list()
     # Cases in log order (= case-id order, as pm4py adds them: float addition is not associative).
-    results = [per_variant[v] for v in ids.of_case.tolist()]
-    return _summary(dict(zip(case_ids, results, strict=True)))
+    cases = _CaseResults(enc.case_ids(log.frame), ids.of_case, per_variant)
+    return _summary(cases, [per_variant[v] for v in ids.of_case.tolist()])
+
+
+class _CaseResults(Mapping[str, TraceReplay]):
+    """Each case's replay by case id, from each case's variant and each variant's replay: a
+    million-event log has ~100 k cases, and a dict of them (id strings, entries) is ~12 MiB that
+    most callers (the fitness numbers, the deviating ids) never look up. Iteration is in log order;
+    the id → position index is built on the first lookup."""
+
+    __slots__ = ("_ids", "_index", "_of_case", "_per_variant")
+
+    def __init__(
+        self, ids: pl.Series, of_case: npt.NDArray[np.int64], per_variant: Sequence[TraceReplay]
+    ) -> None:
+        self._ids = ids
+        self._of_case = of_case
+        self._per_variant = per_variant
+        self._index: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._of_case)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids.cast(pl.String).to_list())
+
+    def __getitem__(self, case: str) -> TraceReplay:
+        if self._index is None:
+            self._index = {c: i for i, c in enumerate(self._ids.cast(pl.String).to_list())}
+        return self._per_variant[int(self._of_case[self._index[case]])]
+
+    def items(self) -> ItemsView[str, TraceReplay]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[TraceReplay]:
+        return _Values(self)
+
+    def pairs(self) -> Iterator[tuple[str, TraceReplay]]:
+        """``items()`` without the index: ids and results side by side, in log order."""
+        return zip(self._ids.cast(pl.String).to_list(), self.results(), strict=True)
+
+    def results(self) -> Iterator[TraceReplay]:
+        variants = self._per_variant
+        return (variants[v] for v in self._of_case.tolist())
+
+
+class _Items(ItemsView[str, TraceReplay]):
+    _mapping: _CaseResults
+
+    def __iter__(self) -> Iterator[tuple[str, TraceReplay]]:
+        return self._mapping.pairs()
+
+
+class _Values(ValuesView[TraceReplay]):
+    _mapping: _CaseResults
+
+    def __iter__(self) -> Iterator[TraceReplay]:
+        return self._mapping.results()
 
 
 def _token_replay_reference(
@@ -78,11 +136,12 @@ def _token_replay_reference(
         result = replay_trace(net, tuple(activities), paths, labels)
         by_case.update(dict.fromkeys(members, result))
     # Sums in case-id order, as pm4py adds them: float addition is not associative.
-    return _summary({case: by_case[case] for case in table[CASE].to_list()})
+    cases = {case: by_case[case] for case in table[CASE].to_list()}
+    return _summary(cases, list(cases.values()))
 
 
-def _summary(cases: dict[str, TraceReplay]) -> Conformance:
-    results = list(cases.values())
+def _summary(cases: Mapping[str, TraceReplay], results: list[TraceReplay]) -> Conformance:
+    """``results`` are the values of ``cases`` in order."""
     m = sum(r.missing for r in results)
     c = sum(r.consumed for r in results)
     r_ = sum(r.remaining for r in results)

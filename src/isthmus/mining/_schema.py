@@ -67,9 +67,9 @@ def categorise(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _text(frame: pl.DataFrame, name: str) -> pl.Expr:
     """``name`` as :data:`TEXT_TYPE`; numbers and dates through their text, as a String column had."""
-    dtype = frame.schema[name]
+    dtype = frame.schema.get(name)
     column = pl.col(name)
-    if dtype == TEXT_TYPE or dtype == pl.Null:
+    if dtype is None or dtype == TEXT_TYPE or dtype == pl.Null:  # a missing column: Polars says so
         return column.cast(TEXT_TYPE)
     if dtype != pl.String and not isinstance(dtype, pl.Enum | pl.Categorical):
         column = column.cast(pl.String)
