@@ -18,7 +18,8 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import render
-from isthmus.errors import InvalidInput, PayloadTooLarge
+from isthmus.adapters.web._uploads import read_upload
+from isthmus.errors import InvalidInput
 from isthmus.i18n import N_
 
 router = APIRouter(prefix="/decisions", route_class=WebRoute)
@@ -42,13 +43,9 @@ async def decision_deploy(
 ) -> Response:
     """Deploy an uploaded .dmn and open it; a bad file shows the list again with the parser's error."""
     try:
-        if file is None or not file.filename:
-            raise InvalidInput("choose a .dmn file to deploy")
-        limit = container.settings.max_upload_bytes
-        data = await file.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-        model = await run_in_threadpool(container.decisions.deploy, principal, data, file.filename)
+        missing = InvalidInput("choose a .dmn file to deploy")
+        data, name = await read_upload(file, container.settings.max_upload_bytes, missing=missing)
+        model = await run_in_threadpool(container.decisions.deploy, principal, data, name)
     except InvalidInput as error:
         models = await run_in_threadpool(container.decisions.list, principal)
         context = {"models": models, "deploy_error": error}

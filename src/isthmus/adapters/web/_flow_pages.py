@@ -23,8 +23,9 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import is_htmx, render
+from isthmus.adapters.web._uploads import read_text_upload
 from isthmus.bootstrap import Container
-from isthmus.errors import InvalidInput, PayloadTooLarge
+from isthmus.errors import InvalidInput
 from isthmus.i18n import N_
 from isthmus.integration import TestStatus, TriggerKind, table2_row, table2_workbook
 from isthmus.security import Principal, is_allowed
@@ -95,18 +96,12 @@ async def flow_upload(
 ) -> Response:
     """Deploy an uploaded flow YAML; a bad file shows the list again with every problem."""
     try:
-        if file is None or not file.filename:
-            raise InvalidInput("choose a flow YAML file to deploy")
-        limit = container.settings.max_upload_bytes
-        data = await file.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-        text = data.decode("utf-8")
-        stored = await run_in_threadpool(container.flows.deploy, principal, text, file.filename)
-    except (InvalidInput, UnicodeDecodeError) as error:
-        problem = error if isinstance(error, InvalidInput) else InvalidInput("file: not UTF-8 text")
+        missing = InvalidInput("choose a flow YAML file to deploy")
+        text, name = await read_text_upload(file, container.settings.max_upload_bytes, missing=missing)
+        stored = await run_in_threadpool(container.flows.deploy, principal, text, name)
+    except InvalidInput as error:
         context = await run_in_threadpool(_list_context, container, principal)
-        context["deploy_error"] = problem
+        context["deploy_error"] = error
         return render(request, "flows/list.html", context, status_code=422)
     target = with_query(f"/flows/{quote(stored.flow_id)}", deployed=str(stored.version))
     return RedirectResponse(target, status_code=303)

@@ -19,7 +19,8 @@ from isthmus.adapters.web._guard import WebContainer, WebPrincipal, WebRoute
 from isthmus.adapters.web._nav import Page, Stage, register_page
 from isthmus.adapters.web._redirects import with_query
 from isthmus.adapters.web._templates import render
-from isthmus.errors import InvalidInput, PayloadTooLarge, PermissionDenied
+from isthmus.adapters.web._uploads import read_upload
+from isthmus.errors import InvalidInput, PermissionDenied
 from isthmus.i18n import N_
 from isthmus.models import InvalidModel
 
@@ -45,13 +46,9 @@ async def model_deploy(
 ) -> Response:
     """Deploy an uploaded .bpmn and open it; a refused file shows the list again with its problems."""
     try:
-        if file is None or not file.filename:
-            raise InvalidInput("choose a .bpmn file to deploy")
-        limit = container.settings.max_upload_bytes
-        data = await file.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge("file: larger than {limit} bytes", limit=limit)
-        deployment = await run_in_threadpool(container.models.deploy, principal, data, file.filename)
+        missing = InvalidInput("choose a .bpmn file to deploy")
+        data, name = await read_upload(file, container.settings.max_upload_bytes, missing=missing)
+        deployment = await run_in_threadpool(container.models.deploy, principal, data, name)
     except InvalidInput as error:
         found = await run_in_threadpool(container.models.list, principal, include_drafts=True)
         problems = error.problems if isinstance(error, InvalidModel) else []
