@@ -401,3 +401,27 @@ def test_deploying_an_uploaded_yaml_file(
     assert "line 9 · mapping.vbeln" in visible_text(bad.text)
     assert container.flows.get(SYSTEM, "crm-erp-orders")[0].version == 1
     assert client.post("/flows", files={"file": ("x.yaml", text.encode())}).status_code == 403  # CSRF
+
+
+def test_the_one_hour_window_and_bounded_percentiles_said_on_the_page(
+    client: TestClient, container: Container, orders: str
+) -> None:
+    from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
+    from isthmus.services.flow_metrics import FlowMetricsService
+
+    container.job_runner().run_until_idle()
+    sign_in(client, "integrator")
+    client.get("/language/en")
+    hour = client.get("/flows/crm-erp-orders", params={"window": "1h"})
+    assert 'aria-current="true">1 hour' in hour.text
+    assert "newest" not in visible_text(hour.text)
+    api = client.get("/api/v1/flows/crm-erp-orders/metrics", params={"window": "1h"}).json()
+    assert (api["window"], api["latency_exact"], len(api["timeline"])) == ("1h", True, 61)
+
+    # a bound smaller than the window's deliveries (SQLite only: PostgreSQL always ranks them all)
+    bounded = SqlFlowMetrics(container.database.engine, latency_sample=0)
+    container.flow_metrics = FlowMetricsService(bounded, container.clock, container.flows.get)
+    sqlite = container.database.engine.dialect.name == "sqlite"
+    page = visible_text(client.get("/flows/crm-erp-orders").text)
+    assert ("Latency percentiles read the newest 0 deliveries of the window." in page) is sqlite
+    assert client.get("/api/v1/flows/crm-erp-orders/metrics").json()["latency_exact"] is not sqlite

@@ -54,7 +54,7 @@ TEST_STATUS_LABELS = {
     TestStatus.PASSED: N_("Tests passed"),
     TestStatus.FAILED: N_("Tests failing"),
 }
-WINDOW_LABELS = {"24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")}
+WINDOW_LABELS = {"1h": N_("1 hour"), "24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")}
 STATE_LABELS = {
     "pending": N_("Pending"),
     "retrying": N_("Retrying"),
