@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import isthmus.mining as m
+from isthmus.mining import _tabular
 from isthmus.mining._encoded import encoded
 from isthmus.mining._schema import normalise
 
@@ -67,8 +68,11 @@ def test_activity_codes_rank_names_whatever_the_shared_dictionary_holds(
     assert [names.index(a) for a in log.frame[m.ACTIVITY].to_list()] == enc.codes.tolist()
 
 
-@pytest.mark.parametrize("zone", [None, "UTC", "Asia/Shanghai"])
-def test_parquet_streamed_in_equals_the_file(tmp_path: Path, zone: str | None) -> None:
+@pytest.mark.parametrize(("zone", "slice_rows"), [(None, 4), ("UTC", 1 << 17), ("Asia/Shanghai", 1)])
+def test_parquet_read_in_slices_equals_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zone: str | None, slice_rows: int
+) -> None:
+    monkeypatch.setattr(_tabular, "PARQUET_SLICE_ROWS", slice_rows)
     frame = _frame([["a", "b"], ["b"], ["a", "c", "a"]]).with_columns(
         pl.col("time:timestamp").dt.convert_time_zone(zone)
         if zone

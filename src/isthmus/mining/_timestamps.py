@@ -128,7 +128,7 @@ def _fixed_width_iso(text: pl.Series, zone: str) -> pl.Series | None:
         full[present.to_numpy()] = micros
         parsed = pl.select(pl.when(present).then(pl.Series(full).cast(pl.Datetime("us")))).to_series()
     if offset:
-        return parsed.dt.replace_time_zone("UTC").rename(text.name)
+        return utc_instants(parsed).rename(text.name)
     return _to_utc(parsed, zone).rename(text.name)
 
 
@@ -188,10 +188,20 @@ def _try(text: pl.Series, fmt: str, zone: str) -> pl.Series | None:
         return None
 
 
+def utc_instants(values: pl.Series) -> pl.Series:
+    """Datetimes (naive ones taken as UTC) as ``Datetime(us, UTC)``. The values are instants since
+    the epoch in UTC whatever the zone, so this is a cast of the numbers: ``convert_time_zone`` and
+    ``replace_time_zone`` would give the same values but load Polars' time-zone database (~9 MiB
+    resident) on first use."""
+    return values.dt.cast_time_unit("us").to_physical().cast(TIME_TYPE)
+
+
 def _to_utc(values: pl.Series, zone: str) -> pl.Series:
     dtype = values.dtype
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        return utc_instants(values)
+    if zone == "UTC":
+        return utc_instants(values)
     localised = values.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
     return localised.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
