@@ -89,7 +89,7 @@ def test_parquet_read_in_slices_equals_the_file(
     assert log.frame[m.ACTIVITY].to_list() == expected["concept:name"].to_list()
     assert log.frame["note"].to_list() == expected["note"].to_list()
     assert log.frame[m.INDEX].to_list() == expected["position"].to_list()
-    assert log.frame[m.INDEX].dtype == pl.UInt64
+    assert log.frame[m.INDEX].dtype == pl.UInt32
     assert log.frame[m.TIMESTAMP].dtype == pl.Datetime("us", "UTC")
     stamps = expected["time:timestamp"]
     utc = stamps.dt.convert_time_zone("UTC") if zone else stamps.dt.replace_time_zone("UTC")

@@ -12,7 +12,7 @@ import polars as pl
 from lxml import etree
 
 from isthmus.errors import InvalidInput, Location, SyntaxProblem
-from isthmus.mining._schema import ACTIVITY, CASE, INDEX, TIMESTAMP, normalise
+from isthmus.mining._schema import ACTIVITY, CASE, INDEX, INDEX_TYPE, TIMESTAMP, normalise
 from isthmus.mining._timestamps import parse_timestamps
 
 Event = tuple[str, str, str, dict[str, Any], list[str]]  # id, type, time, attributes, object ids
@@ -62,7 +62,7 @@ def read_ocel(path: Path, object_type: str | None) -> pl.DataFrame:
         )
     frame = pl.DataFrame(
         {k: pl.Series(k, v, dtype=pl.String) for k, v in (rows | attributes).items()}
-    ).with_columns(pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
+    ).with_columns(pl.int_range(pl.len(), dtype=INDEX_TYPE).alias(INDEX))
     stamps = parse_timestamps(frame[TIMESTAMP], file=name, column="time", first_line=1)
     # pm4py sorts OCEL events by time (stable) before flattening.
     return normalise(frame.with_columns(stamps.alias(TIMESTAMP)).sort(TIMESTAMP, INDEX, maintain_order=True))

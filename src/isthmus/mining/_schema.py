@@ -21,6 +21,8 @@ INDEX = "event_index"
 
 CORE_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, START, LIFECYCLE, RESOURCE, SYSTEM)
 TIME_TYPE = pl.Datetime("us", "UTC")
+# Source positions: 4 bytes an event (a log of 2³² events would not fit in memory anyway).
+INDEX_TYPE = pl.UInt32
 # Case ids, activities, resources and systems repeat: a log of a million events has a few thousand
 # distinct values in each. As Categorical a value is a 4-byte code into one shared dictionary instead
 # of a 16-byte string view (plus its text when longer than 12 bytes) — about 50 MiB less per million
@@ -45,14 +47,14 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
             dtype = TIME_TYPE if name == START else pl.String if name == LIFECYCLE else TEXT_TYPE
             extra.append(pl.lit(None, dtype=dtype).alias(name))
     if INDEX not in columns:
-        extra.append(pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
+        extra.append(pl.int_range(pl.len(), dtype=INDEX_TYPE).alias(INDEX))
     frame = frame.with_columns(extra) if extra else frame
     frame = frame.with_columns(
         *(_text(frame, name) for name in CATEGORICAL_COLUMNS),
         pl.col(TIMESTAMP).cast(TIME_TYPE),
         pl.col(START).cast(TIME_TYPE),
         pl.col(LIFECYCLE).cast(pl.String),
-        pl.col(INDEX).cast(pl.UInt64),
+        pl.col(INDEX).cast(INDEX_TYPE),
     )
     rest = [c for c in frame.columns if c not in (*CORE_COLUMNS, INDEX)]
     return frame.select(*CORE_COLUMNS, INDEX, *rest)

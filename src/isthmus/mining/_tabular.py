@@ -23,6 +23,7 @@ from isthmus.mining._schema import (
     CATEGORICAL_COLUMNS,
     CORE_COLUMNS,
     INDEX,
+    INDEX_TYPE,
     LIFECYCLE,
     RESOURCE,
     START,
@@ -205,13 +206,13 @@ def positions(frame: pl.DataFrame, start: int = 0) -> pl.Series:
     columns: a column chunked differently makes the next ``with_columns`` rechunk the whole frame,
     a second copy of every column that the allocator cannot hand back."""
     if not frame.width:
-        return pl.Series(INDEX, [], dtype=pl.UInt64)
+        return pl.Series(INDEX, [], dtype=INDEX_TYPE)
     pieces: list[pl.Series] = []
     for chunk in frame.get_columns()[0].get_chunks():
-        pieces.append(pl.int_range(start, start + chunk.len(), dtype=pl.UInt64, eager=True))
+        pieces.append(pl.int_range(start, start + chunk.len(), dtype=INDEX_TYPE, eager=True))
         start += chunk.len()
     if not pieces:
-        return pl.Series(INDEX, [], dtype=pl.UInt64)
+        return pl.Series(INDEX, [], dtype=INDEX_TYPE)
     return pl.concat(pieces, rechunk=False).alias(INDEX)
 
 
@@ -251,7 +252,7 @@ def read_parquet(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
                 *(pl.col(c).cast(TEXT_TYPE) for c in sorted(text)),
                 # the instants as they are (see ``utc_instants``): no time-zone database
                 *(pl.col(c).dt.cast_time_unit("us").to_physical().cast(TIME_TYPE) for c in sorted(zoned)),
-                pl.col(_POSITION).cast(pl.UInt64),
+                pl.col(_POSITION).cast(INDEX_TYPE),
             )
         )
         rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())

@@ -17,7 +17,16 @@ import polars as pl
 from lxml import etree
 
 from isthmus.errors import InvalidInput, Location, SyntaxProblem
-from isthmus.mining._schema import ACTIVITY, CASE, INDEX, LIFECYCLE, RESOURCE, TIMESTAMP, normalise
+from isthmus.mining._schema import (
+    ACTIVITY,
+    CASE,
+    INDEX,
+    INDEX_TYPE,
+    LIFECYCLE,
+    RESOURCE,
+    TIMESTAMP,
+    normalise,
+)
 from isthmus.mining._timestamps import parse_timestamps
 
 _CORE = {
@@ -151,5 +160,5 @@ def _frame(columns: _Columns, lines: list[int], name: str) -> pl.DataFrame:
             )
     frame = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in data.items()})
     stamps = parse_timestamps(frame[TIMESTAMP], file=name, column="time:timestamp", lines=lines)
-    frame = frame.with_columns(stamps.alias(TIMESTAMP), pl.int_range(pl.len(), dtype=pl.UInt64).alias(INDEX))
+    frame = frame.with_columns(stamps.alias(TIMESTAMP), pl.int_range(pl.len(), dtype=INDEX_TYPE).alias(INDEX))
     return normalise(frame)
