@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,14 +170,18 @@ def _blocks(path: Path, separator: str, mapping: ColumnMapping) -> pl.DataFrame:
         header = source.readline()
         carry = b""
         while True:
+            # at most two block-sized byte strings at once: the block and the text given to Polars
             block = source.read(BLOCK_BYTES)
-            data = carry + block
-            carry = b""
-            if block:
-                cut = _line_end(data)
-                data, carry = data[:cut], data[cut:]
-            if data.strip():
-                frame = _read(io.BytesIO(header + data), separator, path.name)
+            more = bool(block)
+            data = carry + block if carry else block
+            del block
+            cut = _line_end(data) if more else len(data)
+            text = b"".join((header, memoryview(data)[:cut])) if _VISIBLE.search(data, 0, cut) else b""
+            carry = data[cut:]
+            del data
+            if text:
+                frame = _read(io.BytesIO(text), separator, path.name)
+                del text
                 if frame.columns and frame.columns[0].startswith("\ufeff"):
                     frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
                 # rechunked: Polars' strings may point into the whole block's text; a copy keeps
@@ -186,11 +191,14 @@ def _blocks(path: Path, separator: str, mapping: ColumnMapping) -> pl.DataFrame:
                 parts.append(part.with_columns(positions(part, line - 2)))
                 line += frame.height
                 del frame
-            if not block:
+            if not more:
                 break
     if not parts:
         return _frame(path, separator, mapping, path.name)
     return normalise(pl.concat(parts, how="vertical", rechunk=False))
+
+
+_VISIBLE = re.compile(rb"\S")
 
 
 def _line_end(data: bytes) -> int:
