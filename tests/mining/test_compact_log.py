@@ -113,3 +113,44 @@ def test_replay_results_per_case_without_a_dict() -> None:
     assert [c["case_id"] for c in result.as_dict()["cases"]] == ["C000", "C001", "C002"]
     with pytest.raises(KeyError):
         cases["nope"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.lists(NAMES, min_size=1, max_size=7), min_size=1, max_size=9),
+    st.lists(st.integers(1, 6), min_size=1, max_size=6),
+    st.integers(0, 10**9),
+)
+def test_timestamps_read_from_the_frames_chunks_as_from_one(
+    cases: list[list[str]], pieces: list[int], seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    frame = normalise(_frame(cases).rename(_SCHEMA)).with_columns(
+        pl.Series(
+            m.TIMESTAMP,
+            [
+                datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10**6))
+                for _ in range(sum(map(len, cases)))
+            ],
+        )
+    )
+    whole = m.EventLog.of(frame)
+    parts, start = [], 0
+    for size in pieces:
+        parts.append(whole.frame.slice(start, size))
+        start += size
+    parts.append(whole.frame.slice(start))
+    chunked = m.EventLog.presorted(pl.concat(parts, rechunk=False))
+    nonempty = sum(1 for p in parts if p.height)
+    assert chunked.frame[m.TIMESTAMP].n_chunks() >= min(nonempty, 2)  # really chunked
+    enc = encoded(chunked)
+    assert enc is not None
+    flat = whole.frame[m.TIMESTAMP].dt.epoch("us").to_list()
+    assert len(enc.times) == len(flat)
+    for lo in range(len(flat)):
+        for hi in range(lo, len(flat) + 1):
+            assert enc.times.span(lo, hi).tolist() == flat[lo:hi]
+    assert m.performance_dfg(chunked) == m.performance_dfg(whole)
+    assert m.case_durations(chunked).equals(m.case_durations(whole))

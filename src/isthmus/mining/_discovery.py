@@ -415,7 +415,7 @@ def case_durations(log: EventLog) -> pl.DataFrame:
     enc = encoded(log)
     if enc is None:
         return _case_durations_reference(log)
-    start, end = enc.times[enc.starts[:-1]], enc.times[enc.starts[1:] - 1]
+    start, end = enc.times.at(enc.starts[:-1]), enc.times.at(enc.starts[1:] - 1)
     moment = pl.Datetime("us", "UTC")
     return pl.DataFrame(
         {

@@ -34,14 +34,57 @@ _BLOCK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
+class Times:
+    """Event timestamps in µs since the epoch, as numpy views of the frame's own timestamp chunks
+    (an import leaves dozens of them): a contiguous copy would be 8 bytes an event more at the peak,
+    and the analyses only need runs of neighbours and the values at given rows."""
+
+    chunks: tuple[IntArray, ...]
+    bounds: IntArray  # chunk k holds rows bounds[k]:bounds[k + 1]
+
+    @classmethod
+    def of(cls, column: pl.Series) -> Times:
+        chunks = tuple(c.to_physical().cast(pl.Int64).to_numpy() for c in column.get_chunks() if c.len())
+        bounds = np.zeros(len(chunks) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in chunks], out=bounds[1:])
+        return cls(chunks, bounds)
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    def span(self, lo: int, hi: int) -> IntArray:
+        """Rows ``lo:hi`` (a view when they lie in one chunk)."""
+        first = int(np.searchsorted(self.bounds, lo, side="right")) - 1
+        start = int(self.bounds[first])
+        if hi <= int(self.bounds[first + 1]):
+            return self.chunks[first][lo - start : hi - start]
+        pieces = []
+        while lo < hi:
+            end = min(hi, int(self.bounds[first + 1]))
+            pieces.append(self.chunks[first][lo - int(self.bounds[first]) : end - int(self.bounds[first])])
+            lo, first = end, first + 1
+        return np.concatenate(pieces)
+
+    def at(self, rows: IntArray) -> IntArray:
+        """The values at ascending ``rows``."""
+        out = np.empty(len(rows), dtype=np.int64)
+        cuts = np.searchsorted(rows, self.bounds)
+        for k, chunk in enumerate(self.chunks):
+            lo, hi = int(cuts[k]), int(cuts[k + 1])
+            if hi > lo:
+                out[lo:hi] = chunk[rows[lo:hi] - self.bounds[k]]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Encoded:
     """``names[codes[i]]`` is event ``i``'s activity; case ``c`` is rows ``starts[c]:starts[c + 1]``;
-    ``times[i]`` is event ``i``'s timestamp in µs since the epoch."""
+    ``times`` holds each event's timestamp in µs since the epoch."""
 
     names: tuple[str, ...]
     codes: CodeArray
     starts: IntArray
-    times: IntArray
+    times: Times
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -95,7 +138,8 @@ class Encoded:
         done = 0
         for lo in range(0, follows.size, _BLOCK):
             hi = min(lo + _BLOCK, follows.size)
-            part = np.subtract(self.times[lo + 1 : hi + 1], self.times[lo:hi])[follows[lo:hi]]
+            stamps = self.times.span(lo, hi + 1)
+            part = np.subtract(stamps[1:], stamps[:-1])[follows[lo:hi]]
             out[done : done + part.size] = part
             done += part.size
         return out
@@ -120,8 +164,7 @@ def _encode(frame: pl.DataFrame) -> Encoded | bool:
     dtype = stamps.dtype
     if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
         stamps = stamps.dt.cast_time_unit("us")
-    times = stamps.to_physical().cast(pl.Int64).to_numpy()
-    return Encoded(names, codes, starts, times)
+    return Encoded(names, codes, starts, Times.of(stamps))
 
 
 def _activity_codes(activity: pl.Series) -> tuple[tuple[str, ...], CodeArray]:
