@@ -23,7 +23,6 @@ import json
 import math
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,9 @@ from isthmus.bootstrap import build  # noqa: E402
 from isthmus.integration import EXAMPLE  # noqa: E402
 from isthmus.security import SYSTEM  # noqa: E402
 from isthmus.settings import load_settings  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from integration import Postgres  # noqa: E402
 
 FLOW = "crm-erp-orders"
 BATCH = 20_000
@@ -163,29 +165,12 @@ def main() -> None:
         work.chmod(0o755)  # the postgres user must be able to enter it
         results += run("sqlite", f"sqlite:///{work / 'outbox.db'}", work, args.size, windows, args.repeat)
         if not args.no_pg:
-            pg_dir = work / "pg"
-            server = args.pg_url
-            if server is None:
-                server = subprocess.run(
-                    [str(ROOT / "scripts" / "throwaway-postgres"), "start", str(pg_dir)],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.strip()
+            pg = Postgres(args.pg_url, work)  # bench/integration.py's throwaway server
             try:
-                import psycopg
-
-                plain = server.replace("postgresql+psycopg://", "postgresql://")
-                with psycopg.connect(plain, autocommit=True) as conn:
-                    conn.execute("DROP DATABASE IF EXISTS bench_metrics")
-                    conn.execute("CREATE DATABASE bench_metrics")
-                url = server.rsplit("/", 1)[0] + "/bench_metrics"
+                url = pg.fresh("bench_metrics")
                 results += run("postgresql", url, work, args.size, windows, args.repeat)
             finally:
-                if args.pg_url is None:
-                    subprocess.run(
-                        [str(ROOT / "scripts" / "throwaway-postgres"), "stop", str(pg_dir)], check=False
-                    )
+                pg.stop()
     print(f"\n{args.size:,} messages of one flow over 30 days\n")
     print("| database | call | first (s) | warm median (s) | latency sample | p50/p95/p99 (ms) |")
     print("|---|---|---:|---:|---:|---|")

@@ -10,9 +10,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
-from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
+from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics, _nearest_ranks
 from isthmus.bootstrap import Container
 from isthmus.integration import EXAMPLE, MessageState, NewMessage, records_in
 from isthmus.security import SYSTEM
@@ -131,3 +133,19 @@ def test_the_queries_are_answered_from_the_indexes(container: Container) -> None
         }
     assert all("COVERING INDEX" in plan for plan in plans.values()), plans
     assert any("ix_flow_messages_chunks" in plan for plan in plans.values()), plans
+
+
+@given(
+    values=st.lists(st.integers(0, 50), max_size=40),
+    extra=st.lists(st.tuples(st.integers(0, 50), st.integers(1, 30)), max_size=6),
+    q=st.sampled_from([0.01, 0.5, 0.95, 0.99, 1.0]),
+)
+def test_nearest_ranks_of_plain_and_weighted_values_equal_the_expanded_list(
+    values: list[int], extra: list[tuple[int, int]], q: float
+) -> None:
+    expanded = [float(v) for v in values] + [float(v) for v, w in extra for _ in range(w + 1)]
+    total, found = _nearest_ranks(
+        sorted(float(v) for v in values + [v for v, _ in extra]), sorted((float(v), w) for v, w in extra), [q]
+    )
+    assert total == len(expanded)
+    assert found == ({q: _nearest(expanded, q)} if expanded else {})

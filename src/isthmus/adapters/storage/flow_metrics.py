@@ -22,15 +22,28 @@ here — exact whenever the window holds fewer deliveries, which the default 24 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Float, Integer, and_, case, cast, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    text,
+)
 
-from isthmus.adapters.storage.tables import CHUNK_KEYS, flow_messages
+from isthmus.adapters.storage.tables import CHUNK_KEYS, UtcDateTime, flow_messages
 from isthmus.integration import FlowMessage, MessageState, records_in
 from isthmus.services.flow_metrics import Latency, MessageSummary, TimelineBucket
 
@@ -132,57 +145,84 @@ class SqlFlowMetrics:
         return self._sampled_percentiles(flow_id, wanted, since)
 
     def _sampled_percentiles(self, flow_id: str, quantiles: list[float], since: datetime) -> Latency:
-        latency = cast(_latency_ms(self._dialect), Float)
+        # Only the latency values come back (no timestamps to parse row by row: that cost more than
+        # the query); the sample's oldest acceptance time is looked up once when the bound cuts.
+        latency = _latency_ms(self._dialect)
         window = and_(_m.c.flow_id == flow_id, _m.c.created_at >= since, _m.c.delivered_at.is_not(None))
-        newest = (
-            select(latency, _m.c.created_at)
-            .where(window)
-            .order_by(_m.c.created_at.desc())
-            .limit(self._latency_sample + 1)
-        )
+        newest = select(latency).where(window).order_by(_m.c.created_at.desc())
         with self._engine.connect() as db:
-            rows = db.execute(newest).all()
-            exact = len(rows) <= self._latency_sample
-            rows = rows[: self._latency_sample]
-            weighted = [(max(0.0, float(v)), 1) for v, _ in rows]
-            if rows:
-                # a chunk's further records; when sampling, only the chunks inside the sample
-                floor = since if exact else rows[-1][1]
+            values = db.execute(newest.limit(self._latency_sample + 1)).scalars().all()
+            exact = len(values) <= self._latency_sample
+            values = values[: self._latency_sample]
+            extra: list[tuple[float, int]] = []
+            floor: Any = since
+            if not exact and values:
+                floor = db.execute(
+                    select(_m.c.created_at)
+                    .where(window)
+                    .order_by(_m.c.created_at.desc())
+                    .offset(self._latency_sample - 1)
+                    .limit(1)
+                ).scalar_one()
+            if values:  # a chunk's further records; when sampling, only the chunks inside the sample
                 chunks = select(latency, _m.c.idempotency_key).where(window, _m.c.created_at >= floor, _CHUNK)
-                weighted += [
-                    (max(0.0, float(v)), records_in(key) - 1)
-                    for v, key in db.execute(chunks)
-                    if records_in(key) > 1
+                extra = [
+                    (float(v), records_in(key) - 1) for v, key in db.execute(chunks) if records_in(key) > 1
                 ]
-        total, found = _nearest_ranks(weighted, quantiles)
-        return Latency(total, found, exact=exact)
+        total, found = _nearest_ranks(sorted(float(v) for v in values), sorted(extra), quantiles)
+        return Latency(total, {q: max(0.0, v) for q, v in found.items()}, exact=exact)
 
     def timeline(self, flow_id: str, *, since: datetime, bucket_s: int) -> list[TimelineBucket]:
         bucket = cast(func.floor(_epoch_s(self._dialect) / bucket_s), Integer).label("bucket")
         latency = _latency_ms(self._dialect)
         window = and_(_m.c.flow_id == flow_id, _m.c.created_at >= since)
-        every = (
-            select(
-                bucket,
-                func.count(),
-                func.sum(case((_m.c.state.in_(_FAILED), 1), else_=0)),
-                func.count(_m.c.delivered_at),
-                func.avg(latency),
-                func.max(latency),
-            )
-            .where(window)
-            .group_by(bucket)
+        figures = (
+            func.count(),
+            func.sum(case((_m.c.state.in_(_FAILED), 1), else_=0)),
+            func.count(_m.c.delivered_at),
+            func.avg(latency),
+            func.max(latency),
         )
-        chunks = select(bucket, _m.c.state, latency, _m.c.idempotency_key).where(window, _CHUNK)
+        chunks = select(_m.c.created_at, _m.c.state, latency, _m.c.idempotency_key).where(window, _CHUNK)
         found: dict[int, _Bar] = {}
         with self._engine.connect() as db:
-            for b, n, failed, delivered, avg, top in db.execute(every):
-                found[int(b)] = _Bar(
-                    int(n), int(failed or 0), int(delivered), float(avg or 0) * int(delivered), top
-                )
-            for b, state, value, key in db.execute(chunks):
-                found.setdefault(int(b), _Bar()).add(records_in(key) - 1, state, value)
+            if self._dialect == "sqlite":
+                rows = self._sqlite_buckets(db, flow_id, since, bucket_s, figures)
+            else:
+                rows = [tuple(r) for r in db.execute(select(bucket, *figures).where(window).group_by(bucket))]
+            for b, n, failed, delivered, avg, top in rows:
+                if n:
+                    found[int(b)] = _Bar(
+                        int(n), int(failed or 0), int(delivered), float(avg or 0) * int(delivered), top
+                    )
+            for at, state, value, key in db.execute(chunks):  # bucketed here, by the exact time
+                b = int(at.timestamp()) // bucket_s
+                found.setdefault(b, _Bar()).add(records_in(key) - 1, state, value)
         return [found[b].bucket(b * bucket_s) for b in sorted(found)]
+
+    @staticmethod
+    def _sqlite_buckets(
+        db: Connection, flow_id: str, since: datetime, bucket_s: int, figures: tuple[Any, ...]
+    ) -> list[tuple[Any, ...]]:
+        """SQLite: one range query per bar instead of GROUP BY (which sorts the whole window in a
+        temporary B-tree: ~40 % slower at 1M rows); each reads its slice of the window's index."""
+        last = db.execute(select(func.max(_m.c.created_at)).where(_m.c.flow_id == flow_id)).scalar()
+        end = _utc(last)
+        if end is None or end < since:
+            return []
+        one = select(*figures).where(
+            _m.c.flow_id == flow_id,
+            _m.c.created_at >= bindparam("start", type_=UtcDateTime()),
+            _m.c.created_at < bindparam("stop", type_=UtcDateTime()),
+        )
+        rows = []
+        b = int(since.timestamp()) // bucket_s
+        while b * bucket_s <= end.timestamp():
+            start = max(since, datetime.fromtimestamp(b * bucket_s, tz=UTC))
+            stop = datetime.fromtimestamp((b + 1) * bucket_s, tz=UTC)
+            rows.append((b, *db.execute(one, {"start": start, "stop": stop}).one()))
+            b += 1
+        return rows
 
     def counts_by_flow(self) -> dict[str, dict[MessageState, int]]:
         found: dict[str, dict[MessageState, int]] = {}
@@ -229,21 +269,28 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 
 def _nearest_ranks(
-    weighted: list[tuple[float, int]], quantiles: Iterable[float]
+    values: list[float], extra: list[tuple[float, int]], quantiles: Iterable[float]
 ) -> tuple[int, dict[float, float]]:
-    """For each q the ``ceil(q·n)``-th smallest value, ``n`` the total weight."""
-    weighted.sort()
-    total = sum(w for _, w in weighted)
+    """For each q the ``ceil(q·n)``-th smallest value: ``values`` (sorted) count once each, ``extra``
+    (sorted ``(value, weight)``) ``weight`` times more; ``n`` is the total weight. A merge of the two,
+    so the common case — few or no chunk messages — costs a look-up in plain sorted floats."""
+    total = len(values) + sum(w for _, w in extra)
     if total == 0:
         return 0, {}
     found: dict[float, float] = {}
     for q in quantiles:
-        rank, seen = max(1, math.ceil(q * total)), 0
-        for value, weight in weighted:
-            seen += weight
+        rank = max(1, math.ceil(q * total))
+        seen, i = 0, 0  # weight counted so far; values[:i] counted
+        for value, weight in extra:
+            below = bisect.bisect_right(values, value, lo=i)
+            if seen + below - i >= rank:
+                break
+            seen, i = seen + below - i + weight, below
             if seen >= rank:
                 found[q] = value
                 break
+        if q not in found:
+            found[q] = values[i + rank - seen - 1]
     return total, found
 
 
