@@ -104,7 +104,7 @@ class _Run:
 
     def _undeclared(self) -> dict[str, Any]:
         """Inputs that name no input data: Camunda-style models read them as plain variables."""
-        declared = {e.name for e in self.engine.models.main.elements if isinstance(e, m.InputData)}
+        declared = self.engine.input_types
         return {k: v for k, v in self.inputs.items() if k not in declared}
 
     def qualified(self, model: m.Definitions, name: str) -> str:
@@ -187,6 +187,10 @@ class DecisionEngine:
         self.types = TypeSystem(self.models.by_namespace, self.compiler)
         for namespace, model in self.models.by_namespace.items():
             self.compiler.set_types(namespace, self.types.table(model))
+        #: the main model's input data by name, with their typeRefs (the models never change)
+        self.input_types: dict[str, str | None] = {
+            e.name: e.type_ref for e in self.models.main.elements if isinstance(e, m.InputData)
+        }
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)

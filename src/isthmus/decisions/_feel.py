@@ -36,9 +36,20 @@ class Compiler:
         """The item definitions ``instance of`` may name in texts of the model ``namespace``."""
         self._types[namespace] = table
 
-    def evaluate(self, text: str, scope: Mapping[str, Any], warnings: list[str], namespace: str = "") -> Any:
-        """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning."""
-        names = _names(scope)
+    def evaluate(
+        self,
+        text: str,
+        scope: Mapping[str, Any],
+        warnings: list[str],
+        namespace: str = "",
+        names: frozenset[str] | None = None,
+    ) -> Any:
+        """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning.
+
+        ``names`` is ``scope_names(scope)`` when the caller already has it (a decision table
+        evaluates all its cells against one scope)."""
+        if names is None:
+            names = _names(scope)
         key = (text, names, namespace)
         compiled = self._expressions.get(key)
         if compiled is None:
@@ -58,10 +69,17 @@ class Compiler:
             return None
 
     def matches(
-        self, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str], namespace: str = ""
+        self,
+        text: str,
+        value: Any,
+        scope: Mapping[str, Any],
+        warnings: list[str],
+        namespace: str = "",
+        names: frozenset[str] | None = None,
     ) -> bool:
         """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
-        names = _names(scope)
+        if names is None:
+            names = _names(scope)
         key = (text, names, namespace)
         compiled = self._tests.get(key)
         if compiled is None:
@@ -90,10 +108,16 @@ def _bound(cache: dict[Any, Any]) -> None:
         cache.clear()
 
 
+def scope_names(scope: Mapping[str, Any]) -> frozenset[str]:
+    """The names FEEL texts evaluated in ``scope`` are parsed with (the compile cache key)."""
+    return _names(scope)
+
+
 def _names(scope: Mapping[str, Any]) -> frozenset[str]:
     names = set(scope)
     for value in scope.values():
-        names.update(_inner_names(value, depth=3))
+        if isinstance(value, dict):
+            names.update(_inner_names(value, depth=3))
     return frozenset(names)
 
 

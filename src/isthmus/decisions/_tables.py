@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from isthmus.feel import shared_run
+
 from . import _model as m
+from ._feel import scope_names
 
 
 class TableHost(Protocol):
@@ -21,9 +24,11 @@ class TableHost(Protocol):
 
     warnings: list[str]
 
-    def feel(self, text: str, scope: Mapping[str, Any]) -> Any: ...
+    def feel(self, text: str, scope: Mapping[str, Any], names: frozenset[str] | None = None) -> Any: ...
 
-    def matches(self, text: str, value: Any, scope: Mapping[str, Any]) -> bool: ...
+    def matches(
+        self, text: str, value: Any, scope: Mapping[str, Any], names: frozenset[str] | None = None
+    ) -> bool: ...
 
     def coerce(self, value: Any, type_ref: str | None, what: str) -> Any: ...
 
@@ -36,57 +41,78 @@ class _Violation(Exception):
 
 def evaluate_table(table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost) -> Any:
     """Evaluate ``table`` in ``scope``; errors become a warning and a null result."""
+    # every cell is evaluated against this one scope: its names (the compile-cache key) are
+    # worked out once, and one FEEL evaluation is opened for all the cells
+    cells = _Cells(scope, scope_names(scope), host)
     try:
-        values = [_input_value(clause, scope, host) for clause in table.inputs]
-        matched = [rule for rule in table.rules if _rule_matches(rule, values, table, scope, host)]
-        host.record_matches([rule.id for rule in matched])
-        if not matched:
-            return _no_match(table, scope, host)
-        outputs = [_outputs(rule, table, scope, host) for rule in matched]
-        return _apply_policy(table, outputs, scope, host)
+        with shared_run(host.warnings):
+            values = [cells.input_value(clause) for clause in table.inputs]
+            matched = [rule for rule in table.rules if cells.rule_matches(rule, values)]
+            host.record_matches([rule.id for rule in matched])
+            if not matched:
+                return _no_match(table, scope, host)
+            outputs = [cells.outputs(rule, table) for rule in matched]
+            return _apply_policy(table, outputs, scope, host)
     except _Violation as exc:
         host.warnings.append(f"decision table: {exc}; result is null")
         return None
 
 
-def _input_value(clause: m.InputClause, scope: Mapping[str, Any], host: TableHost) -> Any:
-    value = host.feel(clause.expression, scope)
-    if clause.type_ref:
-        value = host.coerce(value, clause.type_ref, f"input {clause.expression!r}")
-    values = clause.input_values
-    if values and values.strip() and value is not None and not host.matches(values, value, scope):
-        raise _Violation(f"input {clause.expression!r} = {value!r} is not among {clause.input_values}")
-    return value
+class _Cells:
+    """The cells of one table evaluated against one scope."""
 
+    __slots__ = ("host", "names", "scope")
 
-def _rule_matches(
-    rule: m.Rule, values: Sequence[Any], table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
-) -> bool:
-    for entry, value in zip(rule.input_entries, values, strict=True):
-        text = entry.strip()
-        if text in ("", "-"):
-            continue
-        if not host.matches(text, value, scope):
-            return False
-    return True
+    def __init__(self, scope: Mapping[str, Any], names: frozenset[str], host: TableHost) -> None:
+        self.scope = scope
+        self.names = names
+        self.host = host
 
+    def input_value(self, clause: m.InputClause) -> Any:
+        host = self.host
+        value = host.feel(clause.expression, self.scope, self.names)
+        if clause.type_ref:
+            value = host.coerce(value, clause.type_ref, f"input {clause.expression!r}")
+        values = clause.input_values
+        if (
+            values
+            and values.strip()
+            and value is not None
+            and not host.matches(values, value, self.scope, self.names)
+        ):
+            raise _Violation(f"input {clause.expression!r} = {value!r} is not among {clause.input_values}")
+        return value
 
-def _outputs(
-    rule: m.Rule, table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
-) -> tuple[Any, ...]:
-    return tuple(
-        _checked_output(clause, host.feel(text, scope) if text.strip() else None, scope, host)
-        for clause, text in zip(table.outputs, rule.output_entries, strict=True)
-    )
+    def rule_matches(self, rule: m.Rule, values: Sequence[Any]) -> bool:
+        host, scope, names = self.host, self.scope, self.names
+        for entry, value in zip(rule.input_entries, values, strict=True):
+            text = entry.strip()
+            if text in ("", "-"):
+                continue
+            if not host.matches(text, value, scope, names):
+                return False
+        return True
 
+    def outputs(self, rule: m.Rule, table: m.DecisionTable) -> tuple[Any, ...]:
+        host, scope, names = self.host, self.scope, self.names
+        return tuple(
+            self.checked_output(clause, host.feel(text, scope, names) if text.strip() else None)
+            for clause, text in zip(table.outputs, rule.output_entries, strict=True)
+        )
 
-def _checked_output(clause: m.OutputClause, value: Any, scope: Mapping[str, Any], host: TableHost) -> Any:
-    if clause.type_ref:
-        value = host.coerce(value, clause.type_ref, f"output {clause.name or ''}".strip())
-    values = clause.output_values
-    if values and values.strip() and value is not None and not host.matches(values, value, scope):
-        raise _Violation(f"output {value!r} is not among {values}")
-    return value
+    def checked_output(self, clause: m.OutputClause, value: Any) -> Any:
+        host = self.host
+        if clause.type_ref:
+            value = host.coerce(value, clause.type_ref, f"output {clause.name or ''}".strip())
+        values = clause.output_values
+        if (
+            values
+            and values.strip()
+            and value is not None
+            and not host.matches(values, value, self.scope, self.names)
+        ):
+            raise _Violation(f"output {value!r} is not among {values}")
+        return value
 
 
 def _shape(table: m.DecisionTable, row: tuple[Any, ...]) -> Any:

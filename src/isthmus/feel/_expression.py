@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,42 @@ def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str
     return None
 
 
+def _in_run(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` inside the evaluation already open (see :func:`shared_run`), with the failure
+    handling of :func:`_guarded`: for a simple text a fresh run would differ only in its deadline,
+    which simple texts never check (no loops, no calls of FEEL functions)."""
+    try:
+        return fn()
+    except LimitExceeded as error:
+        warn(str(error))
+    except RecursionError:
+        warn("evaluation nested too deeply")
+    except Exception as error:
+        warn(f"internal error: {type(error).__name__}: {error}")
+    return None
+
+
+def _shares_run(warnings: list[str] | None, limits: EvaluationLimits) -> bool:
+    run = CURRENT.get()
+    return run is not None and warnings is not None and run.warnings is warnings and run.limits is limits
+
+
+@contextmanager
+def shared_run(warnings: list[str], limits: EvaluationLimits = DEFAULT_LIMITS) -> Iterator[None]:
+    """Open one evaluation for many ``evaluate``/``matches`` calls that report to ``warnings``.
+
+    A caller that evaluates many small texts against one list of warnings (a decision table, cell
+    by cell) pays for setting up an evaluation once instead of per text; texts with loops or calls
+    of FEEL functions still get a run (deadline, depth) of their own. Results and warnings are the
+    same as without it.
+    """
+    token = CURRENT.set(Run(limits, warnings))
+    try:
+        yield
+    finally:
+        CURRENT.reset(token)
+
+
 def _scope(context: Mapping[str, Any]) -> Any:
     return context if context.__class__ is dict else dict(context)
 
@@ -56,13 +93,17 @@ class Expression:
     Decimal('120')
     """
 
-    __slots__ = ("_fn", "_simple", "limits", "text")
+    __slots__ = ("_fn", "_simple", "limits", "names", "text")
 
-    def __init__(self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits) -> None:
+    def __init__(
+        self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits, names: frozenset[str] = frozenset()
+    ) -> None:
         self.text = text
         self._fn = fn
         self._simple = simple
         self.limits = limits
+        #: every name the text reads: a caller may pass a context holding only these
+        self.names = names
 
     def evaluate(self, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> Any:
         """The value in ``context``; a runtime error is null with a message appended to ``warnings``."""
@@ -74,6 +115,8 @@ class Expression:
                 return fn(scope)
             except Exception:
                 return None
+        if self._simple and _shares_run(warnings, self.limits):
+            return _in_run(lambda: fn(scope))
         return _guarded(lambda: fn(scope), self.limits, warnings, False)
 
     def __repr__(self) -> str:
@@ -96,7 +139,7 @@ def compile_expression(
     tree = parse(text, names)
     compiler = Compiler(types)
     fn = _compile_guarded(compiler, tree, text)
-    return Expression(text, fn, compiler.simple, limits)
+    return Expression(text, fn, compiler.simple, limits, frozenset(compiler.names))
 
 
 def _compile_guarded(compiler: Compiler, tree: Tree[Token], text: str) -> Fn:
@@ -149,6 +192,8 @@ class UnaryTests:
                     return not self._negated
             return self._negated
 
+        if self._simple and _shares_run(warnings, self.limits):
+            return _in_run(run) is True
         return _guarded(run, self.limits, warnings, False) is True
 
     def __repr__(self) -> str:
@@ -272,4 +317,4 @@ def _plain_test(value: Any, outcome: Any) -> Any:
     return match_value(value, outcome)
 
 
-__all__ = ["Expression", "UnaryTests", "compile_expression", "compile_unary_tests", "equal"]
+__all__ = ["Expression", "UnaryTests", "compile_expression", "compile_unary_tests", "equal", "shared_run"]
