@@ -211,7 +211,11 @@ def engine_cpu(n: int, codec: str = "engine") -> float:
     )
     active, waits = InstanceStatus.ACTIVE, (TaskOpened, ServiceCall)
     began = time.process_time()
-    for _ in range(n):
+    # the first instance compiles the model's FEEL and the decision table (once per deployed
+    # version in a running worker, as Spiff parses its spec once): not timed, on both sides
+    for i in range(n + 1):
+        if i == 1:
+            began = time.process_time()
         state = InstanceState("SAL-ORD-001", 1)
         walk = Interpreter(definition, state, now=now, decisions=decisions)
         walk.start({})
@@ -294,7 +298,9 @@ def spiff_cpu(n: int) -> float | None:
     serializer = BpmnWorkflowSerializer()
     rng = random.Random(1)
     began = time.process_time()
-    for _ in range(n):
+    for i in range(n + 1):
+        if i == 1:
+            began = time.process_time()
         workflow = BpmnWorkflow(spec)
         workflow.do_engine_steps()
         amount = _amount(rng)

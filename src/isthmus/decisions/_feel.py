@@ -31,10 +31,38 @@ class Compiler:
         self._expressions: dict[tuple[str, frozenset[str], str], Any] = {}
         self._tests: dict[tuple[str, frozenset[str], str], Any] = {}
         self._types: dict[str, TypeTable] = {}
+        #: decision tables compiled per set of scope names (see ``_tables._Plan``)
+        self.plans: dict[tuple[int, frozenset[str], str], Any] = {}
 
     def set_types(self, namespace: str, table: TypeTable) -> None:
         """The item definitions ``instance of`` may name in texts of the model ``namespace``."""
         self._types[namespace] = table
+
+    def expression(self, text: str, names: frozenset[str], namespace: str = "") -> Any:
+        """The compiled expression of ``text`` for a scope holding ``names`` (or a failure marker)."""
+        key = (text, names, namespace)
+        compiled = self._expressions.get(key)
+        if compiled is None:
+            _bound(self._expressions)
+            try:
+                compiled = compile_expression(text, names=names, types=self._types.get(namespace))
+            except FeelSyntaxError as exc:
+                compiled = _Failed(text, str(exc))
+            self._expressions[key] = compiled
+        return compiled
+
+    def tests(self, text: str, names: frozenset[str], namespace: str = "") -> Any:
+        """The compiled unary tests of ``text`` for a scope holding ``names`` (or a failure marker)."""
+        key = (text, names, namespace)
+        compiled = self._tests.get(key)
+        if compiled is None:
+            _bound(self._tests)
+            try:
+                compiled = compile_unary_tests(text, names=names, types=self._types.get(namespace))
+            except FeelSyntaxError as exc:
+                compiled = _Failed(text, str(exc))
+            self._tests[key] = compiled
+        return compiled
 
     def evaluate(
         self,
@@ -46,27 +74,9 @@ class Compiler:
     ) -> Any:
         """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning.
 
-        ``names`` is ``scope_names(scope)`` when the caller already has it (a decision table
-        evaluates all its cells against one scope)."""
-        if names is None:
-            names = _names(scope)
-        key = (text, names, namespace)
-        compiled = self._expressions.get(key)
-        if compiled is None:
-            _bound(self._expressions)
-            try:
-                compiled = compile_expression(text, names=names, types=self._types.get(namespace))
-            except FeelSyntaxError as exc:
-                compiled = _Failed(text, str(exc))
-            self._expressions[key] = compiled
-        if isinstance(compiled, _Failed):
-            warnings.append(compiled.message)
-            return None
-        try:
-            return compiled.evaluate(scope, warnings=warnings)
-        except Exception as exc:
-            warnings.append(f"FEEL error in {text!r}: {exc}")
-            return None
+        ``names`` is ``scope_names(scope)`` when the caller already has it."""
+        compiled = self.expression(text, _names(scope) if names is None else names, namespace)
+        return run_expression(compiled, text, scope, warnings)
 
     def matches(
         self,
@@ -78,25 +88,32 @@ class Compiler:
         names: frozenset[str] | None = None,
     ) -> bool:
         """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
-        if names is None:
-            names = _names(scope)
-        key = (text, names, namespace)
-        compiled = self._tests.get(key)
-        if compiled is None:
-            _bound(self._tests)
-            try:
-                compiled = compile_unary_tests(text, names=names, types=self._types.get(namespace))
-            except FeelSyntaxError as exc:
-                compiled = _Failed(text, str(exc))
-            self._tests[key] = compiled
-        if isinstance(compiled, _Failed):
-            warnings.append(compiled.message)
-            return False
-        try:
-            return compiled.matches(value, scope, warnings=warnings) is True
-        except Exception as exc:
-            warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
-            return False
+        compiled = self.tests(text, _names(scope) if names is None else names, namespace)
+        return run_tests(compiled, text, value, scope, warnings)
+
+
+def run_expression(compiled: Any, text: str, scope: Mapping[str, Any], warnings: list[str]) -> Any:
+    """Evaluate what :meth:`Compiler.expression` gave; errors become null plus a warning."""
+    if isinstance(compiled, _Failed):
+        warnings.append(compiled.message)
+        return None
+    try:
+        return compiled.evaluate(scope, warnings=warnings)
+    except Exception as exc:
+        warnings.append(f"FEEL error in {text!r}: {exc}")
+        return None
+
+
+def run_tests(compiled: Any, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str]) -> bool:
+    """Apply what :meth:`Compiler.tests` gave to ``value``; errors are a warning and no match."""
+    if isinstance(compiled, _Failed):
+        warnings.append(compiled.message)
+        return False
+    try:
+        return compiled.matches(value, scope, warnings=warnings) is True
+    except Exception as exc:
+        warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
+        return False
 
 
 _MAX_CACHED = 20_000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+import contextvars
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -46,28 +46,12 @@ def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str
     return None
 
 
-def _in_run(fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` inside the evaluation already open (see :func:`shared_run`), with the failure
-    handling of :func:`_guarded`: for a simple text a fresh run would differ only in its deadline,
-    which simple texts never check (no loops, no calls of FEEL functions)."""
-    try:
-        return fn()
-    except LimitExceeded as error:
-        warn(str(error))
-    except RecursionError:
-        warn("evaluation nested too deeply")
-    except Exception as error:
-        warn(f"internal error: {type(error).__name__}: {error}")
-    return None
-
-
 def _shares_run(warnings: list[str] | None, limits: EvaluationLimits) -> bool:
     run = CURRENT.get()
     return run is not None and warnings is not None and run.warnings is warnings and run.limits is limits
 
 
-@contextmanager
-def shared_run(warnings: list[str], limits: EvaluationLimits = DEFAULT_LIMITS) -> Iterator[None]:
+class shared_run:  # noqa: N801 - used like a function: ``with shared_run(warnings):``
     """Open one evaluation for many ``evaluate``/``matches`` calls that report to ``warnings``.
 
     A caller that evaluates many small texts against one list of warnings (a decision table, cell
@@ -75,11 +59,19 @@ def shared_run(warnings: list[str], limits: EvaluationLimits = DEFAULT_LIMITS) -
     of FEEL functions still get a run (deadline, depth) of their own. Results and warnings are the
     same as without it.
     """
-    token = CURRENT.set(Run(limits, warnings))
-    try:
-        yield
-    finally:
-        CURRENT.reset(token)
+
+    __slots__ = ("_run", "_token")
+
+    def __init__(self, warnings: list[str], limits: EvaluationLimits = DEFAULT_LIMITS) -> None:
+        self._run = Run(limits, warnings)
+        self._token: contextvars.Token[Run | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = CURRENT.set(self._run)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            CURRENT.reset(self._token)
 
 
 def _scope(context: Mapping[str, Any]) -> Any:
@@ -116,7 +108,15 @@ class Expression:
             except Exception:
                 return None
         if self._simple and _shares_run(warnings, self.limits):
-            return _in_run(lambda: fn(scope))
+            try:  # _guarded's failure handling without a new run: the per-cell path of DMN tables
+                return fn(scope)
+            except LimitExceeded as error:
+                warn(str(error))
+            except RecursionError:
+                warn("evaluation nested too deeply")
+            except Exception as error:
+                warn(f"internal error: {type(error).__name__}: {error}")
+            return None
         return _guarded(lambda: fn(scope), self.limits, warnings, False)
 
     def __repr__(self) -> str:
@@ -193,8 +193,23 @@ class UnaryTests:
             return self._negated
 
         if self._simple and _shares_run(warnings, self.limits):
-            return _in_run(run) is True
+            return self._in_shared_run(tests, input_value, scope)
         return _guarded(run, self.limits, warnings, False) is True
+
+    def _in_shared_run(self, tests: list[Test], input_value: Any, scope: Any) -> bool:
+        """The tests inside an open :class:`shared_run`, with :func:`_guarded`'s failure handling."""
+        try:
+            for test in tests:
+                if test(input_value, scope) is True:
+                    return not self._negated
+            return self._negated
+        except LimitExceeded as error:
+            warn(str(error))
+        except RecursionError:
+            warn("evaluation nested too deeply")
+        except Exception as error:
+            warn(f"internal error: {type(error).__name__}: {error}")
+        return False
 
     def __repr__(self) -> str:
         return f"UnaryTests({self.text!r})"
