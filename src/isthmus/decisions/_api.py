@@ -17,7 +17,6 @@ from isthmus.feel import Expression, compile_expression, from_feel, to_feel
 from . import _model as m
 from ._dmn_xml import load_dmn
 from ._engine import DecisionEngine, DecisionResult
-from ._types import builtin_name
 
 _CONSTRUCTORS = {
     "date": "date(x)",
@@ -40,12 +39,12 @@ def _engine(models: ModelsArg) -> DecisionEngine:
 
 
 def _feel_inputs(engine: DecisionEngine, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    declared = engine.input_types
+    declared = engine.input_builtins
     converted: dict[str, Any] = {}
     for name, raw in inputs.items():
         value = to_feel(raw)
         if isinstance(value, str):
-            builtin = builtin_name(declared.get(name) or "")
+            builtin = declared.get(name)
             if builtin in _CONSTRUCTORS:
                 value = _constructor(builtin).evaluate({"x": value}, warnings=[])
         converted[name] = value

@@ -20,7 +20,7 @@ from . import _model as m
 from ._boxed import Evaluator, evaluate_expression, make_function
 from ._feel import Compiler
 from ._graph import Key, ModelSet
-from ._types import TypeSystem
+from ._types import TypeSystem, builtin_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +191,9 @@ class DecisionEngine:
         self.input_types: dict[str, str | None] = {
             e.name: e.type_ref for e in self.models.main.elements if isinstance(e, m.InputData)
         }
+        #: the FEEL built-in type each of them declares (None: not a built-in, or no typeRef)
+        self.input_builtins = {name: builtin_name(ref or "") for name, ref in self.input_types.items()}
+        self._found: dict[tuple[str, str | None], tuple[m.Definitions, m.DrgElement]] = {}
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)
@@ -210,7 +213,11 @@ class DecisionEngine:
 
         ``namespaced_inputs`` gives input data of imported models as ``(namespace, name)``.
         """
-        model, element = self.models.find(decision, namespace=namespace)
+        key = (decision, namespace)
+        found = self._found.get(key)
+        if found is None:  # the models never change: a name found once is found for good
+            found = self._found[key] = self.models.find(decision, namespace=namespace)
+        model, element = found
         if isinstance(element, m.DecisionService):
             return self.invoke_service(element.id, inputs, namespace=model.namespace)
         if isinstance(element, m.InputData):

@@ -115,6 +115,7 @@ class Definition:
     #: whether any converging inclusive gateway exists (else the walk never looks for one)
     inclusive_joins: bool = field(init=False)
     _reach: dict[str, frozenset[str]] = field(init=False)
+    _starts: dict[tuple[str, EventKind], tuple[ProcessSpec, NodeSpec]] = field(init=False)
     _feel: dict[str, Expression] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +139,7 @@ class Definition:
             n.kind is NodeKind.INCLUSIVE_GATEWAY and len(n.incoming) > 1 for n in self.nodes.values()
         )
         self._reach = {}
+        self._starts = {}
         self._feel = {}
 
     def _step(self, node: NodeSpec) -> Step:
@@ -171,6 +173,13 @@ class Definition:
             raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
 
     def start_event(self, scope: ProcessSpec, event: EventKind = EventKind.NONE) -> NodeSpec:
+        key = (scope.id, event)
+        found = self._starts.get(key)
+        if found is None or found[0] is not scope:
+            found = self._starts[key] = (scope, self._start_event(scope, event))
+        return found[1]
+
+    def _start_event(self, scope: ProcessSpec, event: EventKind) -> NodeSpec:
         for node in scope.start_events():
             kind = node.event.kind if node.event else EventKind.NONE
             if kind is event or (event is EventKind.NONE and kind is EventKind.TIMER):

@@ -63,7 +63,8 @@ class Interpreter:
         self.state.variables.update(variables)
         start = self.d.start_event(self.d.process, event)
         self.state.tokens.append(Token(self.state.new_id(), start.id))
-        _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
+        if self.d.event_subprocesses:
+            _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
         self.run()
 
     def complete(self, token_id: int, variables: Mapping[str, Any], activation: int | None = None) -> None:
@@ -255,6 +256,9 @@ class Interpreter:
 
     def apply_outputs(self, token: Token, node: NodeSpec, result: Mapping[str, Any]) -> None:
         if not node.props.outputs:
+            if token.scope == ROOT_SCOPE:  # no scope can define the names: all go on the instance
+                self.state.variables.update(result)
+                return
             for name, value in result.items():
                 self.set_variable(token, name, value)
             return
@@ -349,10 +353,10 @@ class Interpreter:
 
     def _parallel(self, token: Token, node: NodeSpec) -> None:
         if len(node.incoming) > 1:
-            token.wait = Wait.JOIN
+            token.wait = JOIN
             arrived: dict[str | None, Token] = {token.flow: token}
             for other in self.state.tokens:
-                if other.node == node.id and other.scope == token.scope and other.wait is Wait.JOIN:
+                if other.wait is JOIN and other.node == node.id and other.scope == token.scope:
                     arrived.setdefault(other.flow, other)
             if any(flow not in arrived for flow in node.incoming):
                 return
@@ -368,7 +372,7 @@ class Interpreter:
 
 
 GATEWAYS = frozenset(k for k in NodeKind if k.is_gateway)
-READY = Wait.READY
+READY, JOIN = Wait.READY, Wait.JOIN
 _USER_TASK = NodeKind.USER_TASK.value
 
 # One table for every instance: building it per step cost more than some steps themselves. Keyed

@@ -191,9 +191,12 @@ def state_to_json(state: InstanceState) -> str:
     raw = state.dump()
     if orjson is not None:
         try:
-            return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
+            return orjson.dumps(raw).decode()
         except TypeError:
-            pass
+            try:  # the slower mode, for variables with keys that are not text (as json writes them)
+                return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
+            except TypeError:
+                pass
     return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
 
 
