@@ -169,6 +169,9 @@ class Interpreter:
             flows = step.uncontrolled
             if flows is None:
                 flows = self.enabled_flows(token, node)
+        if len(flows) == 1:  # the common case of move(), inline
+            token.node, token.flow, token.wait, token.child = self.d.targets[flows[0]], flows[0], READY, None
+            return
         self.move(token, node, flows)
 
     def move(self, token: Token, node: NodeSpec, flows: tuple[str, ...]) -> None:
