@@ -86,8 +86,11 @@ class _Run:
             value = self.inputs.get(element.name, self.inputs.get(element.id, _MISSING))
         if value is _MISSING:
             value = self.inputs.get(element.name)
+        type_ref = element.type_ref
+        if not type_ref or value.__class__ is self.engine.types.plain_class(type_ref, model.namespace):
+            return value  # what Evaluator.coerce would find, without building one
         ev = self.evaluator(model.namespace)
-        return ev.coerce(value, element.type_ref, f"input data {element.name!r}")
+        return ev.coerce(value, type_ref, f"input data {element.name!r}")
 
     def _decision(self, model: m.Definitions, decision: m.Decision) -> Any:
         scope = self.scope(

@@ -84,6 +84,9 @@ def _plan(table: m.DecisionTable, names: frozenset[str], host: TableHost) -> _Pl
 
 
 _Input = tuple[m.InputClause, Any, Any, str]
+#: single-hit policies that return a lone matched row shaped and nothing else (PRIORITY ranks it first,
+#: which may evaluate output values)
+_ONE_ROW_AS_IS = (m.HitPolicy.UNIQUE, m.HitPolicy.ANY, m.HitPolicy.FIRST)
 _Output = tuple[m.OutputClause, str, Any, Any, str]
 
 
@@ -92,7 +95,7 @@ class _Plan:
     the ``-`` entries dropped, so evaluating is a walk over closures (DMN 1.5 §8.3 semantics, in
     the order :func:`_evaluate_cells` evaluates them: inputs, every rule, the matched outputs)."""
 
-    __slots__ = ("inputs", "ok", "rules", "table")
+    __slots__ = ("inputs", "names", "ok", "rules", "table")
 
     def __init__(
         self,
@@ -104,6 +107,7 @@ class _Plan:
         compile_cells: bool = True,
     ) -> None:
         self.table = table
+        self.names = tuple(clause.name or f"output{i + 1}" for i, clause in enumerate(table.outputs))
         # rows of the wrong width (zip(strict=True) fails mid-evaluation) keep the cell-by-cell path
         self.ok = compile_cells and all(
             len(r.input_entries) == len(table.inputs) and len(r.output_entries) == len(table.outputs)
@@ -176,6 +180,9 @@ class _Plan:
         if not matched:
             return _no_match(self.table, scope, host)
         rows = [self._row(outputs, scope, host) for _, outputs in matched]
+        if len(rows) == 1 and self.table.hit_policy in _ONE_ROW_AS_IS:
+            row = rows[0]  # what _apply_policy does with one row under these policies
+            return row[0] if len(row) == 1 else dict(zip(self.names, row, strict=True))
         return _apply_policy(self.table, rows, scope, host)
 
     @staticmethod

@@ -129,7 +129,10 @@ class InstanceState:
             "key": self.definition_key,
             "ver": self.definition_version,
             "vars": self.variables,
-            "tokens": [t.dump() for t in self.tokens],
+            # Token.dump inlined: this runs at every wait of every instance
+            "tokens": [
+                [t.id, t.node, t.scope, t.wait._value_, t.flow, t.activation, t.child] for t in self.tokens
+            ],
             "done": self.completed,
             "status": self.status._value_,
             "next": self.next_id,
@@ -164,12 +167,13 @@ def load_state(raw: dict[str, Any]) -> InstanceState:
         raw = MIGRATIONS[version](raw)
         version += 1
     scopes = [Scope.load(s) for s in raw["scopes"]] if "scopes" in raw else []
-    load = Token.load
+    waits = _WAITS
     return InstanceState(
         raw["key"],
         raw["ver"],
         raw["vars"],
-        [load(t) for t in raw["tokens"]],
+        # Token.load inlined: this runs at every wait of every instance
+        [Token(t[0], t[1], t[2], waits.get(t[3]) or Wait(t[3]), t[4], t[5], t[6]) for t in raw["tokens"]],
         {s.id: s for s in scopes},
         raw["done"],
         _STATUSES.get(raw["status"]) or InstanceStatus(raw["status"]),
