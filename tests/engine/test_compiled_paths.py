@@ -145,6 +145,17 @@ def test_each_step_says_what_its_node_says() -> None:
             definition.flows[f].condition is not None for f in node.outgoing
         )
         assert step.uncontrolled == (None if conditional else node.outgoing)
+    actions = {node_id: step.action for node_id, step in definition.steps.items()}
+    assert {n for n, a in actions.items() if a == "pass"} == {
+        "order_received",
+        "stock_check_late",
+        "escalation_sent",
+        "order_done",
+        "approved",
+        "fork",
+    }
+    assert actions["join"] == "parallel_gateway"
+    assert actions["which_approver"] == "exclusive_gateway"
     assert definition.steps["which_approver"].uncontrolled is None
     assert definition.steps["fork"].uncontrolled == ("f_notify", "f_reserve")
     assert definition.steps["check_stock"].timers

@@ -101,7 +101,8 @@ class _Run:
         ev = self.evaluator(model.namespace)
         ev.current = decision.name
         value = evaluate_expression(decision.expression, scope, ev)
-        value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
+        if decision.type_ref:
+            value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
         self.results[self.qualified(model, decision.name)] = value
         return value
 

@@ -80,17 +80,38 @@ class Step:
     ``started``/``completed`` are the node's history lines (shared: effects are immutable);
     ``uncontrolled`` is the node's outgoing flows when none is conditional or default (a token
     simply takes them all), else None; ``kind`` is the node kind's text (cheaper to hash than the
-    enum member).
+    enum member); ``action`` is what the interpreter runs for the node: the kind's text, or
+    ``pass`` when all the node does is let the token leave (a none start or end event, a plain
+    task, a gateway that neither chooses nor joins).
     """
 
     node: NodeSpec
     kind: str
+    action: str
     gateway: bool
     multi: bool
     timers: bool
     uncontrolled: tuple[str, ...] | None
     started: HistoryEvent
     completed: HistoryEvent
+
+
+PASS = "pass"
+_LEAVING = (NodeKind.START_EVENT, NodeKind.TASK, NodeKind.MANUAL_TASK, NodeKind.BOUNDARY_EVENT)
+
+
+def _only_leaves(node: NodeSpec, uncontrolled: tuple[str, ...] | None) -> bool:
+    """Whether the interpreter's handler for ``node`` comes down to ``leave(token, node)``."""
+    kind = node.kind
+    if kind in _LEAVING:
+        return True
+    if kind is NodeKind.END_EVENT:
+        return node.event is None or node.event.kind in (EventKind.NONE, EventKind.MESSAGE)
+    if kind is NodeKind.EXCLUSIVE_GATEWAY:
+        return len(node.outgoing) <= 1
+    if kind is NodeKind.PARALLEL_GATEWAY:  # a fork: leave() takes all outgoing flows, as it does
+        return len(node.incoming) <= 1 and uncontrolled == node.outgoing
+    return False
 
 
 @dataclass(slots=True)
@@ -149,13 +170,15 @@ class Definition:
         timers = any(
             b.event is not None and b.event.kind is EventKind.TIMER for b in self.boundaries.get(node.id, ())
         )
+        uncontrolled = None if conditional else node.outgoing
         return Step(
             node,
             node.kind.value,
+            PASS if _only_leaves(node, uncontrolled) else node.kind.value,
             node.kind.is_gateway,
             node.multi_instance is not None,
             timers,
-            None if conditional else node.outgoing,
+            uncontrolled,
             HistoryEvent(node.id, node.label, "start", None),
             HistoryEvent(node.id, node.label, "complete", None),
         )

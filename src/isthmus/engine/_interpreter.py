@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from isthmus.engine import _events, _multi
-from isthmus.engine._definition import Definition, EngineModelError
+from isthmus.engine._definition import PASS, Definition, EngineModelError
 from isthmus.engine._effects import (
     Effect,
     EngineIncident,
@@ -39,6 +39,8 @@ class DecisionPort(Protocol):
 
 class Interpreter:
     """One step of one instance. ``effects`` collects what the caller must carry out."""
+
+    __slots__ = ("actor", "d", "decisions", "effects", "now", "state")
 
     def __init__(
         self,
@@ -73,7 +75,10 @@ class Interpreter:
         node = self.d.node(token.node)
         if token.wait is Wait.TASK:
             self.effects.append(TaskClosed(token.id, node.id, cancelled=False))
-        self.apply_outputs(token, node, variables)
+        if token.scope == ROOT_SCOPE and not node.props.outputs:
+            self.state.variables.update(variables)  # apply_outputs, its common case inline
+        else:
+            self.apply_outputs(token, node, variables)
         self.leave(token, node)
         self.run()
 
@@ -151,7 +156,7 @@ class Interpreter:
             return
         if not step.gateway:
             self.effects.append(step.started)
-        DISPATCH[step.kind](self, token, node)
+        DISPATCH[step.action](self, token, node)
 
     def leave(self, token: Token, node: NodeSpec, flows: tuple[str, ...] | None = None) -> None:
         """Complete ``node`` and move ``token`` along ``flows`` (default: the enabled outgoing flows)."""
@@ -381,6 +386,7 @@ _USER_TASK = NodeKind.USER_TASK.value
 # One table for every instance: building it per step cost more than some steps themselves. Keyed
 # by the kind's text: hashing a str is a C call, hashing an enum member a Python one.
 DISPATCH: dict[str, Callable[[Interpreter, Token, NodeSpec], None]] = {
+    PASS: Interpreter.leave,  # a node whose handler would only call leave(token, node)
     NodeKind.START_EVENT.value: Interpreter._pass,
     NodeKind.END_EVENT.value: lambda w, t, n: _events.end(w, t, n),
     NodeKind.TASK.value: Interpreter._pass,

@@ -166,7 +166,7 @@ def load_state(raw: dict[str, Any]) -> InstanceState:
     while version < SCHEMA_VERSION:
         raw = MIGRATIONS[version](raw)
         version += 1
-    scopes = [Scope.load(s) for s in raw["scopes"]] if "scopes" in raw else []
+    scopes = {s.id: s for s in map(Scope.load, raw["scopes"])} if "scopes" in raw else {}
     waits = _WAITS
     return InstanceState(
         raw["key"],
@@ -174,7 +174,7 @@ def load_state(raw: dict[str, Any]) -> InstanceState:
         raw["vars"],
         # Token.load inlined: this runs at every wait of every instance
         [Token(t[0], t[1], t[2], waits.get(t[3]) or Wait(t[3]), t[4], t[5], t[6]) for t in raw["tokens"]],
-        {s.id: s for s in scopes},
+        scopes,
         raw["done"],
         _STATUSES.get(raw["status"]) or InstanceStatus(raw["status"]),
         raw["next"],
