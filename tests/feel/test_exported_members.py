@@ -23,6 +23,7 @@ def test_the_facade_exports_exactly_the_documented_names() -> None:
         "conforms",
         "feel_type_of",
         "from_feel",
+        "shared_run",
         "to_feel",
         "to_string",
     }

@@ -8,15 +8,15 @@ constructor — JSON has no date type, and a person typing ``"2024-05-01"`` mean
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from isthmus.feel import compile_expression, from_feel, to_feel
+from isthmus.feel import Expression, compile_expression, from_feel, to_feel
 
 from . import _model as m
 from ._dmn_xml import load_dmn
 from ._engine import DecisionEngine, DecisionResult
-from ._types import builtin_name
 
 _CONSTRUCTORS = {
     "date": "date(x)",
@@ -39,16 +39,21 @@ def _engine(models: ModelsArg) -> DecisionEngine:
 
 
 def _feel_inputs(engine: DecisionEngine, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    main = engine.models.main
-    declared = {e.name: e.type_ref for e in main.elements if isinstance(e, m.InputData)}
+    declared = engine.input_builtins
     converted: dict[str, Any] = {}
     for name, raw in inputs.items():
         value = to_feel(raw)
-        builtin = builtin_name(declared.get(name) or "")
-        if isinstance(value, str) and builtin in _CONSTRUCTORS:
-            value = compile_expression(_CONSTRUCTORS[builtin]).evaluate({"x": value}, warnings=[])
+        if isinstance(value, str):
+            builtin = declared.get(name)
+            if builtin in _CONSTRUCTORS:
+                value = _constructor(builtin).evaluate({"x": value}, warnings=[])
         converted[name] = value
     return converted
+
+
+@lru_cache(maxsize=len(_CONSTRUCTORS))
+def _constructor(builtin: str) -> Expression:
+    return compile_expression(_CONSTRUCTORS[builtin])
 
 
 def evaluate(models: ModelsArg, decision: str, inputs: Mapping[str, Any]) -> DecisionResult:

@@ -51,11 +51,13 @@ class Evaluator:
 
     # -- TableHost ------------------------------------------------------------------------------
 
-    def feel(self, text: str, scope: Mapping[str, Any]) -> Any:
-        return self.compiler.evaluate(text, scope, self.warnings, self.namespace)
+    def feel(self, text: str, scope: Mapping[str, Any], names: frozenset[str] | None = None) -> Any:
+        return self.compiler.evaluate(text, scope, self.warnings, self.namespace, names)
 
-    def matches(self, text: str, value: Any, scope: Mapping[str, Any]) -> bool:
-        return self.compiler.matches(text, value, scope, self.warnings, self.namespace)
+    def matches(
+        self, text: str, value: Any, scope: Mapping[str, Any], names: frozenset[str] | None = None
+    ) -> bool:
+        return self.compiler.matches(text, value, scope, self.warnings, self.namespace, names)
 
     def resolve(self, type_ref: str | None) -> ResolvedType:
         return self.types.resolve(type_ref, self.namespace)
@@ -63,6 +65,8 @@ class Evaluator:
     def coerce(self, value: Any, type_ref: str | None, what: str) -> Any:
         if not type_ref:
             return value
+        if value.__class__ is self.types.plain_class(type_ref, self.namespace):
+            return value  # a Decimal declared number, a str declared string …: nothing to check
         return self.types.coerce(value, self.resolve(type_ref), self.warnings, what)
 
     def conform(self, value: Any, type_ref: str | None) -> tuple[bool, Any]:

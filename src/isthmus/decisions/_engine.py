@@ -20,7 +20,7 @@ from . import _model as m
 from ._boxed import Evaluator, evaluate_expression, make_function
 from ._feel import Compiler
 from ._graph import Key, ModelSet
-from ._types import TypeSystem
+from ._types import TypeSystem, builtin_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +86,11 @@ class _Run:
             value = self.inputs.get(element.name, self.inputs.get(element.id, _MISSING))
         if value is _MISSING:
             value = self.inputs.get(element.name)
+        type_ref = element.type_ref
+        if not type_ref or value.__class__ is self.engine.types.plain_class(type_ref, model.namespace):
+            return value  # what Evaluator.coerce would find, without building one
         ev = self.evaluator(model.namespace)
-        return ev.coerce(value, element.type_ref, f"input data {element.name!r}")
+        return ev.coerce(value, type_ref, f"input data {element.name!r}")
 
     def _decision(self, model: m.Definitions, decision: m.Decision) -> Any:
         scope = self.scope(
@@ -98,13 +101,14 @@ class _Run:
         ev = self.evaluator(model.namespace)
         ev.current = decision.name
         value = evaluate_expression(decision.expression, scope, ev)
-        value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
+        if decision.type_ref:
+            value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
         self.results[self.qualified(model, decision.name)] = value
         return value
 
     def _undeclared(self) -> dict[str, Any]:
         """Inputs that name no input data: Camunda-style models read them as plain variables."""
-        declared = {e.name for e in self.engine.models.main.elements if isinstance(e, m.InputData)}
+        declared = self.engine.input_types
         return {k: v for k, v in self.inputs.items() if k not in declared}
 
     def qualified(self, model: m.Definitions, name: str) -> str:
@@ -187,6 +191,13 @@ class DecisionEngine:
         self.types = TypeSystem(self.models.by_namespace, self.compiler)
         for namespace, model in self.models.by_namespace.items():
             self.compiler.set_types(namespace, self.types.table(model))
+        #: the main model's input data by name, with their typeRefs (the models never change)
+        self.input_types: dict[str, str | None] = {
+            e.name: e.type_ref for e in self.models.main.elements if isinstance(e, m.InputData)
+        }
+        #: the FEEL built-in type each of them declares (None: not a built-in, or no typeRef)
+        self.input_builtins = {name: builtin_name(ref or "") for name, ref in self.input_types.items()}
+        self._found: dict[tuple[str, str | None], tuple[m.Definitions, m.DrgElement]] = {}
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)
@@ -206,7 +217,11 @@ class DecisionEngine:
 
         ``namespaced_inputs`` gives input data of imported models as ``(namespace, name)``.
         """
-        model, element = self.models.find(decision, namespace=namespace)
+        key = (decision, namespace)
+        found = self._found.get(key)
+        if found is None:  # the models never change: a name found once is found for good
+            found = self._found[key] = self.models.find(decision, namespace=namespace)
+        model, element = found
         if isinstance(element, m.DecisionService):
             return self.invoke_service(element.id, inputs, namespace=model.namespace)
         if isinstance(element, m.InputData):

@@ -31,14 +31,15 @@ class Compiler:
         self._expressions: dict[tuple[str, frozenset[str], str], Any] = {}
         self._tests: dict[tuple[str, frozenset[str], str], Any] = {}
         self._types: dict[str, TypeTable] = {}
+        #: decision tables compiled per set of scope names (see ``_tables._Plan``)
+        self.plans: dict[tuple[int, frozenset[str], str], Any] = {}
 
     def set_types(self, namespace: str, table: TypeTable) -> None:
         """The item definitions ``instance of`` may name in texts of the model ``namespace``."""
         self._types[namespace] = table
 
-    def evaluate(self, text: str, scope: Mapping[str, Any], warnings: list[str], namespace: str = "") -> Any:
-        """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning."""
-        names = _names(scope)
+    def expression(self, text: str, names: frozenset[str], namespace: str = "") -> Any:
+        """The compiled expression of ``text`` for a scope holding ``names`` (or a failure marker)."""
         key = (text, names, namespace)
         compiled = self._expressions.get(key)
         if compiled is None:
@@ -48,20 +49,10 @@ class Compiler:
             except FeelSyntaxError as exc:
                 compiled = _Failed(text, str(exc))
             self._expressions[key] = compiled
-        if isinstance(compiled, _Failed):
-            warnings.append(compiled.message)
-            return None
-        try:
-            return compiled.evaluate(scope, warnings=warnings)
-        except Exception as exc:
-            warnings.append(f"FEEL error in {text!r}: {exc}")
-            return None
+        return compiled
 
-    def matches(
-        self, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str], namespace: str = ""
-    ) -> bool:
-        """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
-        names = _names(scope)
+    def tests(self, text: str, names: frozenset[str], namespace: str = "") -> Any:
+        """The compiled unary tests of ``text`` for a scope holding ``names`` (or a failure marker)."""
         key = (text, names, namespace)
         compiled = self._tests.get(key)
         if compiled is None:
@@ -71,14 +62,58 @@ class Compiler:
             except FeelSyntaxError as exc:
                 compiled = _Failed(text, str(exc))
             self._tests[key] = compiled
-        if isinstance(compiled, _Failed):
-            warnings.append(compiled.message)
-            return False
-        try:
-            return compiled.matches(value, scope, warnings=warnings) is True
-        except Exception as exc:
-            warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
-            return False
+        return compiled
+
+    def evaluate(
+        self,
+        text: str,
+        scope: Mapping[str, Any],
+        warnings: list[str],
+        namespace: str = "",
+        names: frozenset[str] | None = None,
+    ) -> Any:
+        """Evaluate FEEL ``text`` against ``scope``; errors become null plus a warning.
+
+        ``names`` is ``scope_names(scope)`` when the caller already has it."""
+        compiled = self.expression(text, _names(scope) if names is None else names, namespace)
+        return run_expression(compiled, text, scope, warnings)
+
+    def matches(
+        self,
+        text: str,
+        value: Any,
+        scope: Mapping[str, Any],
+        warnings: list[str],
+        namespace: str = "",
+        names: frozenset[str] | None = None,
+    ) -> bool:
+        """Whether ``value`` satisfies the unary tests ``text`` (a decision table cell)."""
+        compiled = self.tests(text, _names(scope) if names is None else names, namespace)
+        return run_tests(compiled, text, value, scope, warnings)
+
+
+def run_expression(compiled: Any, text: str, scope: Mapping[str, Any], warnings: list[str]) -> Any:
+    """Evaluate what :meth:`Compiler.expression` gave; errors become null plus a warning."""
+    if isinstance(compiled, _Failed):
+        warnings.append(compiled.message)
+        return None
+    try:
+        return compiled.evaluate(scope, warnings=warnings)
+    except Exception as exc:
+        warnings.append(f"FEEL error in {text!r}: {exc}")
+        return None
+
+
+def run_tests(compiled: Any, text: str, value: Any, scope: Mapping[str, Any], warnings: list[str]) -> bool:
+    """Apply what :meth:`Compiler.tests` gave to ``value``; errors are a warning and no match."""
+    if isinstance(compiled, _Failed):
+        warnings.append(compiled.message)
+        return False
+    try:
+        return compiled.matches(value, scope, warnings=warnings) is True
+    except Exception as exc:
+        warnings.append(f"FEEL error in unary tests {text!r}: {exc}")
+        return False
 
 
 _MAX_CACHED = 20_000
@@ -90,10 +125,16 @@ def _bound(cache: dict[Any, Any]) -> None:
         cache.clear()
 
 
+def scope_names(scope: Mapping[str, Any]) -> frozenset[str]:
+    """The names FEEL texts evaluated in ``scope`` are parsed with (the compile cache key)."""
+    return _names(scope)
+
+
 def _names(scope: Mapping[str, Any]) -> frozenset[str]:
     names = set(scope)
     for value in scope.values():
-        names.update(_inner_names(value, depth=3))
+        if isinstance(value, dict):
+            names.update(_inner_names(value, depth=3))
     return frozenset(names)
 
 

@@ -13,17 +13,24 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from isthmus.feel import shared_run
+
 from . import _model as m
+from ._feel import Compiler, run_expression, run_tests, scope_names
 
 
 class TableHost(Protocol):
     """What a table needs from the engine: FEEL evaluation, unary tests, typing, bookkeeping."""
 
     warnings: list[str]
+    compiler: Compiler
+    namespace: str
 
-    def feel(self, text: str, scope: Mapping[str, Any]) -> Any: ...
+    def feel(self, text: str, scope: Mapping[str, Any], names: frozenset[str] | None = None) -> Any: ...
 
-    def matches(self, text: str, value: Any, scope: Mapping[str, Any]) -> bool: ...
+    def matches(
+        self, text: str, value: Any, scope: Mapping[str, Any], names: frozenset[str] | None = None
+    ) -> bool: ...
 
     def coerce(self, value: Any, type_ref: str | None, what: str) -> Any: ...
 
@@ -36,57 +43,220 @@ class _Violation(Exception):
 
 def evaluate_table(table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost) -> Any:
     """Evaluate ``table`` in ``scope``; errors become a warning and a null result."""
+    # every cell is evaluated against this one scope: its names (the compile-cache key) are
+    # worked out once, the cells are compiled once per table and set of names (the plan), and
+    # one FEEL evaluation is opened for all of them
+    names = scope_names(scope)
+    plan = _plan(table, names, host)
     try:
-        values = [_input_value(clause, scope, host) for clause in table.inputs]
-        matched = [rule for rule in table.rules if _rule_matches(rule, values, table, scope, host)]
-        host.record_matches([rule.id for rule in matched])
-        if not matched:
-            return _no_match(table, scope, host)
-        outputs = [_outputs(rule, table, scope, host) for rule in matched]
-        return _apply_policy(table, outputs, scope, host)
+        with shared_run(host.warnings):
+            if plan is None:
+                return _evaluate_cells(table, _Cells(scope, names, host), scope, host)
+            return plan.evaluate(scope, host)
     except _Violation as exc:
         host.warnings.append(f"decision table: {exc}; result is null")
         return None
 
 
-def _input_value(clause: m.InputClause, scope: Mapping[str, Any], host: TableHost) -> Any:
-    value = host.feel(clause.expression, scope)
-    if clause.type_ref:
-        value = host.coerce(value, clause.type_ref, f"input {clause.expression!r}")
-    values = clause.input_values
-    if values and values.strip() and value is not None and not host.matches(values, value, scope):
-        raise _Violation(f"input {clause.expression!r} = {value!r} is not among {clause.input_values}")
-    return value
+def _evaluate_cells(table: m.DecisionTable, cells: _Cells, scope: Mapping[str, Any], host: TableHost) -> Any:
+    values = [cells.input_value(clause) for clause in table.inputs]
+    matched = [rule for rule in table.rules if cells.rule_matches(rule, values)]
+    host.record_matches([rule.id for rule in matched])
+    if not matched:
+        return _no_match(table, scope, host)
+    outputs = [cells.outputs(rule, table) for rule in matched]
+    return _apply_policy(table, outputs, scope, host)
 
 
-def _rule_matches(
-    rule: m.Rule, values: Sequence[Any], table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
-) -> bool:
-    for entry, value in zip(rule.input_entries, values, strict=True):
-        text = entry.strip()
-        if text in ("", "-"):
-            continue
-        if not host.matches(text, value, scope):
-            return False
-    return True
+def _plan(table: m.DecisionTable, names: frozenset[str], host: TableHost) -> _Plan | None:
+    key = (id(table), names, host.namespace)
+    plans = host.compiler.plans
+    plan = plans.get(key)
+    if plan is None or plan.table is not table:
+        if len(plans) >= 2_000:
+            plans.clear()
+        try:
+            plan = _Plan(table, names, host.compiler, host.namespace)
+        except Exception:  # a cell the compiler chokes on: let evaluation report it where it is met
+            plan = _Plan(table, names, host.compiler, host.namespace, compile_cells=False)
+        plans[key] = plan
+    return plan if plan.ok else None
 
 
-def _outputs(
-    rule: m.Rule, table: m.DecisionTable, scope: Mapping[str, Any], host: TableHost
-) -> tuple[Any, ...]:
-    return tuple(
-        _checked_output(clause, host.feel(text, scope) if text.strip() else None, scope, host)
-        for clause, text in zip(table.outputs, rule.output_entries, strict=True)
-    )
+_Input = tuple[m.InputClause, Any, Any, str]
+#: single-hit policies that return a lone matched row shaped and nothing else (PRIORITY ranks it first,
+#: which may evaluate output values)
+_ONE_ROW_AS_IS = (m.HitPolicy.UNIQUE, m.HitPolicy.ANY, m.HitPolicy.FIRST)
+_Output = tuple[m.OutputClause, str, Any, Any, str]
 
 
-def _checked_output(clause: m.OutputClause, value: Any, scope: Mapping[str, Any], host: TableHost) -> Any:
-    if clause.type_ref:
-        value = host.coerce(value, clause.type_ref, f"output {clause.name or ''}".strip())
-    values = clause.output_values
-    if values and values.strip() and value is not None and not host.matches(values, value, scope):
-        raise _Violation(f"output {value!r} is not among {values}")
-    return value
+class _Plan:
+    """A decision table compiled for one set of scope names: every cell's compiled FEEL in place,
+    the ``-`` entries dropped, so evaluating is a walk over closures (DMN 1.5 §8.3 semantics, in
+    the order :func:`_evaluate_cells` evaluates them: inputs, every rule, the matched outputs)."""
+
+    __slots__ = ("inputs", "names", "ok", "rules", "table")
+
+    def __init__(
+        self,
+        table: m.DecisionTable,
+        names: frozenset[str],
+        compiler: Compiler,
+        namespace: str,
+        *,
+        compile_cells: bool = True,
+    ) -> None:
+        self.table = table
+        self.names = tuple(clause.name or f"output{i + 1}" for i, clause in enumerate(table.outputs))
+        # rows of the wrong width (zip(strict=True) fails mid-evaluation) keep the cell-by-cell path
+        self.ok = compile_cells and all(
+            len(r.input_entries) == len(table.inputs) and len(r.output_entries) == len(table.outputs)
+            for r in table.rules
+        )
+        if not self.ok:
+            self.inputs: list[_Input] = []
+            self.rules: list[tuple[m.Rule, tuple[tuple[int, str, Any], ...], tuple[_Output, ...]]] = []
+            return
+
+        def allowed(text: str | None) -> Any:
+            return compiler.tests(text, names, namespace) if text and text.strip() else None
+
+        self.inputs = [
+            (
+                clause,
+                compiler.expression(clause.expression, names, namespace),
+                allowed(clause.input_values),
+                f"input {clause.expression!r}",
+            )
+            for clause in table.inputs
+        ]
+        outputs_of = [
+            (clause, allowed(clause.output_values), f"output {clause.name or ''}".strip())
+            for clause in table.outputs
+        ]
+        self.rules = []
+        for rule in table.rules:
+            tests = tuple(
+                (i, text, compiler.tests(text, names, namespace))
+                for i, text in enumerate(e.strip() for e in rule.input_entries)
+                if text not in ("", "-")
+            )
+            outputs = tuple(
+                (
+                    clause,
+                    text,
+                    compiler.expression(text, names, namespace) if text.strip() else None,
+                    ok,
+                    what,
+                )
+                for (clause, ok, what), text in zip(outputs_of, rule.output_entries, strict=True)
+            )
+            self.rules.append((rule, tests, outputs))
+
+    def evaluate(self, scope: Mapping[str, Any], host: TableHost) -> Any:
+        warnings = host.warnings
+        values = []
+        for clause, compiled, allowed, what in self.inputs:
+            value = run_expression(compiled, clause.expression, scope, warnings)
+            if clause.type_ref:
+                value = host.coerce(value, clause.type_ref, what)
+            if (
+                allowed is not None
+                and value is not None
+                and not run_tests(allowed, clause.input_values or "", value, scope, warnings)
+            ):
+                raise _Violation(
+                    f"input {clause.expression!r} = {value!r} is not among {clause.input_values}"
+                )
+            values.append(value)
+        matched = []
+        for rule, tests, outputs in self.rules:
+            for index, text, compiled in tests:
+                if not run_tests(compiled, text, values[index], scope, warnings):
+                    break
+            else:
+                matched.append((rule, outputs))
+        host.record_matches([rule.id for rule, _ in matched])
+        if not matched:
+            return _no_match(self.table, scope, host)
+        rows = [self._row(outputs, scope, host) for _, outputs in matched]
+        if len(rows) == 1 and self.table.hit_policy in _ONE_ROW_AS_IS:
+            row = rows[0]  # what _apply_policy does with one row under these policies
+            return row[0] if len(row) == 1 else dict(zip(self.names, row, strict=True))
+        return _apply_policy(self.table, rows, scope, host)
+
+    @staticmethod
+    def _row(outputs: tuple[_Output, ...], scope: Mapping[str, Any], host: TableHost) -> tuple[Any, ...]:
+        row = []
+        for clause, text, compiled, allowed, what in outputs:
+            value = None if compiled is None else run_expression(compiled, text, scope, host.warnings)
+            if clause.type_ref:
+                value = host.coerce(value, clause.type_ref, what)
+            if (
+                allowed is not None
+                and value is not None
+                and not run_tests(allowed, clause.output_values or "", value, scope, host.warnings)
+            ):
+                raise _Violation(f"output {value!r} is not among {clause.output_values}")
+            row.append(value)
+        return tuple(row)
+
+
+class _Cells:
+    """The cells of one table evaluated against one scope."""
+
+    __slots__ = ("host", "names", "scope")
+
+    def __init__(self, scope: Mapping[str, Any], names: frozenset[str], host: TableHost) -> None:
+        self.scope = scope
+        self.names = names
+        self.host = host
+
+    def input_value(self, clause: m.InputClause) -> Any:
+        host = self.host
+        value = host.feel(clause.expression, self.scope, self.names)
+        if clause.type_ref:
+            value = host.coerce(value, clause.type_ref, f"input {clause.expression!r}")
+        values = clause.input_values
+        if (
+            values
+            and values.strip()
+            and value is not None
+            and not host.matches(values, value, self.scope, self.names)
+        ):
+            raise _Violation(f"input {clause.expression!r} = {value!r} is not among {clause.input_values}")
+        return value
+
+    def rule_matches(self, rule: m.Rule, values: Sequence[Any]) -> bool:
+        host, scope, names = self.host, self.scope, self.names
+        for entry, value in zip(rule.input_entries, values, strict=True):
+            text = entry.strip()
+            if text in ("", "-"):
+                continue
+            if not host.matches(text, value, scope, names):
+                return False
+        return True
+
+    def outputs(self, rule: m.Rule, table: m.DecisionTable) -> tuple[Any, ...]:
+        host, scope, names = self.host, self.scope, self.names
+        return tuple(
+            self.checked_output(clause, host.feel(text, scope, names) if text.strip() else None)
+            for clause, text in zip(table.outputs, rule.output_entries, strict=True)
+        )
+
+    def checked_output(self, clause: m.OutputClause, value: Any) -> Any:
+        host = self.host
+        if clause.type_ref:
+            value = host.coerce(value, clause.type_ref, f"output {clause.name or ''}".strip())
+        values = clause.output_values
+        if (
+            values
+            and values.strip()
+            and value is not None
+            and not host.matches(values, value, self.scope, self.names)
+        ):
+            raise _Violation(f"output {value!r} is not among {values}")
+        return value
 
 
 def _shape(table: m.DecisionTable, row: tuple[Any, ...]) -> Any:

@@ -59,6 +59,11 @@ _BUILTINS: dict[str, Callable[[Any], bool]] = {
 }
 
 
+# a value of exactly this class conforms to the bare built-in type (bool is not an int here: the
+# test is on the class itself, never isinstance)
+_PLAIN: dict[str, type] = {"number": Decimal, "string": str, "boolean": bool}
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedType:
     """A typeRef resolved against item definitions: what the engine checks a value against."""
@@ -97,6 +102,28 @@ class TypeSystem:
         self._models = models
         self._compiler = compiler
         self._cache: dict[tuple[str, str], ResolvedType] = {}
+        self._plain: dict[tuple[str, str], type | None] = {}
+
+    def plain_class(self, type_ref: str, namespace: str) -> type | None:
+        """The one class whose values conform to ``type_ref`` as they are, when the type is a bare
+        ``number`` (Decimal), ``string`` or ``boolean``: no base, no constraints, no conversion."""
+        key = (namespace, type_ref)
+        try:
+            return self._plain[key]
+        except KeyError:
+            pass
+        resolved = self.resolve(type_ref, namespace)
+        found = (
+            _PLAIN.get(resolved.builtin or "")
+            if resolved.base is None
+            and resolved.element is None
+            and resolved.components is None
+            and not (resolved.allowed_values and resolved.allowed_values.strip())
+            and not (resolved.type_constraint and resolved.type_constraint.strip())
+            else None
+        )
+        self._plain[key] = found
+        return found
 
     def resolve(self, type_ref: str | None, namespace: str) -> ResolvedType:
         if not type_ref:

@@ -67,6 +67,8 @@ from isthmus.engine._state import (
     Token,
     Wait,
     load_state,
+    state_from_json,
+    state_to_json,
 )
 
 __all__ = [
@@ -115,5 +117,7 @@ __all__ = [
     "process_starts",
     "start_at",
     "start_timer_due",
+    "state_from_json",
+    "state_to_json",
     "subscriptions",
 ]

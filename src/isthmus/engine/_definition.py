@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from isthmus.engine._effects import HistoryEvent
 from isthmus.feel import Expression, compile_expression, from_feel, to_feel
 from isthmus.models import EventKind, FlowSpec, NodeKind, NodeSpec, ProcessSpec, RefSpec
 
@@ -27,6 +29,7 @@ class EngineModelError(ValueError):
     """The model cannot be run as drawn (e.g. no start event, a condition that does not compile)."""
 
 
+@lru_cache(maxsize=1024)  # timers re-read the same few texts at every activation
 def parse_duration(text: str) -> timedelta:
     """An ISO 8601 duration; years and months count as 365 and 30 days (timers only need that)."""
     match = _DURATION.match(text.strip())
@@ -70,6 +73,47 @@ def parse_cycle(text: str) -> Cycle:
     return Cycle(int(count) if count else None, parse_duration(parts[-1]))
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What the interpreter looks up about a node at every move, resolved once per definition.
+
+    ``started``/``completed`` are the node's history lines (shared: effects are immutable);
+    ``uncontrolled`` is the node's outgoing flows when none is conditional or default (a token
+    simply takes them all), else None; ``kind`` is the node kind's text (cheaper to hash than the
+    enum member); ``action`` is what the interpreter runs for the node: the kind's text, or
+    ``pass`` when all the node does is let the token leave (a none start or end event, a plain
+    task, a gateway that neither chooses nor joins).
+    """
+
+    node: NodeSpec
+    kind: str
+    action: str
+    gateway: bool
+    multi: bool
+    timers: bool
+    uncontrolled: tuple[str, ...] | None
+    started: HistoryEvent
+    completed: HistoryEvent
+
+
+PASS = "pass"
+_LEAVING = (NodeKind.START_EVENT, NodeKind.TASK, NodeKind.MANUAL_TASK, NodeKind.BOUNDARY_EVENT)
+
+
+def _only_leaves(node: NodeSpec, uncontrolled: tuple[str, ...] | None) -> bool:
+    """Whether the interpreter's handler for ``node`` comes down to ``leave(token, node)``."""
+    kind = node.kind
+    if kind in _LEAVING:
+        return True
+    if kind is NodeKind.END_EVENT:
+        return node.event is None or node.event.kind in (EventKind.NONE, EventKind.MESSAGE)
+    if kind is NodeKind.EXCLUSIVE_GATEWAY:
+        return len(node.outgoing) <= 1
+    if kind is NodeKind.PARALLEL_GATEWAY:  # a fork: leave() takes all outgoing flows, as it does
+        return len(node.incoming) <= 1 and uncontrolled == node.outgoing
+    return False
+
+
 @dataclass(slots=True)
 class Definition:
     """What the interpreter needs of one deployed process version."""
@@ -86,7 +130,13 @@ class Definition:
     flows: dict[str, FlowSpec] = field(init=False)
     boundaries: dict[str, tuple[NodeSpec, ...]] = field(init=False)
     event_subprocesses: dict[str, tuple[NodeSpec, ...]] = field(init=False)
+    #: flow id -> target node id
+    targets: dict[str, str] = field(init=False)
+    steps: dict[str, Step] = field(init=False)
+    #: whether any converging inclusive gateway exists (else the walk never looks for one)
+    inclusive_joins: bool = field(init=False)
     _reach: dict[str, frozenset[str]] = field(init=False)
+    _starts: dict[tuple[str, EventKind], tuple[ProcessSpec, NodeSpec]] = field(init=False)
     _feel: dict[str, Expression] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +154,40 @@ class Definition:
             self.flows[flow.id] = flow
         self.boundaries = {k: tuple(v) for k, v in boundaries.items()}
         self.event_subprocesses = {k: tuple(v) for k, v in events.items()}
+        self.targets = {flow.id: flow.target for flow in self.flows.values()}
+        self.steps = {node.id: self._step(node) for node in self.nodes.values()}
+        self.inclusive_joins = any(
+            n.kind is NodeKind.INCLUSIVE_GATEWAY and len(n.incoming) > 1 for n in self.nodes.values()
+        )
         self._reach = {}
+        self._starts = {}
         self._feel = {}
+
+    def _step(self, node: NodeSpec) -> Step:
+        conditional = node.default_flow is not None or any(
+            self.flows[f].condition is not None for f in node.outgoing if f in self.flows
+        )
+        timers = any(
+            b.event is not None and b.event.kind is EventKind.TIMER for b in self.boundaries.get(node.id, ())
+        )
+        uncontrolled = None if conditional else node.outgoing
+        return Step(
+            node,
+            node.kind.value,
+            PASS if _only_leaves(node, uncontrolled) else node.kind.value,
+            node.kind.is_gateway,
+            node.multi_instance is not None,
+            timers,
+            uncontrolled,
+            HistoryEvent(node.id, node.label, "start", None),
+            HistoryEvent(node.id, node.label, "complete", None),
+        )
+
+    def step(self, node_id: str) -> Step:
+        try:
+            return self.steps[node_id]
+        except KeyError:
+            raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
 
     def node(self, node_id: str) -> NodeSpec:
         try:
@@ -114,6 +196,13 @@ class Definition:
             raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
 
     def start_event(self, scope: ProcessSpec, event: EventKind = EventKind.NONE) -> NodeSpec:
+        key = (scope.id, event)
+        found = self._starts.get(key)
+        if found is None or found[0] is not scope:
+            found = self._starts[key] = (scope, self._start_event(scope, event))
+        return found[1]
+
+    def _start_event(self, scope: ProcessSpec, event: EventKind) -> NodeSpec:
         for node in scope.start_events():
             kind = node.event.kind if node.event else EventKind.NONE
             if kind is event or (event is EventKind.NONE and kind is EventKind.TIMER):
@@ -166,10 +255,17 @@ class Definition:
         """Evaluate FEEL ``text`` on JSON ``context``; the result as JSON data."""
         # nobody reads evaluation warnings here: without a list, simple expressions take FEEL's
         # fast path (no evaluation context set up per call)
-        return from_feel(self.expression(text).evaluate(feel_context(context)))
+        return from_feel(self._evaluate(text, context))
 
     def is_true(self, text: str, context: Mapping[str, Any]) -> bool:
-        return self.evaluate(text, context) is True
+        return self._evaluate(text, context) is True  # from_feel keeps True as it is
+
+    def _evaluate(self, text: str, context: Mapping[str, Any]) -> Any:
+        # only the variables the text names are converted to FEEL values (a text cannot read a
+        # name it does not mention), not the whole instance for one gateway condition
+        expression = self.expression(text)
+        scope = {name: to_feel(context[name]) for name in expression.names if name in context}
+        return expression.evaluate(scope)
 
 
 def feel_context(variables: Mapping[str, Any]) -> dict[str, Any]:

@@ -471,4 +471,4 @@ def fire_inclusive_joins(walk: Interpreter) -> bool:
 
 
 def ended(walk: Interpreter) -> None:
-    walk.effects.append(Ended(walk.state.status.value))
+    walk.effects.append(Ended(walk.state.status._value_))

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from isthmus.engine import _events, _multi
-from isthmus.engine._definition import Definition, EngineModelError
+from isthmus.engine._definition import PASS, Definition, EngineModelError
 from isthmus.engine._effects import (
     Effect,
     EngineIncident,
@@ -40,6 +40,8 @@ class DecisionPort(Protocol):
 class Interpreter:
     """One step of one instance. ``effects`` collects what the caller must carry out."""
 
+    __slots__ = ("actor", "d", "decisions", "effects", "now", "state")
+
     def __init__(
         self,
         definition: Definition,
@@ -63,7 +65,8 @@ class Interpreter:
         self.state.variables.update(variables)
         start = self.d.start_event(self.d.process, event)
         self.state.tokens.append(Token(self.state.new_id(), start.id))
-        _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
+        if self.d.event_subprocesses:
+            _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
         self.run()
 
     def complete(self, token_id: int, variables: Mapping[str, Any], activation: int | None = None) -> None:
@@ -72,7 +75,10 @@ class Interpreter:
         node = self.d.node(token.node)
         if token.wait is Wait.TASK:
             self.effects.append(TaskClosed(token.id, node.id, cancelled=False))
-        self.apply_outputs(token, node, variables)
+        if token.scope == ROOT_SCOPE and not node.props.outputs:
+            self.state.variables.update(variables)  # apply_outputs, its common case inline
+        else:
+            self.apply_outputs(token, node, variables)
         self.leave(token, node)
         self.run()
 
@@ -126,52 +132,66 @@ class Interpreter:
     # --- the walk -----------------------------------------------------------------------------
 
     def run(self) -> None:
+        tokens = self.state.tokens
+        joins = self.d.inclusive_joins
         for _ in range(MAX_MOVES):
-            token = next((t for t in self.state.tokens if t.wait is Wait.READY), None)
-            if token is None and not _events.fire_inclusive_joins(self):
-                break
-            if token is not None:
-                self.execute(token)
+            for token in tokens:
+                if token.wait is READY:
+                    self.execute(token)
+                    break
+            else:
+                if not (joins and _events.fire_inclusive_joins(self)):
+                    break
         else:
             raise EngineIncident("the instance moved {n} times without waiting: a loop?", n=MAX_MOVES)
-        if not self.state.tokens and self.state.status is InstanceStatus.ACTIVE:
+        if not tokens and self.state.status is InstanceStatus.ACTIVE:
             self.state.status = InstanceStatus.COMPLETED
             _events.ended(self)
 
     def execute(self, token: Token) -> None:
-        node = self.d.node(token.node)
-        if node.multi_instance is not None and not _multi.is_body(self.state, token):
+        step = self.d.steps.get(token.node) or self.d.step(token.node)
+        node = step.node
+        if step.multi and not _multi.is_body(self.state, token):
             _multi.begin(self, token, node)
             return
-        if node.kind not in GATEWAYS:
-            self.history(node, "start")
-        DISPATCH[node.kind](self, token, node)
+        if not step.gateway:
+            self.effects.append(step.started)
+        DISPATCH[step.action](self, token, node)
 
     def leave(self, token: Token, node: NodeSpec, flows: tuple[str, ...] | None = None) -> None:
         """Complete ``node`` and move ``token`` along ``flows`` (default: the enabled outgoing flows)."""
-        self.state.completed.append(node.id)
-        if node.kind not in GATEWAYS:
-            self.history(node, "complete")
-        if _multi.is_body(self.state, token):
+        state = self.state
+        state.completed.append(node.id)
+        step = self.d.steps.get(node.id) or self.d.step(node.id)
+        if not step.gateway:
+            self.effects.append(
+                step.completed if self.actor is None or step.kind != _USER_TASK else self._done(node)
+            )
+        if state.scopes and _multi.is_body(state, token):
             _multi.body_done(self, token, node)
             return
-        self.move(token, node, self.enabled_flows(token, node) if flows is None else flows)
+        if flows is None:
+            flows = step.uncontrolled
+            if flows is None:
+                flows = self.enabled_flows(token, node)
+        if len(flows) == 1:  # the common case of move(), inline
+            token.node, token.flow, token.wait, token.child = self.d.targets[flows[0]], flows[0], READY, None
+            return
+        self.move(token, node, flows)
 
     def move(self, token: Token, node: NodeSpec, flows: tuple[str, ...]) -> None:
         if not flows:
             self.consume(token)
             return
-        for index, flow_id in enumerate(flows):
-            target = self.d.flows[flow_id].target
-            if index == 0:
-                token.node, token.flow, token.wait, token.child = target, flow_id, Wait.READY, None
-            else:
-                self.state.tokens.append(Token(self.state.new_id(), target, token.scope, flow=flow_id))
+        targets = self.d.targets
+        token.node, token.flow, token.wait, token.child = targets[flows[0]], flows[0], READY, None
+        for flow_id in flows[1:]:
+            self.state.tokens.append(Token(self.state.new_id(), targets[flow_id], token.scope, flow=flow_id))
 
     def enabled_flows(self, token: Token, node: NodeSpec) -> tuple[str, ...]:
         """Uncontrolled flow out of an activity or event: every flow without a condition or whose
         condition holds; the default flow when no conditional flow holds."""
-        context: dict[str, Any] | None = None
+        context: Mapping[str, Any] | None = None
         taken: list[str] = []
         conditional = False
         for flow_id in node.outgoing:
@@ -182,7 +202,7 @@ class Interpreter:
                 taken.append(flow_id)
                 continue
             conditional = True
-            context = context if context is not None else self.context(token)
+            context = context if context is not None else self.view(token)
             if self.d.is_true(condition, context):
                 taken.append(flow_id)
         if node.default_flow and (not taken or (conditional and len(taken) == 0)):
@@ -215,6 +235,12 @@ class Interpreter:
             merged.update(variables)
         return merged
 
+    def view(self, token: Token) -> Mapping[str, Any]:
+        """:meth:`context` for reading only: the instance's own variables when no scope overlays them."""
+        if token.scope == ROOT_SCOPE:
+            return self.state.variables
+        return self.context(token)
+
     def set_variable(self, token: Token, name: str, value: Any) -> None:
         """Set in the innermost scope that defines ``name``, else on the instance (Camunda 7 rule)."""
         scope_id = token.scope
@@ -238,6 +264,9 @@ class Interpreter:
 
     def apply_outputs(self, token: Token, node: NodeSpec, result: Mapping[str, Any]) -> None:
         if not node.props.outputs:
+            if token.scope == ROOT_SCOPE:  # no scope can define the names: all go on the instance
+                self.state.variables.update(result)
+                return
             for name, value in result.items():
                 self.set_variable(token, name, value)
             return
@@ -249,6 +278,9 @@ class Interpreter:
         resource = self.actor if node.kind is NodeKind.USER_TASK and lifecycle == "complete" else None
         self.effects.append(HistoryEvent(node.id, node.label, lifecycle, resource))
 
+    def _done(self, node: NodeSpec) -> HistoryEvent:
+        return HistoryEvent(node.id, node.label, "complete", self.actor)
+
     # --- node kinds ---------------------------------------------------------------------------
 
     def _pass(self, token: Token, node: NodeSpec) -> None:
@@ -257,7 +289,8 @@ class Interpreter:
     def _wait(self, token: Token, node: NodeSpec, wait: Wait) -> None:
         token.wait = wait
         token.activation = self.state.activate(node.id)
-        _events.arm_boundaries(self, token, node)
+        if node.id in self.d.boundaries:
+            _events.arm_boundaries(self, token, node)
 
     def _user_task(self, token: Token, node: NodeSpec) -> None:
         self._wait(token, node, Wait.TASK)
@@ -297,7 +330,7 @@ class Interpreter:
         if len(node.outgoing) <= 1:
             self.leave(token, node)
             return
-        context = self.context(token)
+        context = self.view(token)
         for flow_id in node.outgoing:
             condition = self.d.flows[flow_id].condition
             if flow_id != node.default_flow and (condition is None or self.d.is_true(condition, context)):
@@ -328,10 +361,10 @@ class Interpreter:
 
     def _parallel(self, token: Token, node: NodeSpec) -> None:
         if len(node.incoming) > 1:
-            token.wait = Wait.JOIN
+            token.wait = JOIN
             arrived: dict[str | None, Token] = {token.flow: token}
             for other in self.state.tokens:
-                if other.node == node.id and other.scope == token.scope and other.wait is Wait.JOIN:
+                if other.wait is JOIN and other.node == node.id and other.scope == token.scope:
                     arrived.setdefault(other.flow, other)
             if any(flow not in arrived for flow in node.incoming):
                 return
@@ -347,26 +380,30 @@ class Interpreter:
 
 
 GATEWAYS = frozenset(k for k in NodeKind if k.is_gateway)
+READY, JOIN = Wait.READY, Wait.JOIN
+_USER_TASK = NodeKind.USER_TASK.value
 
-# One table for every instance: building it per step cost more than some steps themselves.
-DISPATCH: dict[NodeKind, Callable[[Interpreter, Token, NodeSpec], None]] = {
-    NodeKind.START_EVENT: Interpreter._pass,
-    NodeKind.END_EVENT: lambda w, t, n: _events.end(w, t, n),
-    NodeKind.TASK: Interpreter._pass,
-    NodeKind.MANUAL_TASK: Interpreter._pass,
-    NodeKind.USER_TASK: Interpreter._user_task,
-    NodeKind.SERVICE_TASK: Interpreter._service_task,
-    NodeKind.SEND_TASK: Interpreter._service_task,
-    NodeKind.RECEIVE_TASK: lambda w, t, n: w._wait(t, n, Wait.MESSAGE),
-    NodeKind.SCRIPT_TASK: Interpreter._script_task,
-    NodeKind.BUSINESS_RULE_TASK: Interpreter._rule_task,
-    NodeKind.EXCLUSIVE_GATEWAY: Interpreter._exclusive,
-    NodeKind.INCLUSIVE_GATEWAY: Interpreter._inclusive,
-    NodeKind.PARALLEL_GATEWAY: Interpreter._parallel,
-    NodeKind.EVENT_BASED_GATEWAY: lambda w, t, n: _events.event_gateway(w, t, n),
-    NodeKind.INTERMEDIATE_CATCH_EVENT: lambda w, t, n: _events.catch(w, t, n),
-    NodeKind.INTERMEDIATE_THROW_EVENT: lambda w, t, n: _events.throw(w, t, n),
-    NodeKind.BOUNDARY_EVENT: Interpreter._pass,
-    NodeKind.SUB_PROCESS: lambda w, t, n: _events.enter_subprocess(w, t, n),
-    NodeKind.CALL_ACTIVITY: lambda w, t, n: _events.call(w, t, n),
+# One table for every instance: building it per step cost more than some steps themselves. Keyed
+# by the kind's text: hashing a str is a C call, hashing an enum member a Python one.
+DISPATCH: dict[str, Callable[[Interpreter, Token, NodeSpec], None]] = {
+    PASS: Interpreter.leave,  # a node whose handler would only call leave(token, node)
+    NodeKind.START_EVENT.value: Interpreter._pass,
+    NodeKind.END_EVENT.value: lambda w, t, n: _events.end(w, t, n),
+    NodeKind.TASK.value: Interpreter._pass,
+    NodeKind.MANUAL_TASK.value: Interpreter._pass,
+    NodeKind.USER_TASK.value: Interpreter._user_task,
+    NodeKind.SERVICE_TASK.value: Interpreter._service_task,
+    NodeKind.SEND_TASK.value: Interpreter._service_task,
+    NodeKind.RECEIVE_TASK.value: lambda w, t, n: w._wait(t, n, Wait.MESSAGE),
+    NodeKind.SCRIPT_TASK.value: Interpreter._script_task,
+    NodeKind.BUSINESS_RULE_TASK.value: Interpreter._rule_task,
+    NodeKind.EXCLUSIVE_GATEWAY.value: Interpreter._exclusive,
+    NodeKind.INCLUSIVE_GATEWAY.value: Interpreter._inclusive,
+    NodeKind.PARALLEL_GATEWAY.value: Interpreter._parallel,
+    NodeKind.EVENT_BASED_GATEWAY.value: lambda w, t, n: _events.event_gateway(w, t, n),
+    NodeKind.INTERMEDIATE_CATCH_EVENT.value: lambda w, t, n: _events.catch(w, t, n),
+    NodeKind.INTERMEDIATE_THROW_EVENT.value: lambda w, t, n: _events.throw(w, t, n),
+    NodeKind.BOUNDARY_EVENT.value: Interpreter._pass,
+    NodeKind.SUB_PROCESS.value: lambda w, t, n: _events.enter_subprocess(w, t, n),
+    NodeKind.CALL_ACTIVITY.value: lambda w, t, n: _events.call(w, t, n),
 }

@@ -17,7 +17,13 @@ from datetime import time as FeelTime  # noqa: N812
 from typing import TYPE_CHECKING, Any
 
 from isthmus.feel._errors import FeelSyntaxError
-from isthmus.feel._expression import Expression, UnaryTests, compile_expression, compile_unary_tests
+from isthmus.feel._expression import (
+    Expression,
+    UnaryTests,
+    compile_expression,
+    compile_unary_tests,
+    shared_run,
+)
 from isthmus.feel._functions import BUILTINS
 from isthmus.feel._runtime import EvaluationLimits
 from isthmus.feel._typecheck import conforms
@@ -57,6 +63,7 @@ __all__ = [
     "conforms",
     "feel_type_of",
     "from_feel",
+    "shared_run",
     "to_feel",
     "to_string",
 ]

@@ -111,6 +111,8 @@ class Compiler:
         self.chains: dict[Fn, tuple[str, ...]] = {}
         #: names referenced while compiling each enclosing context literal
         self.referenced: list[set[str]] = []
+        #: every name the text reads (a superset of the caller's variables it can see)
+        self.names: set[str] = set()
         self.simple = True
         self.uses_input = False
         self.constants: dict[Fn, Any] = {}
@@ -151,6 +153,7 @@ class Compiler:
         if name == "?":
             self.uses_input = True
         fallback = BUILTINS.get(name, MISSING)
+        self.names.add(name)
         for used in self.referenced:
             used.add(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,34 @@ def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str
     return None
 
 
+def _shares_run(warnings: list[str] | None, limits: EvaluationLimits) -> bool:
+    run = CURRENT.get()
+    return run is not None and warnings is not None and run.warnings is warnings and run.limits is limits
+
+
+class shared_run:  # noqa: N801 - used like a function: ``with shared_run(warnings):``
+    """Open one evaluation for many ``evaluate``/``matches`` calls that report to ``warnings``.
+
+    A caller that evaluates many small texts against one list of warnings (a decision table, cell
+    by cell) pays for setting up an evaluation once instead of per text; texts with loops or calls
+    of FEEL functions still get a run (deadline, depth) of their own. Results and warnings are the
+    same as without it.
+    """
+
+    __slots__ = ("_run", "_token")
+
+    def __init__(self, warnings: list[str], limits: EvaluationLimits = DEFAULT_LIMITS) -> None:
+        self._run = Run(limits, warnings)
+        self._token: contextvars.Token[Run | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = CURRENT.set(self._run)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            CURRENT.reset(self._token)
+
+
 def _scope(context: Mapping[str, Any]) -> Any:
     return context if context.__class__ is dict else dict(context)
 
@@ -56,13 +85,17 @@ class Expression:
     Decimal('120')
     """
 
-    __slots__ = ("_fn", "_simple", "limits", "text")
+    __slots__ = ("_fn", "_simple", "limits", "names", "text")
 
-    def __init__(self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits) -> None:
+    def __init__(
+        self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits, names: frozenset[str] = frozenset()
+    ) -> None:
         self.text = text
         self._fn = fn
         self._simple = simple
         self.limits = limits
+        #: every name the text reads: a caller may pass a context holding only these
+        self.names = names
 
     def evaluate(self, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> Any:
         """The value in ``context``; a runtime error is null with a message appended to ``warnings``."""
@@ -74,6 +107,16 @@ class Expression:
                 return fn(scope)
             except Exception:
                 return None
+        if self._simple and _shares_run(warnings, self.limits):
+            try:  # _guarded's failure handling without a new run: the per-cell path of DMN tables
+                return fn(scope)
+            except LimitExceeded as error:
+                warn(str(error))
+            except RecursionError:
+                warn("evaluation nested too deeply")
+            except Exception as error:
+                warn(f"internal error: {type(error).__name__}: {error}")
+            return None
         return _guarded(lambda: fn(scope), self.limits, warnings, False)
 
     def __repr__(self) -> str:
@@ -96,7 +139,7 @@ def compile_expression(
     tree = parse(text, names)
     compiler = Compiler(types)
     fn = _compile_guarded(compiler, tree, text)
-    return Expression(text, fn, compiler.simple, limits)
+    return Expression(text, fn, compiler.simple, limits, frozenset(compiler.names))
 
 
 def _compile_guarded(compiler: Compiler, tree: Tree[Token], text: str) -> Fn:
@@ -149,7 +192,24 @@ class UnaryTests:
                     return not self._negated
             return self._negated
 
+        if self._simple and _shares_run(warnings, self.limits):
+            return self._in_shared_run(tests, input_value, scope)
         return _guarded(run, self.limits, warnings, False) is True
+
+    def _in_shared_run(self, tests: list[Test], input_value: Any, scope: Any) -> bool:
+        """The tests inside an open :class:`shared_run`, with :func:`_guarded`'s failure handling."""
+        try:
+            for test in tests:
+                if test(input_value, scope) is True:
+                    return not self._negated
+            return self._negated
+        except LimitExceeded as error:
+            warn(str(error))
+        except RecursionError:
+            warn("evaluation nested too deeply")
+        except Exception as error:
+            warn(f"internal error: {type(error).__name__}: {error}")
+        return False
 
     def __repr__(self) -> str:
         return f"UnaryTests({self.text!r})"
@@ -272,4 +332,4 @@ def _plain_test(value: Any, outcome: Any) -> Any:
     return match_value(value, outcome)
 
 
-__all__ = ["Expression", "UnaryTests", "compile_expression", "compile_unary_tests", "equal"]
+__all__ = ["Expression", "UnaryTests", "compile_expression", "compile_unary_tests", "equal", "shared_run"]

@@ -191,7 +191,14 @@ def to_feel(value: Any) -> Any:
     >>> to_feel({"amount": 1.5, "tags": ("a",)})
     {'amount': Decimal('1.5'), 'tags': ['a']}
     """
-    if isinstance(value, bool) or value is None:
+    cls = value.__class__
+    if cls is str or cls is bool or value is None:  # the common JSON shapes first, by exact class
+        return value
+    if cls is int:
+        return Decimal(value)
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): to_feel(v) for k, v in value.items()}
+    if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return Decimal(value)
@@ -213,7 +220,14 @@ def from_feel(value: Any) -> Any:
     ``@zone`` for zone ids); ranges become ``{"start", "end", "start included", "end included"}``;
     functions become null.
     """
-    if value is None or isinstance(value, bool | str | int):
+    cls = value.__class__
+    if cls is str or cls is bool or value is None:
+        return value
+    if cls is Decimal:
+        return _number_to_json(value)
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): from_feel(v) for k, v in value.items()}
+    if isinstance(value, bool | str | int):
         return value
     if isinstance(value, Decimal):
         return _number_to_json(value)
