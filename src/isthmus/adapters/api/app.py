@@ -41,6 +41,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         loop: WorkerLoop | None = None
         thread = None
         if run_worker:
+            if container.retention is not None:
+                container.retention.ensure()  # the hourly purge, as `isthmus worker` starts it
             loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock)
             thread = loop.start_thread()
         try:
