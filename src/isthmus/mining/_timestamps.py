@@ -191,8 +191,8 @@ def _try(text: pl.Series, fmt: str, zone: str) -> pl.Series | None:
 def utc_instants(values: pl.Series) -> pl.Series:
     """Datetimes (naive ones taken as UTC) as ``Datetime(us, UTC)``. The values are instants since
     the epoch in UTC whatever the zone, so this is a cast of the numbers: ``convert_time_zone`` and
-    ``replace_time_zone`` would give the same values but load Polars' time-zone database (~9 MiB
-    resident) on first use."""
+    ``replace_time_zone`` would give the same values but load Polars' time-zone database (~7 MiB
+    more resident) on first use."""
     return values.dt.cast_time_unit("us").to_physical().cast(TIME_TYPE)
 
 
