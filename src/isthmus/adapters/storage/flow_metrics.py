@@ -57,38 +57,38 @@ LATENCY_SAMPLE = 100_000  # SQLite: deliveries of the window the percentiles rea
 
 
 def _latency_ms(dialect: str) -> ColumnElement[Any]:
-    """Milliseconds from acceptance to delivery."""
+    """Milliseconds from acceptance to delivery (PostgreSQL: ``date_part`` is double precision;
+    ``extract`` answers numeric, several times slower to aggregate)."""
     if dialect == "sqlite":
         return (func.julianday(_m.c.delivered_at) - func.julianday(_m.c.created_at)) * 86_400_000.0
-    return func.extract("epoch", _m.c.delivered_at - _m.c.created_at) * 1000.0
+    return func.date_part("epoch", _m.c.delivered_at - _m.c.created_at) * 1000.0
 
 
 def _epoch_s(dialect: str) -> ColumnElement[Any]:
     """Seconds since 1970 of ``created_at`` (UTC: SQLite keeps naive UTC, PostgreSQL timestamptz)."""
     if dialect == "sqlite":  # julianday is much cheaper than strftime('%s'); 2440587.5 = 1970-01-01
         return (func.julianday(_m.c.created_at) - 2440587.5) * 86_400.0
-    return func.extract("epoch", _m.c.created_at)
+    return func.date_part("epoch", _m.c.created_at)
 
 
-# PostgreSQL: every delivery of the window once, and a chunk's further records as repeats of its
-# latency (generate_series), ranked by percentile_disc — the nearest rank, as on SQLite.
+# PostgreSQL: every delivery of the window once — read from the window index alone, no row visited —
+# and a chunk's further records as repeats of its latency (generate_series over the few chunk rows of
+# the partial index), ranked by percentile_disc: the nearest rank, as on SQLite.
 _PG_PERCENTILES = text(
     """
-    WITH w AS (
-        SELECT greatest(extract(epoch FROM delivered_at - created_at) * 1000.0, 0) AS lat,
-               idempotency_key AS k
+    SELECT count(*), percentile_disc(CAST(:quantiles AS float8[])) WITHIN GROUP (ORDER BY lat)
+    FROM (
+        SELECT date_part('epoch', delivered_at - created_at) * 1000.0 AS lat
         FROM flow_messages
         WHERE flow_id = :flow AND created_at >= :since AND delivered_at IS NOT NULL
-    ), weighted AS (
-        SELECT lat FROM w
         UNION ALL
-        SELECT w.lat FROM w
-        CROSS JOIN generate_series(2, CASE WHEN w.k ~ '^chunk:[^:]*:[0-9]+:[^:]*$'
-                                           THEN split_part(w.k, ':', 3)::bigint ELSE 1 END)
-        WHERE w.k LIKE 'chunk:%'
-    )
-    SELECT count(*), percentile_disc(CAST(:quantiles AS float8[])) WITHIN GROUP (ORDER BY lat)
-    FROM weighted
+        SELECT date_part('epoch', c.delivered_at - c.created_at) * 1000.0
+        FROM flow_messages AS c
+        CROSS JOIN generate_series(2, CASE WHEN c.idempotency_key ~ '^chunk:[^:]*:[0-9]+:[^:]*$'
+                                           THEN split_part(c.idempotency_key, ':', 3)::bigint ELSE 1 END)
+        WHERE c.flow_id = :flow AND c.created_at >= :since AND c.delivered_at IS NOT NULL
+          AND c.idempotency_key LIKE 'chunk:%'
+    ) AS weighted
     """
 )
 
@@ -141,7 +141,8 @@ class SqlFlowMetrics:
                 ).one()
             if not n:
                 return Latency(0, {}, exact=True)
-            return Latency(int(n), {q: float(v) for q, v in zip(wanted, values, strict=True)}, exact=True)
+            found = {q: max(0.0, float(v)) for q, v in zip(wanted, values, strict=True)}
+            return Latency(int(n), found, exact=True)
         return self._sampled_percentiles(flow_id, wanted, since)
 
     def _sampled_percentiles(self, flow_id: str, quantiles: list[float], since: datetime) -> Latency:
