@@ -16,7 +16,7 @@ from isthmus.integration import parse_flow
 from isthmus.jobs import JobState
 from isthmus.security import SYSTEM
 from isthmus.services.flow_schedule import SCHEDULE, FlowScheduler, LeaseLost, schedule_first
-from isthmus.services.jobs import JobRunner
+from isthmus.services.jobs import JobRunner, RunStats
 from isthmus.testing import FakeClock
 from tests.services.test_flow_schedule import POLL_EVERY_10M, add_receivables
 
@@ -36,6 +36,16 @@ def _schedule(
     return scheduler, a, b
 
 
+def _first_run(
+    container: Container, clock: FakeClock, run: Callable[..., dict[str, str]], runners: list[JobRunner]
+) -> RunStats:
+    """Schedule the poller, reach its due time, let worker A run it (``runners`` gets A and B)."""
+    _, a, b = _schedule(container, run)
+    runners += [a, b]
+    clock.advance(minutes=10)
+    return a.run_due()
+
+
 def _jobs(container: Container, state: JobState) -> list[str]:
     with container.database.unit_of_work() as uow:
         return sorted(j.payload["due"] for j in uow.jobs.list(state, limit=100) if j.kind == SCHEDULE)
@@ -52,11 +62,7 @@ def test_checkpoints_keep_a_long_pull_from_being_taken(container: Container, clo
             other_claims.append(runners[1].run_due().claimed)
         return {}
 
-    _, a, b = _schedule(container, long_pull)
-    runners += [a, b]
-    clock.advance(minutes=10)
-
-    stats = a.run_due()
+    stats = _first_run(container, clock, long_pull, runners)
 
     assert (stats.claimed, stats.done, stats.lost) == (1, 1, 0)
     assert other_claims == [0, 0, 0, 0]  # without the renewals the second worker takes it at 400 s
@@ -81,11 +87,7 @@ def test_a_run_that_lost_its_lease_commits_nothing(container: Container, clock: 
         cursor_moves.append(me)
         return {}
 
-    _, a, b = _schedule(container, pull_)
-    runners += [a, b]
-    clock.advance(minutes=10)
-
-    stats = a.run_due()
+    stats = _first_run(container, clock, pull_, runners)
 
     assert (stats.claimed, stats.done, stats.lost) == (1, 0, 1)
     assert cursor_moves == ["second"]
