@@ -187,6 +187,7 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     from isthmus.adapters.connectors import make_target
     from isthmus.adapters.connectors.sources import pull
     from isthmus.adapters.storage import Database
+    from isthmus.adapters.storage.chunk_files import FileChunkStore
     from isthmus.security import SYSTEM
     from isthmus.services.integration import DELIVER, FlowService
     from isthmus.services.jobs import JobRunner
@@ -198,14 +199,15 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     db = Database(outbox)
     db.upgrade()
     clock = FakeClock()
-    flows = FlowService(db.unit_of_work, clock, make_target)
+    chunks = FileChunkStore(work / "flow-chunks")  # as `isthmus serve` / `worker`: in the data dir
+    flows = FlowService(db.unit_of_work, clock, make_target, chunks=chunks)
     flows.deploy(SYSTEM, FLOW.format(folder=inbox, target=target, chunk=CHUNK))
     db.dispose()
     pulled = multiprocessing.get_context("fork").Event()
 
     def deliver(until_pulled: bool) -> None:
         own = Database(outbox)
-        service = FlowService(own.unit_of_work, clock, make_target)
+        service = FlowService(own.unit_of_work, clock, make_target, chunks=chunks)
         runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.deliver}, f"bench-{os.getpid()}")
         while True:
             stats = runner.run_due(limit=1)

@@ -10,12 +10,16 @@ A chunk of a batch flow (a file or query read in chunks) whose target writes chu
 (:class:`~isthmus.integration.ChunkTarget`, e.g. SQL) is mapped in FEEL batch mode and stored as
 *one* message holding every valid row, with one delivery job: its rejected rows are dead-lettered
 one message each (with their row numbers) in the same transaction, and the target upserts the
-chunk by the rows' keys, so a redelivered chunk has one effect per key.
+chunk by the rows' keys, so a redelivered chunk has one effect per key. With a
+:class:`~isthmus.integration.ChunkStore` the chunk's rows go to a file of their own, written durably
+before the transaction, and the message holds only its name and digest (a "claim check"): the file
+is removed once the message is delivered or discarded, so a dead-lettered chunk can be replayed.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +30,7 @@ import polars as pl
 
 from isthmus.errors import InvalidInput, NotFound, is_retryable
 from isthmus.integration import (
+    ChunkStore,
     ChunkTarget,
     DeployedFlow,
     Endpoint,
@@ -41,6 +46,8 @@ from isthmus.integration import (
     Table2Row,
     Target,
     TestStatus,
+    chunk_file,
+    claim_chunk,
     decode_chunk,
     encode_chunk,
     inline_cleanse,
@@ -176,8 +183,10 @@ class FlowService:
         connections: ConnectionLookup | None = None,
         *,
         rules_dir: Path | None = None,
+        chunks: ChunkStore | None = None,
     ) -> None:
         self._rules_dir = rules_dir
+        self._chunks = chunks
         self._uow = uow_factory
         self._clock = clock
         self.cache = FlowCache(targets)
@@ -314,7 +323,14 @@ class FlowService:
         )
         if chunk.frame.height == 0:
             return AcceptReport(0, chunk.duplicates, len(chunk.rejected), (), errors)
-        key, payload, display = encode_chunk(chunk.frame, chunk.first_row, chunk.last_row)
+        written: str | None = None
+        if self._chunks is None:
+            key, payload, display = encode_chunk(chunk.frame, chunk.first_row, chunk.last_row)
+        else:
+            key, payload, display, name, data = claim_chunk(
+                deployed.flow_id, chunk.frame, chunk.first_row, chunk.last_row
+            )
+            written = name if self._chunks.put(name, data) else None
         message = uow.flows.add_message(
             NewMessage(
                 flow_id=deployed.flow_id,
@@ -326,6 +342,8 @@ class FlowService:
             now,
         )
         if message is None:  # the same chunk was accepted before (a file read again after a crash)
+            if written is not None:  # its file went with its delivery: this copy is referenced by none
+                self._chunks.remove(written)  # type: ignore[union-attr]
             return AcceptReport(0, chunk.duplicates + chunk.frame.height, len(chunk.rejected), (), errors)
         self._enqueue(uow, deployed, message.id, test=test, now=now)
         return AcceptReport(chunk.frame.height, chunk.duplicates, len(chunk.rejected), (message.id,), errors)
@@ -415,9 +433,8 @@ class FlowService:
         try:
             target = self._target(uow, deployed, flow, test=bool(job.payload.get("test")))
             if is_chunk(message.payload):
-                chunk = OutboundChunk(
-                    flow.id, message.idempotency_key, decode_chunk(message.payload), flow.delivery.timeout_s
-                )
+                rows = decode_chunk(message.payload, self._chunks)
+                chunk = OutboundChunk(flow.id, message.idempotency_key, rows, flow.delivery.timeout_s)
                 if isinstance(target, ChunkTarget):
                     target.send_chunk(chunk)
                 else:  # e.g. the flow's target changed since: one record at a time, each by its key
@@ -436,6 +453,14 @@ class FlowService:
         uow.flows.save_message(
             replace(message, state=MessageState.DELIVERED, attempts=attempt, updated_at=now, delivered_at=now)
         )
+        self._drop_chunk_file(uow, message)
+
+    def _drop_chunk_file(self, uow: UnitOfWork, message: FlowMessage) -> None:
+        """Remove a claim-checked chunk's file once the message's end (delivered, discarded) commits;
+        a rolled-back transaction leaves the file for the retry."""
+        name = chunk_file(message.payload)
+        if name is not None and self._chunks is not None:
+            uow.after_commit(functools.partial(self._chunks.remove, name))
 
     def _failed(
         self,
@@ -573,6 +598,7 @@ class FlowService:
                         updated_at=now,
                     )
                 )
+                self._drop_chunk_file(uow, message)
                 audit.record(
                     uow,
                     self._clock,
