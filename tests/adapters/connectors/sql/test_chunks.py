@@ -72,3 +72,27 @@ def test_a_chunk_the_table_cannot_take_is_rejected_not_retried(url: str) -> None
     with pytest.raises(TargetRejected, match="vbeln"):
         target.send_chunk(no_key)  # type: ignore[attr-defined]
     target.close()
+
+
+def test_a_sqlite_chunk_keeps_numbers_and_nulls_and_is_all_or_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE t (k INTEGER PRIMARY KEY, n INTEGER, x REAL, flag BOOLEAN, s TEXT NOT NULL)")
+        )
+    target = make_target(Endpoint("ERP", "sql", {"url": url, "table": "t", "key": ["k"]}), 5.0)
+    frame = pl.DataFrame(
+        {"k": [1, 2], "n": [10, None], "x": [1.5, None], "flag": [True, None], "s": ["a", "b"]}
+    )
+    target.send_chunk(OutboundChunk("f", "c1", frame.with_columns(pl.col("k").alias("__key")), 5.0))  # type: ignore[attr-defined]
+    broken = pl.DataFrame(
+        {"k": [1, 3], "n": [99, 3], "s": ["changed", None]}, schema_overrides={"s": pl.String}
+    )
+    with pytest.raises(TargetRejected, match="NOT NULL"):
+        target.send_chunk(OutboundChunk("f", "c2", broken, 5.0))  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT k, n, typeof(n), x, flag, s FROM t ORDER BY k")).all()
+    assert [tuple(r) for r in rows] == [(1, 10, "integer", 1.5, 1, "a"), (2, None, "null", None, None, "b")]
+    target.close()
+    engine.dispose()

@@ -18,9 +18,9 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
 import polars as pl
-from adbc_driver_manager import dbapi as adbc
 from sqlalchemy import Engine, MetaData, Table, create_engine, make_url, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -155,19 +155,39 @@ class SqlTarget:
     def _adbc_upsert(
         self, database: str, frame: pl.DataFrame, target: str, columns: str, conflict: str
     ) -> None:
-        # A connection per chunk: opening a SQLite file costs well under a millisecond, and an ADBC
-        # connection must not be shared between the threads that may deliver at once.
-        with adbc_sqlite.connect(database) as conn, conn.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            # polars hands its columns over through the Arrow C stream interface (no pyarrow needed)
-            cursor.adbc_ingest("isthmus_chunk", frame, mode="replace", temporary=True)
-            cursor.execute(
-                # WHERE true: SQLite's parser needs it to read ON CONFLICT after INSERT … SELECT
-                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM temp.isthmus_chunk "  # noqa: S608
-                f"WHERE true {conflict}"
+        # ADBC's low-level API: its DB-API layer would import pyarrow (+60 MB resident) for nothing,
+        # polars hands its columns over through the Arrow C stream interface. A connection per chunk:
+        # opening a SQLite file costs well under a millisecond, and an ADBC connection must not be
+        # shared between the threads that may deliver at once.
+        db = adbc_driver_sqlite.connect(database)
+        conn = adbc.AdbcConnection(db)
+        statement = adbc.AdbcStatement(conn)
+        try:
+            statement.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            statement.execute_update()
+            conn.set_options(**{"adbc.connection.autocommit": "false"})
+            statement.set_options(
+                **{
+                    adbc.INGEST_OPTION_TARGET_TABLE: "isthmus_chunk",
+                    adbc.INGEST_OPTION_MODE: "adbc.ingest.mode.replace",
+                    "adbc.ingest.temporary": "true",
+                }
             )
-            cursor.execute("DROP TABLE temp.isthmus_chunk")
+            statement.bind_stream(frame)
+            statement.execute_update()
+            # WHERE true: SQLite's parser needs it to read ON CONFLICT after INSERT … SELECT
+            for sql in (
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM temp.isthmus_chunk "  # noqa: S608
+                f"WHERE true {conflict}",
+                "DROP TABLE temp.isthmus_chunk",
+            ):
+                statement.set_sql_query(sql)
+                statement.execute_update()
             conn.commit()
+        finally:
+            statement.close()
+            conn.close()
+            db.close()
 
     @staticmethod
     def _copy_upsert(conn: Any, frame: pl.DataFrame, target: str, columns: str, conflict: str) -> None:
