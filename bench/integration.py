@@ -208,7 +208,7 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     def deliver(until_pulled: bool) -> None:
         own = Database(outbox)
         service = FlowService(own.unit_of_work, clock, make_target, chunks=chunks)
-        runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.deliver}, f"bench-{os.getpid()}")
+        runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.delivery}, f"bench-{os.getpid()}")
         while True:
             stats = runner.run_due(limit=1)
             assert stats.incidents == 0, stats

@@ -76,7 +76,7 @@ class Container:
     retention: Retention | None = None  # the long-running worker starts its hourly purge
 
     def __post_init__(self) -> None:
-        self.job_handlers.setdefault(DELIVER, self.flows.deliver)
+        self.job_handlers.setdefault(DELIVER, self.flows.delivery)
         self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
         self.job_handlers.setdefault(MIGRATION, self.migrations)
         if self.schedule is not None:

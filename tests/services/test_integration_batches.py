@@ -3,6 +3,7 @@ real SQL target (a table in the test database: SQLite, and PostgreSQL through CO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +24,7 @@ from isthmus.integration import (
     TargetUnavailable,
 )
 from isthmus.security import SYSTEM
-from isthmus.services.integration import DELIVER, FlowService
+from isthmus.services.integration import DELIVER, AcceptReport, FlowService
 from isthmus.services.jobs import JobRunner
 from isthmus.testing import FakeClock
 
@@ -278,4 +279,50 @@ def test_a_chunk_target_failing_three_times_then_recovering_gets_exactly_four_at
     (message,) = flows.messages(SYSTEM, flow_id="orders-batch")
     assert (message.state, message.attempts) == (MessageState.DELIVERED, 4)
     assert len(target_rows(target_url)) == 5
+    flows.close()
+
+
+class Meanwhile:
+    """A chunk target that runs ``during`` (once) while it writes a chunk."""
+
+    def __init__(self, real: Target, during: list[Callable[[], object]]) -> None:
+        self.real = real
+        self.during = during
+
+    def send(self, message: Outbound) -> None:
+        self.real.send(message)
+
+    def send_chunk(self, chunk: OutboundChunk) -> None:
+        while self.during:
+            self.during.pop()()
+        self.real.send_chunk(chunk)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_chunk_is_written_to_its_target_while_the_outbox_takes_the_next_one(
+    database: Database, target_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The job's transaction (on SQLite: the outbox file's write lock) opens only after the target
+    took the chunk, so a pull storing its next chunk meanwhile does not wait for the upsert."""
+    during: list[Callable[[], object]] = []
+    flows = FlowService(
+        database.unit_of_work,
+        clock,
+        lambda endpoint, timeout_s: Meanwhile(make_target(endpoint, timeout_s), during),
+        chunks=FileChunkStore(tmp_path / "chunks"),
+    )
+    flows.deploy(SYSTEM, FLOW.format(folder=tmp_path, url=target_url))
+    flows.accept_frame(SYSTEM, "orders-batch", orders(4), first_row=1)
+    meanwhile: list[AcceptReport] = []
+    during.append(
+        lambda: meanwhile.append(flows.accept_frame(SYSTEM, "orders-batch", orders(3, first=4), first_row=5))
+    )
+    runner = JobRunner(database.unit_of_work, clock, {DELIVER: flows.delivery}, "w")
+    assert runner.run_until_idle().done == 2
+    assert [r.accepted for r in meanwhile] == [3]
+    assert sorted(target_rows(target_url)) == [f"SO-{i:04d}" for i in range(7)]
+    messages = flows.messages(SYSTEM, flow_id="orders-batch")
+    assert [(m.state, m.attempts) for m in messages] == [(MessageState.DELIVERED, 1)] * 2
     flows.close()
