@@ -16,9 +16,12 @@ in a child process of its own (peak RSS is that process's high-water mark), agai
   loaded with COPY);
 - **isthmus**: the product path of ``isthmus flow run``: a flow (files source → sql target) deployed,
   the file pulled from its inbound folder in 50,000-row chunks mapped in FEEL batch mode, each chunk
-  one outbox message + one delivery job (rejected rows dead-lettered with their row numbers), then
-  the job runner delivering every chunk by bulk upsert. The outbox is on the same kind of database
-  as the target (SQLite file / the PostgreSQL server).
+  one outbox message + one delivery job (rejected rows dead-lettered with their row numbers; the
+  chunk's rows in a claim-check file in the data dir, the message holding its name and digest),
+  then the job runner delivering every chunk by bulk upsert (staged through ADBC on SQLite, COPY on
+  PostgreSQL, before the job's transaction opens). The outbox is on the same kind of database as
+  the target (SQLite file / the PostgreSQL server). **isthmus+w**: the same with a worker process
+  delivering while the file is pulled.
 
 Every run checks the target holds exactly the expected distinct valid keys.
 """
