@@ -16,9 +16,12 @@ in a child process of its own (peak RSS is that process's high-water mark), agai
   loaded with COPY);
 - **isthmus**: the product path of ``isthmus flow run``: a flow (files source → sql target) deployed,
   the file pulled from its inbound folder in 50,000-row chunks mapped in FEEL batch mode, each chunk
-  one outbox message + one delivery job (rejected rows dead-lettered with their row numbers), then
-  the job runner delivering every chunk by bulk upsert. The outbox is on the same kind of database
-  as the target (SQLite file / the PostgreSQL server).
+  one outbox message + one delivery job (rejected rows dead-lettered with their row numbers; the
+  chunk's rows in a claim-check file in the data dir, the message holding its name and digest),
+  then the job runner delivering every chunk by bulk upsert (staged through ADBC on SQLite, COPY on
+  PostgreSQL, before the job's transaction opens). The outbox is on the same kind of database as
+  the target (SQLite file / the PostgreSQL server). **isthmus+w**: the same with a worker process
+  delivering while the file is pulled.
 
 Every run checks the target holds exactly the expected distinct valid keys.
 """
@@ -187,6 +190,7 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     from isthmus.adapters.connectors import make_target
     from isthmus.adapters.connectors.sources import pull
     from isthmus.adapters.storage import Database
+    from isthmus.adapters.storage.chunk_files import FileChunkStore
     from isthmus.security import SYSTEM
     from isthmus.services.integration import DELIVER, FlowService
     from isthmus.services.jobs import JobRunner
@@ -198,15 +202,16 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     db = Database(outbox)
     db.upgrade()
     clock = FakeClock()
-    flows = FlowService(db.unit_of_work, clock, make_target)
+    chunks = FileChunkStore(work / "flow-chunks")  # as `isthmus serve` / `worker`: in the data dir
+    flows = FlowService(db.unit_of_work, clock, make_target, chunks=chunks)
     flows.deploy(SYSTEM, FLOW.format(folder=inbox, target=target, chunk=CHUNK))
     db.dispose()
     pulled = multiprocessing.get_context("fork").Event()
 
     def deliver(until_pulled: bool) -> None:
         own = Database(outbox)
-        service = FlowService(own.unit_of_work, clock, make_target)
-        runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.deliver}, f"bench-{os.getpid()}")
+        service = FlowService(own.unit_of_work, clock, make_target, chunks=chunks)
+        runner = JobRunner(own.unit_of_work, clock, {DELIVER: service.delivery}, f"bench-{os.getpid()}")
         while True:
             stats = runner.run_due(limit=1)
             assert stats.incidents == 0, stats

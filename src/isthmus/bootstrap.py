@@ -19,6 +19,7 @@ from isthmus.adapters.connectors.flowtest import SCENARIOS, run_flow_test
 from isthmus.adapters.connectors.ping import ping
 from isthmus.adapters.connectors.sources import pull
 from isthmus.adapters.storage import Database
+from isthmus.adapters.storage.chunk_files import FileChunkStore
 from isthmus.adapters.storage.flow_metrics import SqlFlowMetrics
 from isthmus.adapters.storage.quality import reviews_of
 from isthmus.adapters.storage.retention import SqlRetention
@@ -75,7 +76,7 @@ class Container:
     retention: Retention | None = None  # the long-running worker starts its hourly purge
 
     def __post_init__(self) -> None:
-        self.job_handlers.setdefault(DELIVER, self.flows.deliver)
+        self.job_handlers.setdefault(DELIVER, self.flows.delivery)
         self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
         self.job_handlers.setdefault(MIGRATION, self.migrations)
         if self.schedule is not None:
@@ -114,7 +115,14 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
     systems = SystemService(uow, clock, settings.secret_key, pinger=ping)
-    flows = FlowService(uow, clock, make_target, systems.connection, rules_dir=settings.data_dir)
+    flows = FlowService(
+        uow,
+        clock,
+        make_target,
+        systems.connection,
+        rules_dir=settings.data_dir,
+        chunks=FileChunkStore(settings.data_dir / "flow-chunks"),
+    )
     cursors = settings.data_dir / "flow-cursors"
     schedule = FlowScheduler(
         uow,

@@ -3,7 +3,7 @@ real SQL target (a table in the test database: SQLite, and PostgreSQL through CO
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from isthmus.adapters.connectors import make_target
 from isthmus.adapters.storage import Database
+from isthmus.adapters.storage.chunk_files import FileChunkStore
 from isthmus.bootstrap import Container
 from isthmus.integration import (
     Endpoint,
@@ -19,11 +20,11 @@ from isthmus.integration import (
     Outbound,
     OutboundChunk,
     Target,
+    TargetRejected,
     TargetUnavailable,
 )
-from isthmus.jobs import NewJob
 from isthmus.security import SYSTEM
-from isthmus.services.integration import DELIVER, FlowService
+from isthmus.services.integration import DELIVER, AcceptReport, FlowService
 from isthmus.services.jobs import JobRunner
 from isthmus.testing import FakeClock
 
@@ -123,23 +124,108 @@ def test_a_chunk_read_again_is_a_duplicate_and_a_redelivered_chunk_has_one_effec
     first = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
     again = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
     assert (first.accepted, again.accepted, again.duplicates, again.message_ids) == (6, 0, 6, ())
-    deliver_all(batch, clock)
     # A worker that dies after the target committed but before the outbox did: the chunk runs again.
-    (message_id,) = first.message_ids
     with batch.database.unit_of_work() as uow:
-        message = uow.flows.message(message_id)
-        assert message is not None
-        assert message.state is MessageState.DELIVERED
-        uow.flows.save_message(replace(message, state=MessageState.PENDING))
-        uow.jobs.enqueue(
-            NewJob(kind=DELIVER, payload={"message": message_id, "version": 1}, dedupe_key="again"),
-            clock.now(),
-        )
-        uow.commit()
+        (job,) = [j for j in uow.jobs.list() if j.kind == DELIVER]
+        batch.flows.deliver(job, uow)  # the target commits; this transaction never does
+    assert len(target_rows(target_url)) == 6
+    assert len(chunk_files(batch)) == 1  # kept: the outbox still says pending
     deliver_all(batch, clock)
     rows = target_rows(target_url)
     assert sorted(rows) == [f"SO-{i:04d}" for i in range(6)]
     assert batch.flows.metrics(SYSTEM, "orders-batch").delivered == 6
+    assert chunk_files(batch) == []
+    # the same file read again after its delivery: a duplicate, and no file left behind
+    late = batch.flows.accept_frame(SYSTEM, "orders-batch", frame, first_row=1)
+    assert (late.accepted, late.duplicates, chunk_files(batch)) == (0, 6, [])
+
+
+def chunk_files(container: Container) -> list[str]:
+    folder = container.settings.data_dir / "flow-chunks"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_chunk_waits_in_a_file_named_by_its_message_until_it_is_delivered(
+    batch: Container, target_url: str, clock: FakeClock
+) -> None:
+    report = batch.flows.accept_frame(SYSTEM, "orders-batch", orders(20, bad=(5,)), first_row=1)
+    (message,) = batch.flows.messages(SYSTEM, flow_id="orders-batch", states=(MessageState.PENDING,))
+    body = message.payload["chunk"]
+    assert "data" not in body  # the outbox row holds the claim check, not the rows
+    assert chunk_files(batch) == [body["file"]]
+    assert (body["rows"], report.accepted) == (19, 19)
+    deliver_all(batch, clock)
+    assert len(target_rows(target_url)) == 19
+    assert chunk_files(batch) == []
+
+
+class Refusing:
+    """A chunk target that refuses every chunk until ``fixed``."""
+
+    def __init__(self, real: Target) -> None:
+        self.real = real
+        self.fixed = False
+
+    def send(self, message: Outbound) -> None:
+        self.real.send(message)
+
+    def send_chunk(self, chunk: OutboundChunk) -> None:
+        if not self.fixed:
+            raise TargetRejected("the ERP refuses the chunk")
+        self.real.send_chunk(chunk)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_dead_lettered_chunk_keeps_its_file_for_a_replay_and_a_discard_removes_it(
+    database: Database, target_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    opened: list[Refusing] = []
+
+    def targets(endpoint: Endpoint, timeout_s: float) -> Target:
+        opened.append(Refusing(make_target(endpoint, timeout_s)))
+        return opened[-1]
+
+    store = FileChunkStore(tmp_path / "chunks")
+    flows = FlowService(database.unit_of_work, clock, targets, chunks=store)
+    flows.deploy(SYSTEM, FLOW.format(folder=tmp_path, url=target_url))
+    flows.accept_frame(SYSTEM, "orders-batch", orders(5), first_row=1)
+    flows.accept_frame(SYSTEM, "orders-batch", orders(5, first=5), first_row=6)
+    runner = JobRunner(database.unit_of_work, clock, {DELIVER: flows.deliver}, "w")
+    runner.run_until_idle()
+    dead = flows.messages(SYSTEM, flow_id="orders-batch", states=(MessageState.DEAD_LETTERED,))
+    assert len(dead) == 2
+    assert len(list(store.directory.iterdir())) == 2
+    opened[0].fixed = True
+    flows.replay(SYSTEM, [dead[0].id])
+    runner.run_until_idle()
+    assert sorted(target_rows(target_url)) == [f"SO-{i:04d}" for i in range(5)]
+    assert [p.name for p in store.directory.iterdir()] == [dead[1].payload["chunk"]["file"]]
+    assert flows.discard(SYSTEM, [dead[1].id], "sent by hand") == 1
+    assert list(store.directory.iterdir()) == []
+    flows.close()
+
+
+def test_a_chunk_whose_file_is_gone_or_altered_is_dead_lettered_saying_so(
+    database: Database, target_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    store = FileChunkStore(tmp_path / "chunks")
+    flows = FlowService(database.unit_of_work, clock, make_target, chunks=store)
+    flows.deploy(SYSTEM, FLOW.format(folder=tmp_path, url=target_url))
+    flows.accept_frame(SYSTEM, "orders-batch", orders(3), first_row=1)
+    flows.accept_frame(SYSTEM, "orders-batch", orders(3, first=3), first_row=4)
+    first, second = flows.messages(SYSTEM, flow_id="orders-batch")
+    (store.directory / first.payload["chunk"]["file"]).unlink()
+    (store.directory / second.payload["chunk"]["file"]).write_bytes(b"not the rows")
+    JobRunner(database.unit_of_work, clock, {DELIVER: flows.deliver}, "w").run_until_idle()
+    dead = flows.messages(SYSTEM, flow_id="orders-batch", states=(MessageState.DEAD_LETTERED,))
+    assert [("missing" in (m.last_error or ""), "digest" in (m.last_error or "")) for m in dead] == [
+        (True, False),
+        (False, True),
+    ]
+    assert target_rows(target_url) == {}
+    flows.close()
 
 
 def test_duplicate_keys_in_a_chunk_keep_the_last_row(
@@ -193,4 +279,50 @@ def test_a_chunk_target_failing_three_times_then_recovering_gets_exactly_four_at
     (message,) = flows.messages(SYSTEM, flow_id="orders-batch")
     assert (message.state, message.attempts) == (MessageState.DELIVERED, 4)
     assert len(target_rows(target_url)) == 5
+    flows.close()
+
+
+class Meanwhile:
+    """A chunk target that runs ``during`` (once) while it writes a chunk."""
+
+    def __init__(self, real: Target, during: list[Callable[[], object]]) -> None:
+        self.real = real
+        self.during = during
+
+    def send(self, message: Outbound) -> None:
+        self.real.send(message)
+
+    def send_chunk(self, chunk: OutboundChunk) -> None:
+        while self.during:
+            self.during.pop()()
+        self.real.send_chunk(chunk)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_chunk_is_written_to_its_target_while_the_outbox_takes_the_next_one(
+    database: Database, target_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The job's transaction (on SQLite: the outbox file's write lock) opens only after the target
+    took the chunk, so a pull storing its next chunk meanwhile does not wait for the upsert."""
+    during: list[Callable[[], object]] = []
+    flows = FlowService(
+        database.unit_of_work,
+        clock,
+        lambda endpoint, timeout_s: Meanwhile(make_target(endpoint, timeout_s), during),
+        chunks=FileChunkStore(tmp_path / "chunks"),
+    )
+    flows.deploy(SYSTEM, FLOW.format(folder=tmp_path, url=target_url))
+    flows.accept_frame(SYSTEM, "orders-batch", orders(4), first_row=1)
+    meanwhile: list[AcceptReport] = []
+    during.append(
+        lambda: meanwhile.append(flows.accept_frame(SYSTEM, "orders-batch", orders(3, first=4), first_row=5))
+    )
+    runner = JobRunner(database.unit_of_work, clock, {DELIVER: flows.delivery}, "w")
+    assert runner.run_until_idle().done == 2
+    assert [r.accepted for r in meanwhile] == [3]
+    assert sorted(target_rows(target_url)) == [f"SO-{i:04d}" for i in range(7)]
+    messages = flows.messages(SYSTEM, flow_id="orders-batch")
+    assert [(m.state, m.attempts) for m in messages] == [(MessageState.DELIVERED, 1)] * 2
     flows.close()

@@ -21,7 +21,7 @@ from isthmus.integration._definition import (
     parse_duration,
     parse_flow,
 )
-from isthmus.integration._errors import TargetRejected, TargetUnavailable
+from isthmus.integration._errors import ChunkLost, TargetRejected, TargetUnavailable
 from isthmus.integration._mapping import (
     FlowMapper,
     MappedChunk,
@@ -31,6 +31,7 @@ from isthmus.integration._mapping import (
     rejected_key,
 )
 from isthmus.integration._messages import (
+    ChunkStore,
     ChunkTarget,
     DeployedFlow,
     FlowMessage,
@@ -41,6 +42,8 @@ from isthmus.integration._messages import (
     Source,
     Target,
     TestStatus,
+    chunk_file,
+    claim_chunk,
     decode_chunk,
     encode_chunk,
     is_chunk,
@@ -55,6 +58,8 @@ __all__ = [
     "COLUMNS",
     "EXAMPLE",
     "GUIDE_HEADERS",
+    "ChunkLost",
+    "ChunkStore",
     "ChunkTarget",
     "CronError",
     "CronSchedule",
@@ -87,6 +92,8 @@ __all__ = [
     "Transform",
     "Trigger",
     "TriggerKind",
+    "chunk_file",
+    "claim_chunk",
     "decode_chunk",
     "encode_chunk",
     "inline_cleanse",

@@ -17,3 +17,11 @@ class TargetRejected(IsthmusError, Terminal):
 
     code = "target_rejected"
     title = "Target rejected the message"
+
+
+class ChunkLost(IsthmusError, Terminal):
+    """A claim-checked chunk's file is gone or altered: retrying cannot bring its rows back (the
+    source can be read again; the message's row span says which rows)."""
+
+    code = "chunk_lost"
+    title = "Chunk file lost"

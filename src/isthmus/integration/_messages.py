@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
+from isthmus.integration._errors import ChunkLost
+
 
 class MessageState(StrEnum):
     PENDING = "pending"
@@ -126,6 +128,66 @@ class ChunkTarget(Protocol):
 
 CHUNK = "chunk"
 _FORMAT = "arrow-ipc-lz4-base64"
+_CLAIM = "arrow-ipc-lz4-file"
+
+
+class ChunkStore(Protocol):
+    """Where a chunk's rows wait for delivery when they are too big for an outbox row (the "claim
+    check" pattern): the outbox message holds only the file's name and digest.
+
+    ``put`` must be durable when it returns (the message naming the file commits right after);
+    ``remove`` of a missing file is not an error."""
+
+    def put(self, name: str, data: bytes) -> bool:
+        """Store ``data`` as ``name``; False if a file of that name was already there."""
+        ...
+
+    def get(self, name: str) -> bytes: ...
+
+    def remove(self, name: str) -> None: ...
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.rechunk().write_ipc(buffer, compression="lz4")
+    return buffer.getvalue()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def _summary(frame: pl.DataFrame, first_row: int, last_row: int) -> dict[str, Any]:
+    return {
+        "rows": frame.height,
+        "first_row": first_row,
+        "last_row": last_row,
+        "fields": [c for c in frame.columns if not c.startswith("__")],
+    }
+
+
+def claim_chunk(
+    flow_id: str, frame: pl.DataFrame, first_row: int, last_row: int
+) -> tuple[str, dict[str, Any], dict[str, Any], str, bytes]:
+    """As :func:`encode_chunk`, but the rows go to a :class:`ChunkStore` file: (key, payload,
+    display, file name, file content). The key is the same as :func:`encode_chunk` gives, so
+    either form of a chunk is recognised as a duplicate of the other; the file is named after the
+    flow and the key, so reading a file again after a crash names the same file."""
+    data = _ipc(frame)
+    digest = _digest(data)
+    key = f"chunk:{first_row}-{last_row}:{frame.height}:{digest}"
+    name = hashlib.blake2b(f"{flow_id}\n{key}".encode(), digest_size=16).hexdigest() + ".arrow"
+    summary = _summary(frame, first_row, last_row)
+    payload = {CHUNK: summary | {"format": _CLAIM, "file": name, "digest": digest}}
+    return key, payload, {CHUNK: summary}, name, data
+
+
+def chunk_file(payload: Mapping[str, Any]) -> str | None:
+    """The :class:`ChunkStore` file a chunk message's rows are in, if they are not inline."""
+    body = payload.get(CHUNK)
+    if isinstance(body, Mapping) and body.get("format") == _CLAIM:
+        return str(body["file"])
+    return None
 
 
 def encode_chunk(
@@ -136,16 +198,9 @@ def encode_chunk(
     The rows travel as one Arrow IPC buffer (lz4) inside the JSON payload: a 50,000-row chunk is one
     outbox row of a few MB instead of 50,000 rows. The key is the chunk's row span and a digest of
     its content, so a file read again after a crash gives the same keys and the outbox drops them."""
-    buffer = io.BytesIO()
-    frame.rechunk().write_ipc(buffer, compression="lz4")
-    data = buffer.getvalue()
-    digest = hashlib.blake2b(data, digest_size=12).hexdigest()
-    summary = {
-        "rows": frame.height,
-        "first_row": first_row,
-        "last_row": last_row,
-        "fields": [c for c in frame.columns if not c.startswith("__")],
-    }
+    data = _ipc(frame)
+    digest = _digest(data)
+    summary = _summary(frame, first_row, last_row)
     payload = {CHUNK: summary | {"format": _FORMAT, "data": base64.b64encode(data).decode("ascii")}}
     return f"chunk:{first_row}-{last_row}:{frame.height}:{digest}", payload, {CHUNK: summary}
 
@@ -161,11 +216,24 @@ def records_in(idempotency_key: str) -> int:
 
 def is_chunk(payload: Mapping[str, Any]) -> bool:
     body = payload.get(CHUNK)
-    return isinstance(body, Mapping) and body.get("format") == _FORMAT
+    return isinstance(body, Mapping) and body.get("format") in (_FORMAT, _CLAIM)
 
 
-def decode_chunk(payload: Mapping[str, Any]) -> pl.DataFrame:
-    return pl.read_ipc(io.BytesIO(base64.b64decode(payload[CHUNK]["data"])))
+def decode_chunk(payload: Mapping[str, Any], store: ChunkStore | None = None) -> pl.DataFrame:
+    """The rows of a chunk message: inline, or read from ``store`` and checked against the digest
+    (a file that is missing or altered raises :class:`ChunkLost`; delivery dead-letters the message)."""
+    body = payload[CHUNK]
+    if body.get("format") != _CLAIM:
+        return pl.read_ipc(io.BytesIO(base64.b64decode(body["data"])))
+    if store is None:
+        raise ChunkLost("chunk file {file}: no chunk store is configured", file=body["file"])
+    try:
+        data = store.get(str(body["file"]))
+    except FileNotFoundError as exc:
+        raise ChunkLost("chunk file {file} is missing", file=body["file"]) from exc
+    if _digest(data) != body["digest"]:
+        raise ChunkLost("chunk file {file} does not match its digest", file=body["file"])
+    return pl.read_ipc(io.BytesIO(data))
 
 
 class Source(Protocol):

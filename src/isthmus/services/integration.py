@@ -10,12 +10,16 @@ A chunk of a batch flow (a file or query read in chunks) whose target writes chu
 (:class:`~isthmus.integration.ChunkTarget`, e.g. SQL) is mapped in FEEL batch mode and stored as
 *one* message holding every valid row, with one delivery job: its rejected rows are dead-lettered
 one message each (with their row numbers) in the same transaction, and the target upserts the
-chunk by the rows' keys, so a redelivered chunk has one effect per key.
+chunk by the rows' keys, so a redelivered chunk has one effect per key. With a
+:class:`~isthmus.integration.ChunkStore` the chunk's rows go to a file of their own, written durably
+before the transaction, and the message holds only its name and digest (a "claim check"): the file
+is removed once the message is delivered or discarded, so a dead-lettered chunk can be replayed.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +30,7 @@ import polars as pl
 
 from isthmus.errors import InvalidInput, NotFound, is_retryable
 from isthmus.integration import (
+    ChunkStore,
     ChunkTarget,
     DeployedFlow,
     Endpoint,
@@ -41,6 +46,8 @@ from isthmus.integration import (
     Table2Row,
     Target,
     TestStatus,
+    chunk_file,
+    claim_chunk,
     decode_chunk,
     encode_chunk,
     inline_cleanse,
@@ -167,6 +174,22 @@ class FlowCache:
             target.close()
 
 
+class Delivery:
+    """The ``flow.deliver`` job handler with a ``prepare`` step (``PreparedHandler``): a chunk is
+    written to its target *before* the job's transaction opens, so on SQLite the outbox's write
+    lock is not held while the target upserts 50,000 rows and a pull can go on storing chunks
+    meanwhile. A single message is sent inside the job's transaction, as before."""
+
+    def __init__(self, flows: FlowService) -> None:
+        self._flows = flows
+
+    def prepare(self, job: Job) -> None:
+        self._flows.prepare_delivery(job)
+
+    def __call__(self, job: Job, uow: UnitOfWork) -> None:
+        self._flows.deliver(job, uow)
+
+
 class FlowService:
     def __init__(
         self,
@@ -176,8 +199,14 @@ class FlowService:
         connections: ConnectionLookup | None = None,
         *,
         rules_dir: Path | None = None,
+        chunks: ChunkStore | None = None,
     ) -> None:
         self._rules_dir = rules_dir
+        self._chunks = chunks
+        # outcomes of chunks written by prepare_delivery, by job id: (message attempts then, error)
+        self._prepared: dict[int, tuple[int, Exception | None]] = {}
+        self._lock = threading.Lock()
+        self.delivery = Delivery(self)
         self._uow = uow_factory
         self._clock = clock
         self.cache = FlowCache(targets)
@@ -314,7 +343,14 @@ class FlowService:
         )
         if chunk.frame.height == 0:
             return AcceptReport(0, chunk.duplicates, len(chunk.rejected), (), errors)
-        key, payload, display = encode_chunk(chunk.frame, chunk.first_row, chunk.last_row)
+        written: str | None = None
+        if self._chunks is None:
+            key, payload, display = encode_chunk(chunk.frame, chunk.first_row, chunk.last_row)
+        else:
+            key, payload, display, name, data = claim_chunk(
+                deployed.flow_id, chunk.frame, chunk.first_row, chunk.last_row
+            )
+            written = name if self._chunks.put(name, data) else None
         message = uow.flows.add_message(
             NewMessage(
                 flow_id=deployed.flow_id,
@@ -326,17 +362,29 @@ class FlowService:
             now,
         )
         if message is None:  # the same chunk was accepted before (a file read again after a crash)
+            if written is not None:  # its file went with its delivery: this copy is referenced by none
+                self._chunks.remove(written)  # type: ignore[union-attr]
             return AcceptReport(0, chunk.duplicates + chunk.frame.height, len(chunk.rejected), (), errors)
-        self._enqueue(uow, deployed, message.id, test=test, now=now)
+        self._enqueue(uow, deployed, message.id, test=test, now=now, chunk=True)
         return AcceptReport(chunk.frame.height, chunk.duplicates, len(chunk.rejected), (message.id,), errors)
 
     def _enqueue(
-        self, uow: UnitOfWork, deployed: DeployedFlow, message_id: int, *, test: bool, now: Any
+        self,
+        uow: UnitOfWork,
+        deployed: DeployedFlow,
+        message_id: int,
+        *,
+        test: bool,
+        now: Any,
+        chunk: bool = False,
     ) -> None:
+        payload: dict[str, Any] = {"message": message_id, "version": deployed.version, "test": test}
+        if chunk:  # Delivery.prepare writes it before the job's transaction; others skip that step
+            payload["chunk"] = True
         uow.jobs.enqueue(
             NewJob(
                 kind=DELIVER,
-                payload={"message": message_id, "version": deployed.version, "test": test},
+                payload=payload,
                 run_at=now,
                 # No dedupe key: the message was inserted in this transaction, so no job for it exists
                 # yet (a dedupe key would cost a lookup and a savepoint per message).
@@ -405,7 +453,10 @@ class FlowService:
     # -- delivering --------------------------------------------------------------------------------
 
     def deliver(self, job: Job, uow: UnitOfWork) -> None:
-        """The ``flow.deliver`` job handler: one attempt at one message."""
+        """The ``flow.deliver`` job handler: one attempt at one message (a chunk's may have been
+        made by :meth:`prepare_delivery` already; this records its outcome)."""
+        with self._lock:
+            prepared = self._prepared.pop(job.id, None)
         message = uow.flows.message(int(job.payload["message"]))
         if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
             return  # delivered by an earlier run of this job, replayed, or discarded
@@ -413,17 +464,15 @@ class FlowService:
         flow = self.cache.mapper(deployed).flow
         attempt = message.attempts + 1
         try:
-            target = self._target(uow, deployed, flow, test=bool(job.payload.get("test")))
-            if is_chunk(message.payload):
-                chunk = OutboundChunk(
-                    flow.id, message.idempotency_key, decode_chunk(message.payload), flow.delivery.timeout_s
+            if prepared is not None and prepared[0] == message.attempts:  # sent by prepare_delivery
+                if prepared[1] is not None:
+                    raise prepared[1]
+            elif is_chunk(message.payload):
+                self._send_chunk(
+                    self._target(uow, deployed, flow, test=bool(job.payload.get("test"))), flow, message
                 )
-                if isinstance(target, ChunkTarget):
-                    target.send_chunk(chunk)
-                else:  # e.g. the flow's target changed since: one record at a time, each by its key
-                    for outbound in chunk.records():
-                        target.send(outbound)
             else:
+                target = self._target(uow, deployed, flow, test=bool(job.payload.get("test")))
                 target.send(
                     Outbound(
                         flow.id, message.idempotency_key, message.payload, timeout_s=flow.delivery.timeout_s
@@ -436,6 +485,53 @@ class FlowService:
         uow.flows.save_message(
             replace(message, state=MessageState.DELIVERED, attempts=attempt, updated_at=now, delivered_at=now)
         )
+        self._drop_chunk_file(uow, message)
+
+    def _send_chunk(self, target: Target, flow: FlowDefinition, message: FlowMessage) -> None:
+        rows = decode_chunk(message.payload, self._chunks)
+        chunk = OutboundChunk(flow.id, message.idempotency_key, rows, flow.delivery.timeout_s)
+        if isinstance(target, ChunkTarget):
+            target.send_chunk(chunk)
+        else:  # e.g. the flow's target changed since: one record at a time, each by its key
+            for outbound in chunk.records():
+                target.send(outbound)
+
+    def prepare_delivery(self, job: Job) -> None:
+        """Write a chunk to its target before the job's transaction opens (see :class:`Delivery`).
+
+        The outcome is kept for :meth:`deliver`, which records it in the job's transaction as if it
+        had sent the chunk itself. A worker that dies in between leaves the job to run again: the
+        chunk is upserted again, one effect per key."""
+        if not job.payload.get("chunk"):
+            return  # a single record: sent inside the job's transaction, no extra read
+        with self._uow() as uow:
+            message = uow.flows.message(int(job.payload["message"]))
+            if (
+                message is None
+                or message.state not in (MessageState.PENDING, MessageState.RETRYING)
+                or not is_chunk(message.payload)
+            ):
+                return
+            deployed = self._deployed(uow, message.flow_id)
+            flow = self.cache.mapper(deployed).flow
+            try:
+                target = self._target(uow, deployed, flow, test=bool(job.payload.get("test")))
+            except Exception:
+                return
+        outcome: Exception | None = None
+        try:
+            self._send_chunk(target, flow, message)
+        except Exception as error:
+            outcome = error
+        with self._lock:
+            self._prepared[job.id] = (message.attempts, outcome)
+
+    def _drop_chunk_file(self, uow: UnitOfWork, message: FlowMessage) -> None:
+        """Remove a claim-checked chunk's file once the message's end (delivered, discarded) commits;
+        a rolled-back transaction leaves the file for the retry."""
+        name = chunk_file(message.payload)
+        if name is not None and self._chunks is not None:
+            uow.after_commit(functools.partial(self._chunks.remove, name))
 
     def _failed(
         self,
@@ -503,7 +599,8 @@ class FlowService:
                 uow.jobs.enqueue(
                     NewJob(
                         kind=DELIVER,
-                        payload={"message": message.id, "version": deployed.version, "test": False},
+                        payload={"message": message.id, "version": deployed.version, "test": False}
+                        | ({"chunk": True} if is_chunk(message.payload) else {}),
                         run_at=now,
                         dedupe_key=f"flow-message:{message.id}:replay:{now.isoformat()}",
                         policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
@@ -573,6 +670,7 @@ class FlowService:
                         updated_at=now,
                     )
                 )
+                self._drop_chunk_file(uow, message)
                 audit.record(
                     uow,
                     self._clock,

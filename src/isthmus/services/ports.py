@@ -456,6 +456,10 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None: ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the next successful ``commit()`` (e.g. removing a file the
+        committed change no longer references); dropped if the transaction rolls back."""
+
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 JobHandler = Callable[[Job, UnitOfWork], None]

@@ -107,6 +107,7 @@ class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._tables: Tables | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> Self:
         if self._tables is not None:
@@ -136,6 +137,7 @@ class InMemoryUnitOfWork:
     ) -> None:
         # Whatever was not committed is simply forgotten with the working copy.
         self._tables = None
+        self._after_commit = []
         self._store._end()
 
     def commit(self) -> None:
@@ -143,6 +145,13 @@ class InMemoryUnitOfWork:
         if self._tables is None:
             raise RuntimeError("use the unit of work inside `with`")
         self._store._publish(self._tables)
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit of work has committed (never if it is abandoned)."""
+        self._after_commit.append(callback)
 
 
 def memory_uow_factory(store: InMemoryStore) -> Callable[[], InMemoryUnitOfWork]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Connection | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> Self:
         self._connection = self._engine.connect()
@@ -88,11 +90,19 @@ class SqlUnitOfWork:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
+            self._after_commit = []
             self._connection.close()
             self._connection = None
 
     def commit(self) -> None:
         self._transaction.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
 
     @property
     def connection(self) -> Connection:

@@ -72,3 +72,59 @@ def test_a_chunk_the_table_cannot_take_is_rejected_not_retried(url: str) -> None
     with pytest.raises(TargetRejected, match="vbeln"):
         target.send_chunk(no_key)  # type: ignore[attr-defined]
     target.close()
+
+
+def test_a_sqlite_chunk_keeps_numbers_and_nulls_and_is_all_or_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE t (k INTEGER PRIMARY KEY, n INTEGER, x REAL, flag BOOLEAN, s TEXT NOT NULL)")
+        )
+    target = make_target(Endpoint("ERP", "sql", {"url": url, "table": "t", "key": ["k"]}), 5.0)
+    frame = pl.DataFrame(
+        {"k": [1, 2], "n": [10, None], "x": [1.5, None], "flag": [True, None], "s": ["a", "b"]}
+    )
+    target.send_chunk(OutboundChunk("f", "c1", frame.with_columns(pl.col("k").alias("__key")), 5.0))  # type: ignore[attr-defined]
+    broken = pl.DataFrame(
+        {"k": [1, 3], "n": [99, 3], "s": ["changed", None]}, schema_overrides={"s": pl.String}
+    )
+    with pytest.raises(TargetRejected, match="NOT NULL"):
+        target.send_chunk(OutboundChunk("f", "c2", broken, 5.0))  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT k, n, typeof(n), x, flag, s FROM t ORDER BY k")).all()
+    assert [tuple(r) for r in rows] == [(1, 10, "integer", 1.5, 1, "a"), (2, None, "null", None, None, "b")]
+    target.close()
+    engine.dispose()
+
+
+def test_a_chunk_delivered_again_rewrites_only_the_rows_that_changed(url: str) -> None:
+    target = make_target(Endpoint("ERP", "sql", {"url": url, "table": "vbak", "key": ["vbeln"]}), 5.0)
+    rows = [("SO-1", "C1", "1.50"), ("SO-2", None, "2.00"), ("SO-3", "C3", None)]
+    target.send_chunk(chunk(rows))  # type: ignore[attr-defined]
+    engine = create_engine(url)
+    # a row version: PostgreSQL's xmin changes with every rewrite; SQLite counts them by a trigger
+    if url.startswith("sqlite"):
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE rewrites (vbeln TEXT)"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER counted AFTER UPDATE ON vbak BEGIN "
+                    "INSERT INTO rewrites VALUES (new.vbeln); END"
+                )
+            )
+        versions = "SELECT vbeln, (SELECT count(*) FROM rewrites r WHERE r.vbeln = v.vbeln) FROM vbak v"
+    else:
+        versions = "SELECT vbeln, xmin::text FROM vbak"
+
+    def seen() -> dict[str, str]:
+        with engine.connect() as conn:
+            return {r[0]: str(r[1]) for r in conn.execute(text(versions))}
+
+    before = seen()
+    target.send_chunk(chunk([rows[0], ("SO-2", None, "2.5"), rows[2]]))  # type: ignore[attr-defined]
+    after = seen()
+    assert [k for k in before if before[k] != after[k]] == ["SO-2"]
+    assert stored(url)[1] == ("SO-2", None, "2.50")
+    target.close()
+    engine.dispose()

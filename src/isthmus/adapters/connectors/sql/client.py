@@ -2,10 +2,14 @@
 
 The upsert is ``INSERT … ON CONFLICT (key) DO UPDATE`` on SQLite and PostgreSQL, so delivering
 the same message twice leaves one row. A chunk of a batch flow is one bulk upsert in one
-transaction: on SQLite one prepared statement run over every row (``executemany`` on the driver
-connection); on PostgreSQL ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON
-CONFLICT``. Errors: a constraint or type the data breaks is ``TargetRejected``; a lost connection
-or a lock timeout is ``TargetUnavailable``.
+transaction: the chunk's rows land in a temporary staging table, then one ``INSERT … SELECT … ON
+CONFLICT`` runs inside the database (duplicates within the chunk resolved first, last wins, so the
+statement never touches a row twice). On a SQLite file the staging table is filled from the Arrow
+columns by ADBC (``adbc-driver-sqlite``), half the time of binding 50,000 Python tuples through
+``executemany`` (bench/integration.py); on PostgreSQL by ``COPY`` (ADBC's binary COPY measured no
+faster there). Columns ADBC cannot bind and in-memory databases take the ``executemany`` path.
+Errors: a constraint or type the data breaks is ``TargetRejected``; a lost connection or a lock
+timeout is ``TargetUnavailable``.
 """
 
 from __future__ import annotations
@@ -14,16 +18,26 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
 import polars as pl
-from sqlalchemy import Engine, MetaData, Table, create_engine, select
+from sqlalchemy import Engine, MetaData, Table, create_engine, make_url, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.types import JSON, NullType
 
 from isthmus.adapters.connectors.sql.config import SqlConfig
 from isthmus.integration import Outbound, OutboundChunk, TargetRejected, TargetUnavailable
 
 T = TypeVar("T")
+
+# Polars types the ADBC SQLite driver binds as SQLite does a Python value of the same kind.
+_ADBC_TYPES = (pl.String, pl.Boolean, pl.Null, pl.Float32, pl.Float64, pl.Binary)
+
+
+_BUSY_TIMEOUT_MS = 5000  # as long as SQLAlchemy's sqlite driver waits for a lock
 
 
 def _engine(url: str) -> Engine:
@@ -58,6 +72,12 @@ class SqlTarget:
         dbapi = self._engine.dialect.dbapi
         try:
             return work()
+        except (adbc.IntegrityError, adbc.DataError, adbc.ProgrammingError) as exc:
+            raise TargetRejected("{table}: {error}", table=self.config.table, error=str(exc)[:300]) from exc
+        except adbc.Error as exc:
+            raise TargetUnavailable(
+                "{table}: {error}", table=self.config.table, error=str(exc)[:300]
+            ) from exc
         except (dbapi.IntegrityError, dbapi.DataError, dbapi.ProgrammingError) as exc:  # type: ignore[union-attr]
             # raised by the driver's own cursor (the bulk paths bypass SQLAlchemy's wrapping)
             raise TargetRejected("{table}: {error}", table=self.config.table, error=str(exc)[:300]) from exc
@@ -99,15 +119,24 @@ class SqlTarget:
         columns = ", ".join(quote(c) for c in frame.columns)
         key = ", ".join(quote(c) for c in self.config.key)
         updates = [c for c in frame.columns if c not in self.config.key]
+        target = quote(table.name)
         action = (
-            "DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updates)
+            "DO UPDATE SET "
+            + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updates)
+            + self._only_changed(table, target, updates)
             if updates
             else "DO NOTHING"
         )
-        target = quote(table.name)
+        conflict = f"ON CONFLICT ({key}) {action}"
+        database = self._sqlite_file()
+        if database is not None and all(
+            isinstance(dtype, _ADBC_TYPES) or dtype.is_integer() for dtype in frame.dtypes
+        ):
+            self._adbc_upsert(database, frame, target, columns, conflict)
+            return
         with self._engine.begin() as conn:
             if self._engine.dialect.name == "postgresql":
-                self._copy_upsert(conn, frame, target, columns, f"ON CONFLICT ({key}) {action}")
+                self._copy_upsert(conn, frame, target, columns, conflict)
                 return
             # Identifiers are the reflected table's own names, quoted by the dialect; values are bound.
             marks = ", ".join("?" for _ in frame.columns)
@@ -119,6 +148,68 @@ class SqlTarget:
                 )
             finally:
                 cursor.close()
+
+    def _only_changed(self, table: Table, target: str, updates: list[str]) -> str:
+        """``WHERE`` the row differs: a chunk delivered again (a replay, a crash, tomorrow's full
+        export) rewrites no unchanged row; on PostgreSQL that halved the time of an upsert of
+        unchanged rows and spares their dead tuples. Omitted on PostgreSQL when a column's type has
+        no equality (json, unknown types)."""
+        quote = self._engine.dialect.identifier_preparer.quote
+        if self._engine.dialect.name == "postgresql":
+            for name in updates:
+                kind = table.c[name].type
+                if isinstance(kind, NullType) or (isinstance(kind, JSON) and not isinstance(kind, JSONB)):
+                    return ""
+            differs = "IS DISTINCT FROM"
+        else:
+            differs = "IS NOT"
+        old = ", ".join(f"{target}.{quote(c)}" for c in updates)
+        new = ", ".join(f"excluded.{quote(c)}" for c in updates)
+        return f" WHERE ({old}) {differs} ({new})"
+
+    def _sqlite_file(self) -> str | None:
+        """The database file of a SQLite target (ADBC opens it itself), else None."""
+        if self._engine.dialect.name != "sqlite":
+            return None
+        database = make_url(self.config.url).database
+        return None if not database or database == ":memory:" or database.startswith("file:") else database
+
+    def _adbc_upsert(
+        self, database: str, frame: pl.DataFrame, target: str, columns: str, conflict: str
+    ) -> None:
+        # ADBC's low-level API: its DB-API layer would import pyarrow (+60 MB resident) for nothing,
+        # polars hands its columns over through the Arrow C stream interface. A connection per chunk:
+        # opening a SQLite file costs well under a millisecond, and an ADBC connection must not be
+        # shared between the threads that may deliver at once.
+        db = adbc_driver_sqlite.connect(database)
+        conn = adbc.AdbcConnection(db)
+        statement = adbc.AdbcStatement(conn)
+        try:
+            statement.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            statement.execute_update()
+            conn.set_options(**{"adbc.connection.autocommit": "false"})
+            statement.set_options(
+                **{
+                    adbc.INGEST_OPTION_TARGET_TABLE: "isthmus_chunk",
+                    adbc.INGEST_OPTION_MODE: "adbc.ingest.mode.replace",
+                    "adbc.ingest.temporary": "true",
+                }
+            )
+            statement.bind_stream(frame)
+            statement.execute_update()
+            # WHERE true: SQLite's parser needs it to read ON CONFLICT after INSERT … SELECT
+            for sql in (
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM temp.isthmus_chunk "  # noqa: S608
+                f"WHERE true {conflict}",
+                "DROP TABLE temp.isthmus_chunk",
+            ):
+                statement.set_sql_query(sql)
+                statement.execute_update()
+            conn.commit()
+        finally:
+            statement.close()
+            conn.close()
+            db.close()
 
     @staticmethod
     def _copy_upsert(conn: Any, frame: pl.DataFrame, target: str, columns: str, conflict: str) -> None:
