@@ -146,7 +146,12 @@ class InMemoryJobRepository:
 
     def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
         job = self._t.jobs.get(job_id)
-        if job is None or job.locked_by != worker or job.attempts != attempt or job.state is not JobState.RUNNING:
+        if (
+            job is None
+            or job.locked_by != worker
+            or job.attempts != attempt
+            or job.state is not JobState.RUNNING
+        ):
             return False
         self._t.leases[job_id] = utc(now) + timedelta(seconds=lease_s)
         return True
