@@ -33,6 +33,7 @@ from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
 from isthmus.services.engine import EngineService
 from isthmus.services.engine_wiring import wire_engine
+from isthmus.services.flow_hooks import WebhookIntake
 from isthmus.services.flow_invoker import FlowServiceInvoker
 from isthmus.services.flow_metrics import FlowMetricsService
 from isthmus.services.flow_schedule import SCHEDULE, FlowScheduler
@@ -74,8 +75,11 @@ class Container:
     schedule: FlowScheduler | None = None
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     retention: Retention | None = None  # the long-running worker starts its hourly purge
+    hooks: WebhookIntake | None = None
 
     def __post_init__(self) -> None:
+        if self.hooks is None:
+            self.hooks = WebhookIntake(self.database.unit_of_work, self.clock, self.flows.cache)
         self.job_handlers.setdefault(DELIVER, self.flows.delivery)
         self.job_handlers.setdefault(FLOW_TEST, self.flow_tests.handle)
         self.job_handlers.setdefault(MIGRATION, self.migrations)

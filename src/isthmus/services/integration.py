@@ -339,7 +339,7 @@ class FlowService:
         chunk = mapper.map_chunk(frame, first_row)
         errors = tuple((r.row, r.error) for r in chunk.rejected)
         uow.flows.add_messages(
-            [self._rejected_message(deployed.flow_id, r, now) for r in chunk.rejected], now
+            [self.rejected_message(deployed.flow_id, r, now) for r in chunk.rejected], now
         )
         if chunk.frame.height == 0:
             return AcceptReport(0, chunk.duplicates, len(chunk.rejected), (), errors)
@@ -432,10 +432,11 @@ class FlowService:
 
     @classmethod
     def _dead_letter_rejected(cls, uow: UnitOfWork, flow_id: str, rejected: Rejected, now: Any) -> None:
-        uow.flows.add_message(cls._rejected_message(flow_id, rejected, now), now)
+        uow.flows.add_message(cls.rejected_message(flow_id, rejected, now), now)
 
     @staticmethod
-    def _rejected_message(flow_id: str, rejected: Rejected, now: Any) -> NewMessage:
+    def rejected_message(flow_id: str, rejected: Rejected, now: Any) -> NewMessage:
+        """The dead-lettered message that keeps a rejected record (and its row) for the DLQ."""
         from isthmus.security import mask_personal_data
 
         # A rejected record has no trustworthy key; its row and content (or the time) name it.

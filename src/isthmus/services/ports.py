@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -358,6 +358,15 @@ class FlowRepository(Protocol):
 
     def add_messages(self, messages: Sequence[NewMessage], now: datetime) -> int:
         """Insert many in the caller's transaction, skipping keys already held; how many were new."""
+
+    def latest_versions(self, flow_ids: Collection[str]) -> dict[str, int]:
+        """The latest deployed version of each flow named (flows never deployed are left out)."""
+
+    def insert_messages(self, messages: Sequence[NewMessage], now: datetime) -> dict[tuple[str, str], int]:
+        """As ``add_messages`` (keys distinct per flow); the new ids by (flow id, idempotency key)."""
+
+    def wake_deliveries(self) -> None:
+        """Let workers waiting for delivery jobs know, once this transaction commits."""
 
     def message(self, message_id: int) -> FlowMessage | None: ...
 

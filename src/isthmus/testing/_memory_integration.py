@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -92,6 +92,20 @@ class InMemoryFlowRepository:
 
     def add_messages(self, messages: Sequence[NewMessage], now: datetime) -> int:
         return sum(self.add_message(m, now) is not None for m in messages)
+
+    def latest_versions(self, flow_ids: Collection[str]) -> dict[str, int]:
+        return {f: self._rows.flows[f][-1].version for f in flow_ids if self._rows.flows.get(f)}
+
+    def insert_messages(self, messages: Sequence[NewMessage], now: datetime) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for message in messages:
+            stored = self.add_message(message, now)
+            if stored is not None:
+                found[(message.flow_id, message.idempotency_key)] = stored.id
+        return found
+
+    def wake_deliveries(self) -> None:
+        return None
 
     def message(self, message_id: int) -> FlowMessage | None:
         found = self._rows.messages.get(message_id)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 
 from isthmus import __version__
 from isthmus.adapters.api import problems
-from isthmus.adapters.api.problems import problem
+from isthmus.adapters.api.middleware import BodyLimit, DefaultHeaders
 from isthmus.adapters.api.routes import (
     catalog,
     data,
@@ -30,6 +30,7 @@ from isthmus.adapters.worker import WorkerLoop
 from isthmus.bootstrap import Container
 
 API_PREFIX = "/api/v1"
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
 SHUTDOWN_GRACE_S = 30.0
 
 
@@ -64,24 +65,11 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    limit = container.settings.max_upload_bytes
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
-            return problem(
-                413,
-                "Payload too large",
-                f"request body larger than {limit} bytes",
-                code="payload_too_large",
-                instance=request.url.path,
-            )
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(BodyLimit, limit=container.settings.max_upload_bytes)
+    app.add_middleware(DefaultHeaders, headers=SECURITY_HEADERS)
 
+    app.include_router(hooks.router)  # first: the busiest route is matched first
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog.router)
     api.include_router(flows.router)
@@ -101,7 +89,6 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
-    app.include_router(hooks.router)
     _mount_web(app)
     return app
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,10 @@ from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMess
 
 _f = integration_flows
 _m = flow_messages
+# PostgreSQL's LISTEN/NOTIFY channel on which workers wait for new delivery jobs
+DELIVERY_CHANNEL = "isthmus_flow_deliver"
+# SQLite allows 32,766 bound values per statement; a message row binds 10
+_ROWS_PER_INSERT = 1000
 
 
 def _flow(row: Any) -> DeployedFlow:
@@ -125,6 +129,41 @@ class SqlFlowRepository:
             "created_at": now,
             "updated_at": now,
         }
+
+    def latest_versions(self, flow_ids: Collection[str]) -> dict[str, int]:
+        rows = self._db.execute(
+            select(_f.c.flow_id, func.max(_f.c.version))
+            .where(_f.c.flow_id.in_(sorted(flow_ids)))
+            .group_by(_f.c.flow_id)
+        )
+        return {flow_id: int(version) for flow_id, version in rows}
+
+    def insert_messages(self, messages: Sequence[NewMessage], now: datetime) -> dict[tuple[str, str], int]:
+        """One multi-row insert, skipping keys already held; the new ids by (flow, idempotency key).
+
+        The keys must be distinct per flow (the caller dedupes): the ids come back by key, as
+        ``RETURNING`` promises no order."""
+        if not messages:
+            return {}
+        maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
+        found: dict[tuple[str, str], int] = {}
+        for start in range(0, len(messages), _ROWS_PER_INSERT):
+            part = messages[start : start + _ROWS_PER_INSERT]
+            statement = (
+                maker(_m)
+                .values([self._values(m, now) for m in part])
+                .on_conflict_do_nothing(index_elements=["flow_id", "idempotency_key"])
+                .returning(_m.c.id, _m.c.flow_id, _m.c.idempotency_key)
+            )
+            for row in self._db.execute(statement):
+                found[(row.flow_id, row.idempotency_key)] = int(row.id)
+        return found
+
+    def wake_deliveries(self) -> None:
+        """PostgreSQL: tell listening workers, at commit, that delivery jobs are due (a no-op on
+        SQLite, whose workers poll)."""
+        if self._db.dialect.name == "postgresql":
+            self._db.exec_driver_sql(f"NOTIFY {DELIVERY_CHANNEL}")
 
     def add_message(self, message: NewMessage, now: datetime) -> FlowMessage | None:
         # One statement, no savepoint: a key the flow already holds inserts nothing and returns no id.

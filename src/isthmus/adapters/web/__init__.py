@@ -14,12 +14,12 @@ Example (in the module of a new page, next to its router)::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from isthmus.adapters.api.middleware import DefaultHeaders
 from isthmus.adapters.web import (
     _account_pages,
     _catalog_pages,
@@ -76,15 +76,11 @@ def mount(app: FastAPI) -> None:
     ):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def _security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if not request.url.path.startswith(_UNGUARDED):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(
+        DefaultHeaders,
+        headers=(("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Frame-Options", "DENY")),
+        skip=_UNGUARDED,
+    )
 
 
 __all__ = ["Page", "Stage", "mount", "navigation", "register_page", "registered_pages"]

@@ -7,27 +7,37 @@ Authentication, chosen by the flow's ``source.options.auth``:
   environment variable that ``source.options.hmac_secret_env`` names (never stored in the flow),
   compared in constant time (the scheme GitHub and Stripe webhooks use).
 
-The body is one JSON object or a list of them. ``FlowService.accept`` stores every message with its
-delivery job in one transaction before the answer is written, so a 202 means "durably stored".
+The body is one JSON object or a list of them. The flow's definition is cached in the process; the
+signature is checked before any database work; the records are mapped, then stored with their
+delivery jobs in one transaction shared with the requests arriving meanwhile (group commit, see
+:mod:`isthmus.adapters.api.group_commit`) before the answer is written, so a 202 means "durably
+stored". A flow deployed again meanwhile is noticed by that transaction and the request is
+authenticated and mapped again on the new version.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import os
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from isthmus.adapters.api.auth import ContainerDep, current_principal
-from isthmus.errors import AuthenticationFailed, ConfigurationError, InvalidInput
+from isthmus.adapters.api.auth import current_principal, get_container
+from isthmus.adapters.api.group_commit import GroupCommit
+from isthmus.errors import AuthenticationFailed, ConfigurationError, Conflict, InvalidInput
 from isthmus.security import Principal, PrincipalKind, Role
+from isthmus.services.flow_hooks import StaleWebhook, WebhookIntake
 
 router = APIRouter(tags=["integration"])
 SIGNATURE_HEADER = "X-Isthmus-Signature"
+STALE_RETRIES = 3
+MAP_INLINE = 50  # records mapped on the event loop; more go to a thread
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -61,25 +71,43 @@ def _records(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-@router.post("/hooks/{flow_id}", status_code=status.HTTP_202_ACCEPTED)
-async def receive(
-    flow_id: str, request: Request, response: Response, container: ContainerDep
-) -> dict[str, Any]:
+@router.post("/hooks/{flow_id}", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def receive(flow_id: str, request: Request) -> JSONResponse:
     """Accept records for ``flow_id``; 202 with counts once they are committed to the outbox."""
+    container = get_container(request)
+    intake = container.hooks
+    assert intake is not None
     body = await request.body()
-    _, flow = await run_in_threadpool(container.flows.get, _SYSTEM_READER, flow_id)
-    if flow.source.connector != "webhook":
-        raise InvalidInput(
-            "flow {flow} has a {kind} source, not a webhook", flow=flow_id, kind=flow.source.connector
+    records: list[dict[str, Any]] | None = None
+    for _ in range(STALE_RETRIES):
+        webhook = intake.cached(flow_id)
+        if webhook is None:
+            webhook = await run_in_threadpool(intake.webhook, flow_id)
+        if str(webhook.flow.source.options.get("auth", "token")) == "hmac":
+            principal = _check_hmac(flow_id, webhook.flow.source.options, request, body)
+        else:
+            principal = await current_principal(request)
+        if records is None:
+            records = _records(body)
+        if len(records) > MAP_INLINE:  # a long list is mapped off the event loop
+            prepared = await run_in_threadpool(intake.prepare, webhook, principal, records)
+        else:
+            prepared = intake.prepare(webhook, principal, records)
+        try:
+            report = await _group_commit(request, intake).submit(prepared)
+        except StaleWebhook:
+            continue
+        return JSONResponse(
+            {"flow": flow_id, **report.as_dict(), "messages": list(report.message_ids)},
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/flows/{flow_id}"},
         )
-    if str(flow.source.options.get("auth", "token")) == "hmac":
-        principal = _check_hmac(flow_id, flow.source.options, request, body)
-    else:
-        principal = await current_principal(request)
-    report = await run_in_threadpool(container.flows.accept, principal, flow_id, _records(body))
-    response.headers["Location"] = f"/api/v1/flows/{flow_id}"
-    return {"flow": flow_id, **report.as_dict(), "messages": list(report.message_ids)}
+    raise Conflict("flow {flow} is being deployed; send the request again", flow=flow_id)
 
 
-# Reading the flow's definition to learn how to authenticate happens before anyone is known.
-_SYSTEM_READER = Principal(actor="webhook", kind=PrincipalKind.SYSTEM, roles=frozenset({Role.IT_INTEGRATOR}))
+def _group_commit(request: Request, intake: WebhookIntake) -> GroupCommit:
+    """The app's group commit on this event loop (made on first use: it belongs to the loop)."""
+    found: GroupCommit | None = getattr(request.app.state, "hook_commits", None)
+    if found is None or found.loop is not asyncio.get_running_loop():
+        found = request.app.state.hook_commits = GroupCommit(intake.accept)
+    return found
