@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -88,11 +88,13 @@ class Container:
         if self.retention is not None:
             self.job_handlers.setdefault(PURGE, self.retention)
 
-    def job_runner(self, worker_id: str | None = None) -> JobRunner:
+    def job_runner(self, worker_id: str | None = None, *, skip_kinds: Collection[str] = ()) -> JobRunner:
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         if self.schedule is not None:
             self.schedule.ensure()  # flows deployed before the scheduler existed get their first run
-        return JobRunner(self.database.unit_of_work, self.clock, self.job_handlers, worker)
+        return JobRunner(
+            self.database.unit_of_work, self.clock, self.job_handlers, worker, skip_kinds=skip_kinds
+        )
 
     def close(self) -> None:
         self.flows.close()

@@ -338,9 +338,7 @@ class FlowService:
         now = self._clock.now()
         chunk = mapper.map_chunk(frame, first_row)
         errors = tuple((r.row, r.error) for r in chunk.rejected)
-        uow.flows.add_messages(
-            [self.rejected_message(deployed.flow_id, r, now) for r in chunk.rejected], now
-        )
+        uow.flows.add_messages([self.rejected_message(deployed.flow_id, r, now) for r in chunk.rejected], now)
         if chunk.frame.height == 0:
             return AcceptReport(0, chunk.duplicates, len(chunk.rejected), (), errors)
         written: str | None = None
@@ -453,6 +451,19 @@ class FlowService:
 
     # -- delivering --------------------------------------------------------------------------------
 
+    def delivery_plan(
+        self, uow: UnitOfWork, message: FlowMessage, *, test: bool
+    ) -> tuple[FlowDefinition, Target, Outbound]:
+        """What one attempt at a single-record message sends, and where (for batch delivery)."""
+        deployed = self._deployed(uow, message.flow_id)
+        flow = self.cache.mapper(deployed).flow
+        target = self._target(uow, deployed, flow, test=test)
+        return (
+            flow,
+            target,
+            Outbound(flow.id, message.idempotency_key, message.payload, flow.delivery.timeout_s),
+        )
+
     def deliver(self, job: Job, uow: UnitOfWork) -> None:
         """The ``flow.deliver`` job handler: one attempt at one message (a chunk's may have been
         made by :meth:`prepare_delivery` already; this records its outcome)."""
@@ -480,7 +491,7 @@ class FlowService:
                     )
                 )
         except Exception as error:
-            self._failed(uow, job, message, attempt, error, flow)
+            self.record_failure(uow, job, message, attempt, error, flow)
             return
         now = self._clock.now()
         uow.flows.save_message(
@@ -534,7 +545,7 @@ class FlowService:
         if name is not None and self._chunks is not None:
             uow.after_commit(functools.partial(self._chunks.remove, name))
 
-    def _failed(
+    def record_failure(
         self,
         uow: UnitOfWork,
         job: Job,
@@ -543,6 +554,7 @@ class FlowService:
         error: Exception,
         flow: FlowDefinition,
     ) -> None:
+        """A failed attempt: retried with the flow's backoff (a new job), or dead-lettered."""
         now = self._clock.now()
         text = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         policy = flow.delivery.retry_policy()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast, runtime_checkable
 
@@ -72,17 +72,22 @@ class JobRunner:
         handlers: Mapping[str, JobHandler],
         worker_id: str,
         lease_s: float = DEFAULT_LEASE_S,
+        *,
+        skip_kinds: Collection[str] = (),
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._handlers = handlers
         self.worker_id = worker_id
         self._lease_s = lease_s
+        self.skip_kinds = tuple(skip_kinds)  # left to a runner of their own (e.g. batch delivery)
         self._prepared: dict[str, bool] = {}
 
     def run_due(self, limit: int = 20) -> RunStats:
         with self._uow() as uow:
-            claimed = uow.jobs.claim(self.worker_id, self._clock.now(), self._lease_s, limit)
+            claimed = uow.jobs.claim(
+                self.worker_id, self._clock.now(), self._lease_s, limit, exclude_kinds=self.skip_kinds
+            )
             uow.commit()
         done = retried = incidents = lost = 0
         for job in claimed:

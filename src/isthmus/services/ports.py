@@ -139,10 +139,20 @@ class JobRepository(Protocol):
         """Insert in the caller's transaction; None when a job with the same ``dedupe_key`` was
         ever enqueued (enqueueing is idempotent)."""
 
-    def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease_s: float,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+        exclude_kinds: Collection[str] = (),
+    ) -> list[Job]:
         """Take up to ``limit`` due jobs (ready with run_at ≤ now, or running with an expired
         lease) whose serial key has no other running job; mark them running under a lease.
-        Uses ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so workers never take the same job."""
+        Uses ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so workers never take the same job.
+        ``kinds`` limits the claim to those kinds, ``exclude_kinds`` leaves those to others."""
 
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
         """False when the lease was lost (another worker took over); the caller rolls back."""
@@ -369,6 +379,12 @@ class FlowRepository(Protocol):
         """Let workers waiting for delivery jobs know, once this transaction commits."""
 
     def message(self, message_id: int) -> FlowMessage | None: ...
+
+    def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
+        """The messages found among ``message_ids``, by id."""
+
+    def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
+        """(message id, attempts) pairs: delivered at ``now``."""
 
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, object], display: dict[str, object]

@@ -111,6 +111,20 @@ class InMemoryFlowRepository:
         found = self._rows.messages.get(message_id)
         return copy.deepcopy(found) if found else None
 
+    def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
+        return {i: copy.deepcopy(self._rows.messages[i]) for i in message_ids if i in self._rows.messages}
+
+    def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
+        for message_id, attempts in delivered:
+            stored = self._rows.messages[message_id]
+            self._rows.messages[message_id] = replace(
+                stored,
+                state=MessageState.DELIVERED,
+                attempts=attempts,
+                updated_at=now,
+                delivered_at=now,
+            )
+
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]
     ) -> None:

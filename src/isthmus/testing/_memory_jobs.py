@@ -8,6 +8,7 @@ whose job another worker claimed has its late ``complete`` refused.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,12 +69,24 @@ class InMemoryJobRepository:
             for other in self._t.jobs.values()
         )
 
-    def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease_s: float,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+        exclude_kinds: Collection[str] = (),
+    ) -> list[Job]:
         candidates = sorted(
             (
                 j
                 for j in self._t.jobs.values()
-                if self._due(j, now) and (j.serial_key is None or not self._serial_busy(j, now))
+                if self._due(j, now)
+                and (not kinds or j.kind in kinds)
+                and j.kind not in exclude_kinds
+                and (j.serial_key is None or not self._serial_busy(j, now))
             ),
             key=_order,
         )[: limit * _CANDIDATE_FACTOR]

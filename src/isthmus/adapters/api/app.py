@@ -26,8 +26,9 @@ from isthmus.adapters.api.routes import (
     models,
     systems,
 )
-from isthmus.adapters.worker import WorkerLoop
+from isthmus.adapters.worker import DeliveryLoop, WorkerLoop, delivery_loop
 from isthmus.bootstrap import Container
+from isthmus.services.integration import DELIVER
 
 API_PREFIX = "/api/v1"
 SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
@@ -40,19 +41,25 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop: WorkerLoop | None = None
-        thread = None
+        delivery: DeliveryLoop | None = None
+        threads = []
         if run_worker:
             if container.retention is not None:
                 container.retention.ensure()  # the hourly purge, as `isthmus worker` starts it
-            loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock)
-            thread = loop.start_thread()
+            delivery = delivery_loop(container)
+            runner = container.job_runner(skip_kinds=(DELIVER,))
+            loop = WorkerLoop(runner, container.database.unit_of_work, container.clock)
+            threads = [loop.start_thread(), delivery.start_thread()]
         try:
             yield
         finally:
-            if loop is not None and thread is not None:
+            if loop is not None and delivery is not None:
                 loop.stop()
-                # Let the job in hand finish and commit: a graceful stop loses no work.
-                await asyncio.to_thread(thread.join, SHUTDOWN_GRACE_S)
+                delivery.stop()
+                # Let the jobs in hand finish and commit: a graceful stop loses no work.
+                for thread in threads:
+                    await asyncio.to_thread(thread.join, SHUTDOWN_GRACE_S)
+                delivery.close()
 
     app = FastAPI(
         title="Isthmus API",

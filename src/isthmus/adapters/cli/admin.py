@@ -10,9 +10,12 @@ import typer
 from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json
 from isthmus.adapters.storage import migrate
-from isthmus.adapters.worker import WorkerLoop
+from isthmus.adapters.worker import WorkerLoop, delivery_loop
 from isthmus.demo import DEMO_USERS, deploy_demo_decisions, deploy_demo_processes, load_demo
 from isthmus.demo.integration import GUIDE_FLOWS, create_erp_tables, flow_text
+from isthmus.services.integration import DELIVER
+
+SHUTDOWN_GRACE_S = 30.0
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
@@ -89,8 +92,8 @@ def worker(
 ) -> None:
     """Run background jobs and timers (many workers may share one PostgreSQL database)."""
     container = state(ctx).container()
-    loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock, poll)
     if until_idle:
+        loop = WorkerLoop(container.job_runner(), container.database.unit_of_work, container.clock, poll)
         stats = loop.run_until_idle()
         console.print(
             f"ran {stats.claimed} job(s): {stats.done} done, {stats.retried} to retry, "
@@ -99,11 +102,23 @@ def worker(
         return
     if container.retention is not None:
         container.retention.ensure()  # the hourly purge of finished jobs and delivered messages
-    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    # flow deliveries run in a batch loop of their own, woken as soon as a webhook commits
+    delivery = delivery_loop(container, poll_s=min(poll, 0.5))
+    runner = container.job_runner(skip_kinds=(DELIVER,))
+    loop = WorkerLoop(runner, container.database.unit_of_work, container.clock, poll)
+
+    def stop() -> None:
+        loop.stop()
+        delivery.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: stop())
+    thread = delivery.start_thread()
     try:
         loop.run_forever()
     except KeyboardInterrupt:
-        loop.stop()
+        stop()
+    thread.join(SHUTDOWN_GRACE_S)  # the batch in hand finishes and commits
+    delivery.close()
 
 
 def demo(

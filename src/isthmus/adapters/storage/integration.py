@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,18 @@ _m = flow_messages
 DELIVERY_CHANNEL = "isthmus_flow_deliver"
 # SQLite allows 32,766 bound values per statement; a message row binds 10
 _ROWS_PER_INSERT = 1000
+
+
+_MARK_DELIVERED = (
+    update(_m)
+    .where(_m.c.id == bindparam("m_id"))
+    .values(
+        state=MessageState.DELIVERED.value,
+        attempts=bindparam("m_attempts"),
+        updated_at=bindparam("m_now"),
+        delivered_at=bindparam("m_now"),
+    )
+)
 
 
 def _flow(row: Any) -> DeployedFlow:
@@ -193,6 +205,21 @@ class SqlFlowRepository:
     def message(self, message_id: int) -> FlowMessage | None:
         row = self._db.execute(select(_m).where(_m.c.id == message_id)).first()
         return None if row is None else _message(row)
+
+    def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
+        rows = self._db.execute(select(_m).where(_m.c.id.in_(sorted(message_ids))))
+        return {row.id: _message(row) for row in rows}
+
+    def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
+        """Many messages delivered at ``now``: (message id, attempts) pairs, one executemany."""
+        if delivered:
+            self._db.execute(
+                _MARK_DELIVERED,
+                [
+                    {"m_id": message_id, "m_attempts": attempts, "m_now": now}
+                    for message_id, attempts in delivered
+                ],
+            )
 
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]

@@ -9,6 +9,7 @@ holds the lock.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,7 +109,16 @@ class SqlJobRepository:
             return None
         return JobId(job_id)
 
-    def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease_s: float,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+        exclude_kinds: Collection[str] = (),
+    ) -> list[Job]:
         send_deferred(self._db)
         due = or_(
             and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
@@ -128,6 +138,10 @@ class SqlJobRepository:
             .order_by(jobs.c.run_at, jobs.c.id)
             .limit(limit * 4)
         )
+        if kinds:
+            query = query.where(jobs.c.kind.in_(sorted(kinds)))
+        if exclude_kinds:
+            query = query.where(jobs.c.kind.not_in(sorted(exclude_kinds)))
         if self._db.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=jobs)
         candidates = self._db.execute(query).all()

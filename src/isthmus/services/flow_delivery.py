@@ -1,0 +1,160 @@
+"""Real-time delivery in batches: many ``flow.deliver`` jobs per claim, sent concurrently.
+
+The one-job-per-transaction path (:meth:`FlowService.deliver` run by the
+:class:`~isthmus.services.jobs.JobRunner`) costs a claim share, a transaction and four statements
+per message. Here one transaction claims up to ``batch`` delivery jobs, one reads their messages,
+the requests go out concurrently outside any transaction (``send_all``: the adapter's thread pool
+over the targets' keep-alive connections, each attempt with the flow's timeout), and one
+transaction writes every outcome: delivered messages in one statement, failures retried or
+dead-lettered exactly as :meth:`FlowService.record_failure` does one by one, and the jobs completed
+together.
+
+Crash safety is the job queue's: a worker that dies before the last transaction leaves its jobs
+to run again when their lease ends, and the target absorbs the repeated request by its
+idempotency key. When the last transaction cannot complete every job (a lease was lost to
+another worker), it is rolled back and each job's outcome is written in a transaction of its own,
+so only the lost ones are dropped. Chunk messages (batch flows) keep the one-by-one path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from isthmus.integration import FlowDefinition, FlowMessage, MessageState, Outbound, Target, is_chunk
+from isthmus.jobs import Job, JobId
+from isthmus.services.integration import DELIVER, FlowService
+from isthmus.services.jobs import DEFAULT_LEASE_S, JobRunner, RunStats
+from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger("isthmus.delivery")
+
+Send = Callable[[], None]
+SendAll = Callable[[Sequence[Send]], list[Exception | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    job: Job
+    message: FlowMessage
+    flow: FlowDefinition
+    target: Target
+    outbound: Outbound
+
+
+class BatchDelivery:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        flows: FlowService,
+        worker_id: str,
+        send_all: SendAll,
+        *,
+        batch: int = 100,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._flows = flows
+        self._send_all = send_all
+        self.batch = batch
+        self.worker_id = worker_id
+        self._lease_s = lease_s
+        self._single = JobRunner(uow_factory, clock, {DELIVER: flows.deliver}, worker_id, lease_s)
+
+    def run_due(self) -> RunStats:
+        with self._uow() as uow:
+            claimed = uow.jobs.claim(
+                self.worker_id, self._clock.now(), self._lease_s, self.batch, kinds=(DELIVER,)
+            )
+            uow.commit()
+        if not claimed:
+            return RunStats()
+        attempts, done, single = self._plan(claimed)
+        errors = self._send_all([self._sender(a) for a in attempts])
+        outcomes = {a.job.id: e for a, e in zip(attempts, errors, strict=True)}
+        lost = self._write(attempts, outcomes, done)
+        others = [self._single._run_one(job) for job in single]
+        return RunStats(
+            claimed=len(claimed),
+            done=len(attempts) + len(done) - lost + others.count("done"),
+            retried=others.count("retried"),
+            incidents=others.count("incident"),
+            lost=lost + others.count("lost"),
+        )
+
+    @staticmethod
+    def _sender(attempt: _Attempt) -> Send:
+        target, outbound = attempt.target, attempt.outbound
+        return lambda: target.send(outbound)
+
+    def _plan(self, claimed: list[Job]) -> tuple[list[_Attempt], list[Job], list[Job]]:
+        """Read the messages: what to send, jobs with nothing left to do, chunks for the slow path."""
+        attempts: list[_Attempt] = []
+        done: list[Job] = []
+        single: list[Job] = []
+        with self._uow() as uow:
+            found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
+            for job in claimed:
+                message = found.get(int(job.payload["message"]))
+                if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
+                    done.append(job)  # delivered by an earlier run of this job, replayed, or discarded
+                elif is_chunk(message.payload):
+                    single.append(job)
+                else:
+                    try:
+                        plan = self._flows.delivery_plan(uow, message, test=bool(job.payload.get("test")))
+                    except Exception:  # no flow, or a target that cannot open: as the one-by-one path does
+                        single.append(job)
+                        continue
+                    attempts.append(_Attempt(job, message, *plan))
+        return attempts, done, single
+
+    def _write(
+        self, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None], done: list[Job]
+    ) -> int:
+        """Record every outcome and complete the jobs in one transaction; the number of jobs lost."""
+        jobs = [a.job for a in attempts] + done
+        try:
+            with self._uow() as uow:
+                self._record(uow, attempts, outcomes)
+                if self._complete(uow, [job.id for job in jobs]):
+                    uow.commit()
+                    return 0
+        except Exception:  # e.g. a failure's bookkeeping: write each one alone below
+            log.exception("writing %d delivery outcomes together failed", len(jobs))
+        lost = 0
+        for job in jobs:
+            mine = [a for a in attempts if a.job.id == job.id]
+            with self._uow() as uow:
+                self._record(uow, mine, outcomes)
+                if self._complete(uow, [job.id]):
+                    uow.commit()
+                else:
+                    lost += 1
+        return lost
+
+    def _complete(self, uow: UnitOfWork, job_ids: list[JobId]) -> bool:
+        """All in one statement where the repository can; False when any lease was lost."""
+        now = self._clock.now()
+        complete_many = getattr(uow.jobs, "complete_many", None)
+        if complete_many is not None:
+            return bool(complete_many(job_ids, self.worker_id, now))
+        return all(uow.jobs.complete(job_id, self.worker_id, now) for job_id in job_ids)
+
+    def _record(
+        self, uow: UnitOfWork, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None]
+    ) -> None:
+        now = self._clock.now()
+        delivered: list[tuple[int, int]] = []
+        for attempt in attempts:
+            error = outcomes[attempt.job.id]
+            if error is None:
+                delivered.append((attempt.message.id, attempt.message.attempts + 1))
+            else:
+                self._flows.record_failure(
+                    uow, attempt.job, attempt.message, attempt.message.attempts + 1, error, attempt.flow
+                )
+        uow.flows.mark_delivered(delivered, now)
