@@ -4,13 +4,15 @@
     .venv/bin/python bench/webhook.py --rates 100,300 --seconds 5 --pg-url postgresql://…/postgres
 
 Processes, all on loopback: the Isthmus API served by uvicorn (``isthmus serve --no-worker``), N
-workers (``isthmus worker --poll 0.05``), a PostgreSQL server (scripts/throwaway-postgres, fsync
-off, or ``--pg-url``), an HTTP target (a process of its own that records when each Idempotency-Key
-arrives), and this load generator: a few keep-alive HTTP/1.1 connections posting one JSON order per
-request (HMAC-signed) at a fixed offered rate, open loop. Latency is end to end: from just before the
-POST is written to the moment the target receives the delivery (one monotonic clock on one
-machine). A rate is sustained when every message is delivered within ``--seconds`` plus 2 s after
-the last was sent.
+workers (``isthmus worker``: the job loop and the batch delivery loop woken by LISTEN/NOTIFY), a
+PostgreSQL server (scripts/throwaway-postgres, fsync off, or ``--pg-url``), an HTTP target (a
+process of its own on raw asyncio streams that records when each Idempotency-Key arrives), and this
+load generator: keep-alive HTTP/1.1 connections on raw asyncio streams posting one JSON order per
+request (HMAC-signed, every request built and signed before the clock starts, so the generator
+costs little of the CPU it measures) at a fixed offered rate, open loop. Latency is end to end: from
+just before the POST is written to the moment the target receives the delivery (one monotonic clock
+on one machine). A rate is sustained when every message is delivered within ``--seconds`` plus 2 s
+after the last was sent; "exactly once" counts the requests the target got per key.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"
@@ -53,24 +53,42 @@ def free_port() -> int:
 
 
 def target_process(port: int, log: str) -> None:
-    out = Path(log).open("a", buffering=1, encoding="ascii")  # noqa: SIM115 - lives as long as the process
+    """An HTTP/1.1 target on raw asyncio streams: answers 200, logs ``key time`` per request."""
+    out = Path(log).open("a", encoding="ascii")  # noqa: SIM115 - lives as long as the process
+    lines: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length, key = 0, ""
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    lowered = name.lower()
+                    if lowered == b"content-length":
+                        length = int(value)
+                    elif lowered == b"idempotency-key":
+                        key = value.strip().decode()
+                await reader.readexactly(length)
+                lines.append(f"{key} {time.monotonic()}\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
 
-        def log_message(self, *args: Any) -> None:
-            return None
+    async def flush() -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            if lines:
+                out.write("".join(lines))
+                out.flush()
+                lines.clear()
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            out.write(f"{self.headers.get('Idempotency-Key')} {time.monotonic()}\n")
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await asyncio.gather(server.serve_forever(), flush())
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    asyncio.run(main())
 
 
 def wait_port(port: int, timeout: float = 300) -> None:
@@ -84,19 +102,34 @@ def wait_port(port: int, timeout: float = 300) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
+def signed_requests(tag: str, total: int) -> list[tuple[str, bytes]]:
+    """Every request of a run, built and signed before the clock starts."""
+    built = []
+    for i in range(total):
+        key = f"{tag}-{i:07d}"
+        body = json.dumps({"order_id": key, "cust_code": f"C{i % 97}", "phone": "13812345678"}).encode()
+        mac = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        head = (
+            f"POST /hooks/hook-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"X-Isthmus-Signature: sha256={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        built.append((key, head + body))
+    return built
+
+
 async def post_all(
     port: int, rate: int, seconds: float, tag: str, connections: int
 ) -> tuple[dict[str, float], list[float]]:
     """Post ``rate × seconds`` orders on a fixed schedule; send times by key, and 202 latencies."""
-    total = int(rate * seconds)
+    requests = signed_requests(tag, int(rate * seconds))
     queue: asyncio.Queue[int] = asyncio.Queue()
     sent: dict[str, float] = {}
     answers: list[float] = []
-    start = time.monotonic()
     errors.clear()
+    start = time.monotonic()
 
     async def producer() -> None:
-        for i in range(total):
+        for i in range(len(requests)):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -107,23 +140,16 @@ async def post_all(
     async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while (i := await queue.get()) >= 0:
-            key = f"{tag}-{i:07d}"
-            body = json.dumps({"order_id": key, "cust_code": f"C{i % 97}", "phone": "13812345678"}).encode()
-            mac = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-            head = (
-                f"POST /hooks/hook-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"X-Isthmus-Signature: sha256={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
+            key, request = requests[i]
             t0 = time.monotonic()
             sent[key] = t0
             for _attempt in range(5):  # a sender retries a 5xx with the same body (the key dedupes)
                 try:
-                    writer.write(head + body)
-                    status = await reader.readline()
-                    length = 0
-                    while (line := await reader.readline()) not in (b"\r\n", b""):
-                        if line.lower().startswith(b"content-length:"):
-                            length = int(line.split(b":")[1])
+                    writer.write(request)
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    status = head[: head.index(b"\r\n")]
+                    at = head.lower().find(b"content-length:")
+                    length = int(head[at + 15 : head.index(b"\r\n", at)]) if at >= 0 else 0
                     await reader.readexactly(length)
                 except (ConnectionError, asyncio.IncompleteReadError) as exc:
                     status = f"connection lost: {exc}".encode()
@@ -143,16 +169,26 @@ async def post_all(
 errors: list[str] = []
 
 
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000 if ordered else float("nan")
 
 
-def arrivals(log: Path) -> dict[str, float]:
-    found: dict[str, float] = {}
+def arrivals(log: Path) -> dict[str, list[float]]:
+    """Every request the target got, by idempotency key (more than one = a redundant request)."""
+    found: dict[str, list[float]] = {}
     for line in log.read_text(encoding="ascii").splitlines():
         key, _, at = line.partition(" ")
-        found.setdefault(key, float(at))
+        found.setdefault(key, []).append(float(at))
     return found
 
 
@@ -160,8 +196,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default="100,250,500,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--poll", type=float, default=0.5, help="the workers' fallback poll (s)")
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pg-url", default=None)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="isthmus-webhook-"))
@@ -207,38 +244,52 @@ def main() -> None:
         isthmus = str(Path(sys.executable).parent / "isthmus")
         children.append(subprocess.Popen([isthmus, "serve", "--no-worker", "--port", str(api_port)], env=env))
         for _ in range(args.workers):
-            children.append(subprocess.Popen([isthmus, "worker", "--poll", "0.05"], env=env))
+            children.append(subprocess.Popen([isthmus, "worker", "--poll", str(args.poll)], env=env))
         wait_port(api_port)
         wait_port(target_port)
         asyncio.run(post_all(api_port, 20, 1.0, "warmup", 4))
         time.sleep(2)
         print(
-            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; {args.workers} workers; PostgreSQL "
-            f"{server.split('@')[-1]}; {args.seconds:.0f} s per rate, {args.connections} connections\n"
+            f"{os.cpu_count()} CPUs; {args.workers} workers; PostgreSQL {server.split('@')[-1]}; "
+            f"{args.seconds:.0f} s per rate, {args.connections} connections\n"
         )
         print(
-            "| offered msg/s | delivered msg/s | all delivered | 202 p50 / p99 ms "
-            "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) |"
+            "| offered msg/s (sent) | delivered msg/s | all delivered, exactly once | 202 p50 / p99 ms "
+            "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) | CPU ms/msg API / workers "
+            "| load before → after |"
         )
-        print("|---:|---:|---|---:|---:|---:|")
+        print("|---:|---:|---|---:|---:|---:|---:|---|")
+        api_pid, worker_pids = children[0].pid, [c.pid for c in children[1:]]
         for rate in [int(r) for r in args.rates.split(",")]:
             tag = f"r{rate}"
+            load_before = os.getloadavg()[0]
+            cpu_before = (cpu_s([api_pid]), cpu_s(worker_pids))
             sent, answers = asyncio.run(post_all(api_port, rate, args.seconds, tag, args.connections))
-            first = min(sent.values())
+            first, last_sent = min(sent.values()), max(sent.values())
             deadline = time.monotonic() + args.seconds + 2
             while time.monotonic() < deadline:
                 got = {k: v for k, v in arrivals(log).items() if k.startswith(tag + "-")}
                 if len(got) == len(sent):
                     break
                 time.sleep(0.2)
+            time.sleep(0.2)  # the target's log is flushed every 50 ms
             got = {k: v for k, v in arrivals(log).items() if k.startswith(tag + "-")}
-            latencies = [got[k] - t for k, t in sent.items() if k in got]
-            span = max(got.values()) - first if got else float("nan")
+            cpu_api, cpu_workers = cpu_s([api_pid]) - cpu_before[0], cpu_s(worker_pids) - cpu_before[1]
+            latencies = [got[k][0] - t for k, t in sent.items() if k in got]
+            span = max(max(v) for v in got.values()) - first if got else float("nan")
+            redundant = sum(len(v) - 1 for v in got.values())
+            complete = len(got) == len(sent)
+            verdict = (
+                "yes"
+                if complete and not redundant
+                else f"no ({len(got):,} of {len(sent):,} keys, {redundant} redundant)"
+            )
             print(
-                f"| {rate:,} | {len(got) / span:,.0f} | {'yes' if len(got) == len(sent) else f'no ({len(got):,} of {len(sent):,})'} | "
-                f"{pct(answers, 0.5):.0f} / {pct(answers, 0.99):.0f} | "
-                f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.95):.0f} / {pct(latencies, 0.99):.0f} | "
-                f"{len(errors)} |",
+                f"| {rate:,} ({len(sent) / max(last_sent - first, 1e-9):,.0f}) | {len(got) / span:,.0f} | {verdict} | "
+                f"{pct(answers, 0.5):.1f} / {pct(answers, 0.99):.1f} | "
+                f"{pct(latencies, 0.5):.1f} / {pct(latencies, 0.95):.1f} / {pct(latencies, 0.99):.1f} | "
+                f"{len(errors)} | {cpu_api * 1000 / len(sent):.2f} / {cpu_workers * 1000 / len(sent):.2f} | "
+                f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
             # let the backlog drain before the next rate
@@ -247,6 +298,7 @@ def main() -> None:
                 [k for k in arrivals(log) if k.startswith(tag + "-")]
             ) < len(sent):
                 time.sleep(0.5)
+            time.sleep(2)
     finally:
         for child in children:
             child.terminate()

@@ -97,6 +97,7 @@ class BatchDelivery:
         single: list[Job] = []
         with self._uow() as uow:
             found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
+            deployed = {flow_id: uow.flows.get(flow_id) for flow_id in {m.flow_id for m in found.values()}}
             for job in claimed:
                 message = found.get(int(job.payload["message"]))
                 if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
@@ -105,7 +106,9 @@ class BatchDelivery:
                     single.append(job)
                 else:
                     try:
-                        plan = self._flows.delivery_plan(uow, message, test=bool(job.payload.get("test")))
+                        plan = self._flows.delivery_plan(
+                            uow, deployed[message.flow_id], message, test=bool(job.payload.get("test"))
+                        )
                     except Exception:  # no flow, or a target that cannot open: as the one-by-one path does
                         single.append(job)
                         continue

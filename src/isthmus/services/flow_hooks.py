@@ -171,18 +171,23 @@ class WebhookIntake:
     def _enqueue(
         uow: UnitOfWork, webhooks: dict[str, Webhook], ids: dict[tuple[str, str], int], now: datetime
     ) -> None:
-        """One delivery job per new message (held back and sent as one executemany at commit)."""
-        for (flow_id, _key), message_id in ids.items():
-            webhook = webhooks[flow_id]
-            uow.jobs.enqueue(
+        """One delivery job per new message, all in one statement."""
+        uow.jobs.enqueue_many(
+            [
                 NewJob(
                     kind=DELIVER,
-                    payload={"message": message_id, "version": webhook.deployed.version, "test": False},
+                    payload={
+                        "message": message_id,
+                        "version": webhooks[flow_id].deployed.version,
+                        "test": False,
+                    },
                     run_at=now,
-                    policy=webhook.flow.delivery.retry_policy(),
-                ),
-                now,
-            )
+                    policy=webhooks[flow_id].flow.delivery.retry_policy(),
+                )
+                for (flow_id, _key), message_id in ids.items()
+            ],
+            now,
+        )
 
     @staticmethod
     def _report(request: HookRequest, ids: dict[tuple[str, str], int]) -> AcceptReport:

@@ -452,10 +452,12 @@ class FlowService:
     # -- delivering --------------------------------------------------------------------------------
 
     def delivery_plan(
-        self, uow: UnitOfWork, message: FlowMessage, *, test: bool
+        self, uow: UnitOfWork, deployed: DeployedFlow | None, message: FlowMessage, *, test: bool
     ) -> tuple[FlowDefinition, Target, Outbound]:
-        """What one attempt at a single-record message sends, and where (for batch delivery)."""
-        deployed = self._deployed(uow, message.flow_id)
+        """What one attempt at a single-record message sends, and where (for batch delivery);
+        ``deployed`` is the flow's latest version (``None``: the flow is gone)."""
+        if deployed is None:
+            raise NotFound("no flow with id {flow}", flow=message.flow_id)
         flow = self.cache.mapper(deployed).flow
         target = self._target(uow, deployed, flow, test=test)
         return (

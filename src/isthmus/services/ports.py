@@ -139,6 +139,9 @@ class JobRepository(Protocol):
         """Insert in the caller's transaction; None when a job with the same ``dedupe_key`` was
         ever enqueued (enqueueing is idempotent)."""
 
+    def enqueue_many(self, new_jobs: Sequence[NewJob], now: datetime) -> None:
+        """Insert many jobs without dedupe keys in the caller's transaction, in one statement."""
+
     def claim(
         self,
         worker: str,

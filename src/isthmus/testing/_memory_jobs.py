@@ -8,7 +8,7 @@ whose job another worker claimed has its late ``complete`` refused.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,10 @@ def _order(job: Job) -> tuple[datetime, int]:
 class InMemoryJobRepository:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
+
+    def enqueue_many(self, new_jobs: Sequence[NewJob], now: datetime) -> None:
+        for job in new_jobs:
+            self.enqueue(job, now)
 
     def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
         if job.dedupe_key is not None and any(j.dedupe_key == job.dedupe_key for j in self._t.jobs.values()):

@@ -20,8 +20,7 @@ _f = integration_flows
 _m = flow_messages
 # PostgreSQL's LISTEN/NOTIFY channel on which workers wait for new delivery jobs
 DELIVERY_CHANNEL = "isthmus_flow_deliver"
-# SQLite allows 32,766 bound values per statement; a message row binds 10
-_ROWS_PER_INSERT = 1000
+_INSERT_NEW: dict[str, Any] = {}  # per dialect: built once, so its compiled form is cached
 
 
 _MARK_DELIVERED = (
@@ -157,19 +156,17 @@ class SqlFlowRepository:
         ``RETURNING`` promises no order."""
         if not messages:
             return {}
-        maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
-        found: dict[tuple[str, str], int] = {}
-        for start in range(0, len(messages), _ROWS_PER_INSERT):
-            part = messages[start : start + _ROWS_PER_INSERT]
-            statement = (
+        statement = _INSERT_NEW.get(self._db.dialect.name)
+        if statement is None:
+            maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
+            statement = _INSERT_NEW[self._db.dialect.name] = (
                 maker(_m)
-                .values([self._values(m, now) for m in part])
                 .on_conflict_do_nothing(index_elements=["flow_id", "idempotency_key"])
                 .returning(_m.c.id, _m.c.flow_id, _m.c.idempotency_key)
             )
-            for row in self._db.execute(statement):
-                found[(row.flow_id, row.idempotency_key)] = int(row.id)
-        return found
+        # executemany with RETURNING: SQLAlchemy sends it as INSERT … VALUES (…), (…) batches
+        rows = self._db.execute(statement, [self._values(m, now) for m in messages])
+        return {(row.flow_id, row.idempotency_key): int(row.id) for row in rows}
 
     def wake_deliveries(self) -> None:
         """PostgreSQL: tell listening workers, at commit, that delivery jobs are due (a no-op on

@@ -9,7 +9,7 @@ holds the lock.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +108,32 @@ class SqlJobRepository:
         except IntegrityError:
             return None
         return JobId(job_id)
+
+    def enqueue_many(self, new_jobs: Sequence[NewJob], now: datetime) -> None:
+        """Many jobs without dedupe keys in one executemany (sent as multi-row inserts). Their ids:
+        PostgreSQL's sequence default (no round trip of their own); SQLite counts on (``new_id``)."""
+        if not new_jobs:
+            return
+        send_deferred(self._db)
+        postgres = self._db.dialect.name == "postgresql"
+        rows = [
+            {
+                **({} if postgres else {"id": new_id(self._db, "jobs")}),
+                "kind": job.kind,
+                "payload": job.payload,
+                "state": JobState.READY.value,
+                "run_at": job.run_at or now,
+                "attempts": 0,
+                "max_attempts": job.policy.max_attempts,
+                "policy": job.policy.as_dict(),
+                "serial_key": job.serial_key,
+                "dedupe_key": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for job in new_jobs
+        ]
+        self._db.execute(insert(jobs), rows)
 
     def claim(
         self,
