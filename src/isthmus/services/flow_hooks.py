@@ -157,6 +157,9 @@ class WebhookIntake:
                             )
                         )
             uow.flows.add_messages(rejected, now)
+            # in key order: concurrent groups holding the same keys then lock them in one order
+            # (a duplicate waits for the other insert instead of deadlocking with it)
+            fresh.sort(key=lambda m: (m.flow_id, m.idempotency_key))
             ids = uow.flows.insert_messages(fresh, now)
             self._enqueue(uow, current, ids, now)
             uow.flows.wake_deliveries()

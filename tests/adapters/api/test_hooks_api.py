@@ -88,3 +88,22 @@ def test_an_unknown_flow_is_404(client: TestClient, container: Container) -> Non
         client.post("/hooks/nope", json=ORDER, headers=_token(container, Role.IT_INTEGRATOR)).status_code
         == 404
     )
+
+
+def test_the_fast_path_keeps_the_headers_and_problem_answers(
+    container: Container, client: TestClient, api: SandboxApi
+) -> None:
+    container.flows.deploy(SYSTEM, FLOW.format(options="{}", url=api.url))
+    auth = _token(container, Role.IT_INTEGRATOR)
+    answer = client.post("/hooks/crm-orders", json=ORDER, headers=auth)
+    assert answer.status_code == 202
+    assert answer.headers["location"] == "/api/v1/flows/crm-orders"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+    missing = client.post("/hooks/nope", json=ORDER, headers=auth)
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+    assert missing.headers["referrer-policy"] == "same-origin"
+    too_big = client.post("/hooks/crm-orders", content=b"[]", headers=auth | {"content-length": str(10**12)})
+    assert too_big.status_code == 413
+    assert client.get("/hooks/crm-orders").status_code == 405  # only POST is served

@@ -73,6 +73,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.state.container = container
     problems.install(app)
 
+    app.add_middleware(hooks.HookFastPath)  # innermost: inside the limit and the headers
     app.add_middleware(BodyLimit, limit=container.settings.max_upload_bytes)
     app.add_middleware(DefaultHeaders, headers=SECURITY_HEADERS)
 

@@ -1,9 +1,10 @@
 """Group commit for webhooks: requests that arrive while a commit runs share the next one.
 
-One commit is in flight at a time. A request joins the queue and waits; when the commit in flight
-ends, everything queued goes out as the next group (at most ``max_group`` requests) in one
-transaction on a worker thread. A lone request therefore waits for nothing but its own commit, and
-under load the commits grow instead of queueing one transaction per request. Every request is
+Up to ``in_flight`` commits run at a time, each on a worker thread with a connection of its own. A
+request joins the queue; a free committer takes everything queued (at most ``max_group`` requests)
+as one group in one transaction. A lone request therefore waits for nothing but its own commit,
+and under load the groups grow instead of queueing one transaction per request, while several
+commits in flight hide the database's round-trip time. (SQLite has one writer: one in flight.) Every request is
 answered from its own outcome (see :meth:`isthmus.services.flow_hooks.WebhookIntake.accept`).
 """
 
@@ -19,11 +20,12 @@ Accept = Callable[[Sequence[HookRequest]], list[AcceptReport | Exception]]
 
 
 class GroupCommit:
-    def __init__(self, accept: Accept, *, max_group: int = 1000) -> None:
+    def __init__(self, accept: Accept, *, in_flight: int = 1, max_group: int = 1000) -> None:
         self._accept = accept
+        self._in_flight = in_flight
         self._max_group = max_group
         self._queue: list[tuple[HookRequest, asyncio.Future[AcceptReport]]] = []
-        self._draining = False
+        self._draining = 0
         self.loop = asyncio.get_running_loop()
         self.groups = 0  # commits made, for tests and the bench
 
@@ -31,8 +33,8 @@ class GroupCommit:
         """Wait until the commit holding ``request`` is done; its report, or its error raised."""
         future: asyncio.Future[AcceptReport] = self.loop.create_future()
         self._queue.append((request, future))
-        if not self._draining:
-            self._draining = True
+        if self._draining < self._in_flight:
+            self._draining += 1
             self.loop.create_task(self._drain())
         return await future
 
@@ -53,4 +55,4 @@ class GroupCommit:
                     else:
                         future.set_result(outcome)
         finally:
-            self._draining = False
+            self._draining -= 1
