@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/integration_crash.py                      # 300 kills × 5,000 messages, PG
     .venv/bin/python bench/integration_crash.py --kills 20 --messages 300 --db sqlite
+    .venv/bin/python bench/integration_crash.py --kills 30 --messages 1000 --runner batch
 
 A webhook flow's messages are accepted into the outbox (PostgreSQL from scripts/throwaway-postgres,
 or ``--pg-url``; ``--db sqlite`` for a SQLite file), then a worker process — forked from this one so
@@ -94,16 +95,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def worker(url: str) -> None:
-    """A worker process: deliver until killed."""
+def worker(url: str, batch: bool = False) -> None:
+    """A worker process: deliver until killed (one job per transaction, or batch delivery: many
+    jobs per claim sent concurrently, outcomes written together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from isthmus.adapters.connectors import make_target
     from isthmus.adapters.storage import Database
     from isthmus.services.clock import SystemClock
+    from isthmus.services.flow_delivery import BatchDelivery
     from isthmus.services.integration import DELIVER, FlowService
     from isthmus.services.jobs import JobRunner
 
     db = Database(url)
     flows = FlowService(db.unit_of_work, SystemClock(), make_target)
+    if batch:
+        pool = ThreadPoolExecutor(8)
+
+        def send_one(send: Any) -> Exception | None:
+            try:
+                send()
+            except Exception as error:
+                return error
+            return None
+
+        delivery = BatchDelivery(
+            db.unit_of_work,
+            SystemClock(),
+            flows,
+            f"b{os.getpid()}",
+            lambda sends: list(pool.map(send_one, sends)),
+            batch=50,
+            lease_s=LEASE_S,
+        )
+        while True:
+            if delivery.run_due().claimed == 0:
+                time.sleep(0.02)
     runner = JobRunner(db.unit_of_work, SystemClock(), {DELIVER: flows.deliver}, f"w{os.getpid()}", LEASE_S)
     while True:
         if runner.run_due(limit=10).claimed == 0:
@@ -117,6 +144,12 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--runner",
+        choices=["single", "batch", "both"],
+        default="both",
+        help="one job per transaction, batch delivery, or alternate them from one life to the next",
+    )
     args = parser.parse_args()
     random.seed(args.seed)
     work = Path(tempfile.mkdtemp(prefix="isthmus-crash-"))
@@ -193,7 +226,8 @@ def run(args: argparse.Namespace, url: str, target: Target) -> None:
         if remaining == 0:
             break
         before = remaining
-        child = fork.Process(target=worker, args=(url,), daemon=True)
+        batch = args.runner == "batch" or (args.runner == "both" and kills % 2 == 1)
+        child = fork.Process(target=worker, args=(url, batch), daemon=True)
         child.start()
         lived = random.uniform(0.05, 2 * life)
         time.sleep(lived)
@@ -212,7 +246,7 @@ def run(args: argparse.Namespace, url: str, target: Target) -> None:
         if kills % 25 == 0:
             print(f"  {kills} kills, backlog {after:,}", flush=True)
     killing_s = time.perf_counter() - started
-    final = fork.Process(target=worker, args=(url,), daemon=True)
+    final = fork.Process(target=worker, args=(url, args.runner != "single"), daemon=True)
     final.start()
     deadline = time.monotonic() + 600
     while backlog(url) and time.monotonic() < deadline:

@@ -170,12 +170,27 @@ errors: list[str] = []
 
 
 def cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    """User + system CPU seconds of these processes so far (Linux /proc; gone ones count 0)."""
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(pg_dir: Path) -> list[int]:
+    """The throwaway cluster's postmaster and its children (backends, writer, WAL …)."""
+    try:
+        postmaster = int((pg_dir / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children")
+    return (
+        [postmaster, *(int(p) for p in children.read_text().split())] if children.exists() else [postmaster]
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -255,7 +270,7 @@ def main() -> None:
         )
         print(
             "| offered msg/s (sent) | delivered msg/s | all delivered, exactly once | 202 p50 / p99 ms "
-            "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) | CPU ms/msg API / workers "
+            "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) | CPU ms/msg API / workers / PostgreSQL "
             "| load before → after |"
         )
         print("|---:|---:|---|---:|---:|---:|---:|---|")
@@ -263,7 +278,8 @@ def main() -> None:
         for rate in [int(r) for r in args.rates.split(",")]:
             tag = f"r{rate}"
             load_before = os.getloadavg()[0]
-            cpu_before = (cpu_s([api_pid]), cpu_s(worker_pids))
+            pg_pids = postgres_pids(pg_dir)
+            cpu_before = (cpu_s([api_pid]), cpu_s(worker_pids), cpu_s(pg_pids))
             sent, answers = asyncio.run(post_all(api_port, rate, args.seconds, tag, args.connections))
             first, last_sent = min(sent.values()), max(sent.values())
             deadline = time.monotonic() + args.seconds + 2
@@ -275,6 +291,7 @@ def main() -> None:
             time.sleep(0.2)  # the target's log is flushed every 50 ms
             got = {k: v for k, v in arrivals(log).items() if k.startswith(tag + "-")}
             cpu_api, cpu_workers = cpu_s([api_pid]) - cpu_before[0], cpu_s(worker_pids) - cpu_before[1]
+            cpu_pg = cpu_s(pg_pids) - cpu_before[2]
             latencies = [got[k][0] - t for k, t in sent.items() if k in got]
             span = max(max(v) for v in got.values()) - first if got else float("nan")
             redundant = sum(len(v) - 1 for v in got.values())
@@ -288,7 +305,8 @@ def main() -> None:
                 f"| {rate:,} ({len(sent) / max(last_sent - first, 1e-9):,.0f}) | {len(got) / span:,.0f} | {verdict} | "
                 f"{pct(answers, 0.5):.1f} / {pct(answers, 0.99):.1f} | "
                 f"{pct(latencies, 0.5):.1f} / {pct(latencies, 0.95):.1f} / {pct(latencies, 0.99):.1f} | "
-                f"{len(errors)} | {cpu_api * 1000 / len(sent):.2f} / {cpu_workers * 1000 / len(sent):.2f} | "
+                f"{len(errors)} | {cpu_api * 1000 / len(sent):.2f} / {cpu_workers * 1000 / len(sent):.2f} / "
+                f"{cpu_pg * 1000 / len(sent):.2f} | "
                 f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )

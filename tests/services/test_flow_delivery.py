@@ -106,7 +106,8 @@ def test_a_lost_lease_drops_only_that_job(
     with deployed.database.unit_of_work() as uow:
         taken = uow.jobs.claim("w2", clock.now(), 300, 1, kinds=(DELIVER,))
         uow.commit()
-    attempts, done, single = first._plan(claimed)
+    with deployed.database.unit_of_work() as uow:
+        attempts, done, single = first._plan(uow, claimed)
     outcomes = {a.job.id: None for a in attempts}
     assert (len(attempts), done, single) == (2, [], [])
     assert first._write(attempts, outcomes, done) == 1  # one lost, the other recorded

@@ -65,14 +65,14 @@ class BatchDelivery:
         self._single = JobRunner(uow_factory, clock, {DELIVER: flows.deliver}, worker_id, lease_s)
 
     def run_due(self) -> RunStats:
-        with self._uow() as uow:
+        with self._uow() as uow:  # claim and read the messages in one transaction
             claimed = uow.jobs.claim(
                 self.worker_id, self._clock.now(), self._lease_s, self.batch, kinds=(DELIVER,)
             )
+            attempts, done, single = self._plan(uow, claimed) if claimed else ([], [], [])
             uow.commit()
         if not claimed:
             return RunStats()
-        attempts, done, single = self._plan(claimed)
         errors = self._send_all([self._sender(a) for a in attempts])
         outcomes = {a.job.id: e for a, e in zip(attempts, errors, strict=True)}
         lost = self._write(attempts, outcomes, done)
@@ -90,29 +90,28 @@ class BatchDelivery:
         target, outbound = attempt.target, attempt.outbound
         return lambda: target.send(outbound)
 
-    def _plan(self, claimed: list[Job]) -> tuple[list[_Attempt], list[Job], list[Job]]:
+    def _plan(self, uow: UnitOfWork, claimed: list[Job]) -> tuple[list[_Attempt], list[Job], list[Job]]:
         """Read the messages: what to send, jobs with nothing left to do, chunks for the slow path."""
         attempts: list[_Attempt] = []
         done: list[Job] = []
         single: list[Job] = []
-        with self._uow() as uow:
-            found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
-            deployed = {flow_id: uow.flows.get(flow_id) for flow_id in {m.flow_id for m in found.values()}}
-            for job in claimed:
-                message = found.get(int(job.payload["message"]))
-                if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
-                    done.append(job)  # delivered by an earlier run of this job, replayed, or discarded
-                elif is_chunk(message.payload):
+        found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
+        deployed = {flow_id: uow.flows.get(flow_id) for flow_id in {m.flow_id for m in found.values()}}
+        for job in claimed:
+            message = found.get(int(job.payload["message"]))
+            if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
+                done.append(job)  # delivered by an earlier run of this job, replayed, or discarded
+            elif is_chunk(message.payload):
+                single.append(job)
+            else:
+                try:
+                    plan = self._flows.delivery_plan(
+                        uow, deployed[message.flow_id], message, test=bool(job.payload.get("test"))
+                    )
+                except Exception:  # no flow, or a target that cannot open: as the one-by-one path does
                     single.append(job)
-                else:
-                    try:
-                        plan = self._flows.delivery_plan(
-                            uow, deployed[message.flow_id], message, test=bool(job.payload.get("test"))
-                        )
-                    except Exception:  # no flow, or a target that cannot open: as the one-by-one path does
-                        single.append(job)
-                        continue
-                    attempts.append(_Attempt(job, message, *plan))
+                    continue
+                attempts.append(_Attempt(job, message, *plan))
         return attempts, done, single
 
     def _write(
