@@ -119,5 +119,8 @@ def test_a_lost_lease_drops_only_that_job(
 
 def test_the_job_runner_leaves_delivery_to_the_batch_loop(deployed: Container, clock: FakeClock) -> None:
     deployed.flows.accept(SYSTEM, FLOW_ID, [order(1)])
+    with deployed.database.unit_of_work() as uow:  # nor does it wake the job loop (no busy wait)
+        assert uow.jobs.next_due(exclude_kinds=(DELIVER,)) is None
+        assert uow.jobs.next_due() is not None
     assert deployed.job_runner(skip_kinds=(DELIVER,)).run_until_idle().claimed == 0
     assert deployed.job_runner().run_until_idle().claimed == 1

@@ -174,8 +174,8 @@ class JobRepository(Protocol):
     def retry(self, job_id: JobId, now: datetime) -> Job:
         """An incident (or cancelled job) back to ready with a fresh attempt budget."""
 
-    def next_due(self) -> datetime | None:
-        """The earliest run_at among ready jobs."""
+    def next_due(self, *, exclude_kinds: Collection[str] = ()) -> datetime | None:
+        """The earliest run_at among ready jobs (of kinds other than ``exclude_kinds``)."""
 
     def counts(self) -> dict[JobState, int]: ...
 

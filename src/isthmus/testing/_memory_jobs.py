@@ -155,8 +155,15 @@ class InMemoryJobRepository:
         self._t.jobs[job_id] = retried
         return fresh(retried)
 
-    def next_due(self) -> datetime | None:
-        return min((j.run_at for j in self._t.jobs.values() if j.state is JobState.READY), default=None)
+    def next_due(self, *, exclude_kinds: Collection[str] = ()) -> datetime | None:
+        return min(
+            (
+                j.run_at
+                for j in self._t.jobs.values()
+                if j.state is JobState.READY and j.kind not in exclude_kinds
+            ),
+            default=None,
+        )
 
     def counts(self) -> dict[JobState, int]:
         return dict(Counter(j.state for j in self._t.jobs.values()))

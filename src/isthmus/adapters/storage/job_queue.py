@@ -304,11 +304,12 @@ class SqlJobRepository:
         assert retried is not None
         return retried
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, *, exclude_kinds: Collection[str] = ()) -> datetime | None:
         send_deferred(self._db)
-        value = self._db.execute(
-            select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
-        ).scalar_one_or_none()
+        query = select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
+        if exclude_kinds:
+            query = query.where(jobs.c.kind.not_in(sorted(exclude_kinds)))
+        value = self._db.execute(query).scalar_one_or_none()
         if value is None:
             return None
         return UtcDateTime().process_result_value(value, self._db.dialect)
