@@ -62,7 +62,7 @@ class BatchDelivery:
         self.batch = batch
         self.worker_id = worker_id
         self._lease_s = lease_s
-        self._single = JobRunner(uow_factory, clock, {DELIVER: flows.deliver}, worker_id, lease_s)
+        self._single = JobRunner(uow_factory, clock, {DELIVER: flows.delivery}, worker_id, lease_s)
 
     def run_due(self) -> RunStats:
         with self._uow() as uow:  # claim and read the messages in one transaction
