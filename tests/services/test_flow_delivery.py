@@ -16,6 +16,10 @@ from isthmus.services.flow_delivery import BatchDelivery, Send
 from isthmus.services.integration import DELIVER
 from isthmus.testing import FakeClock
 from tests.services.test_integration import FLOW, order
+from tests.services.test_integration_batches import batch, target_rows, target_url
+from tests.services.test_integration_batches import orders as orders_frame
+
+__all__ = ["batch", "target_url"]  # fixtures shared with the batch tests
 
 FLOW_ID = "crm-erp-orders"
 
@@ -124,3 +128,14 @@ def test_the_job_runner_leaves_delivery_to_the_batch_loop(deployed: Container, c
         assert uow.jobs.next_due() is not None
     assert deployed.job_runner(skip_kinds=(DELIVER,)).run_until_idle().claimed == 0
     assert deployed.job_runner().run_until_idle().claimed == 1
+
+
+def test_a_chunk_takes_the_handler_path(
+    batch: Container, target_url: str, clock: FakeClock, pool: ThreadPoolExecutor
+) -> None:
+    report = batch.flows.accept_frame(SYSTEM, "orders-batch", orders_frame(5), first_row=1)
+    assert len(report.message_ids) == 1
+    stats = _batch(batch, pool).run_due()  # the chunk is prepared and upserted like the job loop does
+    assert (stats.claimed, stats.done) == (1, 1)
+    assert len(target_rows(target_url)) == 5
+    assert batch.flows.metrics(SYSTEM, "orders-batch").delivered == 5
