@@ -10,7 +10,7 @@ import pytest
 from isthmus.bootstrap import Container
 from isthmus.demo.integration import SandboxApi
 from isthmus.integration import MessageState
-from isthmus.jobs import JobState
+from isthmus.jobs import JobId, JobState
 from isthmus.security import SYSTEM
 from isthmus.services.flow_delivery import BatchDelivery, Send
 from isthmus.services.integration import DELIVER
@@ -75,7 +75,7 @@ def test_a_batch_is_delivered_once_each_with_the_token_reused(
     stats = runner.run_due()
     assert (stats.claimed, stats.done) == (30, 30)
     assert len(api.records["/api/orders"]) == 30
-    assert sorted(key for _, key in api.requests) == [f"SO-{i:04d}" for i in range(30)]
+    assert sorted(str(key) for _, key in api.requests) == [f"SO-{i:04d}" for i in range(30)]
     assert api.tokens_issued == 1
     stored = deployed.flows.messages(SYSTEM, flow_id=FLOW_ID)
     assert {(m.state, m.attempts) for m in stored} == {(MessageState.DELIVERED, 1)}
@@ -112,7 +112,7 @@ def test_a_lost_lease_drops_only_that_job(
         uow.commit()
     with deployed.database.unit_of_work() as uow:
         attempts, done, single = first._plan(uow, claimed)
-    outcomes = {a.job.id: None for a in attempts}
+    outcomes: dict[JobId, Exception | None] = {a.job.id: None for a in attempts}
     assert (len(attempts), done, single) == (2, [], [])
     assert first._write(attempts, outcomes, done) == 1  # one lost, the other recorded
     states = {m.idempotency_key: m.state for m in deployed.flows.messages(SYSTEM, flow_id=FLOW_ID)}

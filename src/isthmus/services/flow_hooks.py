@@ -16,9 +16,10 @@ again alone, so one bad request cannot fail the others and every request gets it
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from isthmus.errors import InvalidInput, NotFound
 from isthmus.integration import (
@@ -105,7 +106,7 @@ class WebhookIntake:
             self._cache.pop(flow_id, None)
 
     @staticmethod
-    def prepare(webhook: Webhook, principal: Principal, records: Sequence[dict[str, object]]) -> HookRequest:
+    def prepare(webhook: Webhook, principal: Principal, records: Sequence[Mapping[str, Any]]) -> HookRequest:
         """Check the permission and map the records: all the work that needs no database."""
         principal.require("flow:operate")
         return HookRequest(webhook, principal, tuple(webhook.mapper.map_record(r) for r in records))
