@@ -9,6 +9,7 @@ holds the lock.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,11 +110,27 @@ class SqlJobRepository:
         return JobId(job_id)
 
     def claim(self, worker: str, now: datetime, lease_s: float, limit: int) -> list[Job]:
+        return self.claim_kinds(worker, now, lease_s, limit, None)
+
+    def claim_kinds(
+        self,
+        worker: str,
+        now: datetime,
+        lease_s: float,
+        limit: int,
+        kinds: Collection[str] | None,
+        *,
+        exclude: bool = False,
+    ) -> list[Job]:
+        """:meth:`claim` of the jobs of ``kinds`` only (``exclude``: of every other kind); the
+        batch runner claims many engine jobs and a few others per round."""
         send_deferred(self._db)
         due = or_(
             and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
             and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
         )
+        if kinds is not None:
+            due = and_(due, jobs.c.kind.not_in(sorted(kinds)) if exclude else jobs.c.kind.in_(sorted(kinds)))
         other = jobs.alias("other")
         # A serial key with a live running job elsewhere blocks its other jobs.
         busy_serial = exists().where(
