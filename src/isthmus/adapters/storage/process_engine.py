@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +127,26 @@ def _instance(row: Any, prefix: str = "") -> ProcessInstance:
     )
 
 
+def _next_revision(i: ProcessInstance) -> ProcessInstance:
+    """``replace(i, revision=i.revision + 1)`` as one constructor call (a step saves once)."""
+    return ProcessInstance(
+        id=i.id,
+        business_key=i.business_key,
+        definition_key=i.definition_key,
+        definition_version=i.definition_version,
+        status=i.status,
+        state=i.state,
+        schema_version=i.schema_version,
+        revision=i.revision + 1,
+        parent_id=i.parent_id,
+        parent_token=i.parent_token,
+        started_by=i.started_by,
+        created_at=i.created_at,
+        updated_at=i.updated_at,
+        ended_at=i.ended_at,
+    )
+
+
 def _instance_values(instance: ProcessInstance, prefix: str = "") -> dict[str, Any]:
     return {
         prefix + "business_key": instance.business_key,
@@ -180,7 +199,7 @@ class SqlProcessInstanceRepository:
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
         writes = deferred(self._db)
-        saved = replace(instance, revision=instance.revision + 1)
+        saved = _next_revision(instance)
         known = writes.known.get(instance.id)
         if known is not None and known.revision != instance.revision:
             raise Conflict("process instance {id} was changed by someone else; try again", id=instance.id)
