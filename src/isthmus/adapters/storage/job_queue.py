@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -161,6 +161,45 @@ def _raw_job(row: Any) -> Job:
     )
 
 
+class _Candidate(NamedTuple):
+    id: int
+    serial_key: str | None
+
+
+def _candidates(kinds: tuple[str, ...] | None, exclude: bool, limit: int) -> Prepared:
+    """The due jobs a claim chooses from (compiled once per kind filter and limit)."""
+    now = bindparam("now", type_=jobs.c.run_at.type)
+    due = or_(
+        and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
+        and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
+    )
+    if kinds is not None:
+        # one comparison per kind (constants): a compiled statement cannot expand an IN list
+        due = and_(
+            due,
+            and_(*(jobs.c.kind != k for k in kinds)) if exclude else or_(*(jobs.c.kind == k for k in kinds)),
+        )
+    other = jobs.alias("other")
+    # A serial key with a live running job elsewhere blocks its other jobs.
+    busy_serial = exists().where(
+        other.c.serial_key == jobs.c.serial_key,
+        other.c.id != jobs.c.id,
+        other.c.state == JobState.RUNNING.value,
+        other.c.locked_until >= now,
+    )
+    query = (
+        select(jobs.c.id, jobs.c.serial_key)
+        .where(due, or_(jobs.c.serial_key.is_(None), ~busy_serial))
+        .order_by(jobs.c.run_at, jobs.c.id)
+        .limit(limit * 4)
+    )
+    # PostgreSQL: skip rows another claim holds (FOR UPDATE OF jobs SKIP LOCKED); SQLite ignores it
+    return Prepared(query.with_for_update(skip_locked=True, of=jobs))
+
+
+_CANDIDATES: dict[tuple[tuple[str, ...] | None, bool, int], Prepared] = {}
+
+
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
@@ -212,29 +251,13 @@ class SqlJobRepository:
         """:meth:`claim` of the jobs of ``kinds`` only (``exclude``: of every other kind); the
         batch runner claims many engine jobs and a few others per round."""
         send_deferred(self._db)
-        due = or_(
-            and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
-            and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
-        )
-        if kinds is not None:
-            due = and_(due, jobs.c.kind.not_in(sorted(kinds)) if exclude else jobs.c.kind.in_(sorted(kinds)))
-        other = jobs.alias("other")
-        # A serial key with a live running job elsewhere blocks its other jobs.
-        busy_serial = exists().where(
-            other.c.serial_key == jobs.c.serial_key,
-            other.c.id != jobs.c.id,
-            other.c.state == JobState.RUNNING.value,
-            other.c.locked_until >= now,
-        )
-        query = (
-            select(jobs.c.id, jobs.c.serial_key)
-            .where(due, or_(jobs.c.serial_key.is_(None), ~busy_serial))
-            .order_by(jobs.c.run_at, jobs.c.id)
-            .limit(limit * 4)
-        )
-        if self._db.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=jobs)
-        candidates = self._db.execute(query).all()
+        key = (None if kinds is None else tuple(sorted(kinds)), exclude, limit)
+        statement = _CANDIDATES.get(key)
+        if statement is None:
+            statement = _CANDIDATES[key] = _candidates(*key)
+        cursor = statement.execute(self._db, {"now": now})
+        candidates = [_Candidate(row[0], row[1]) for row in cursor.fetchall()]
+        cursor.close()
         chosen: list[int] = []
         serials: set[str] = set()
         for row in candidates:
