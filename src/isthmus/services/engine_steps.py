@@ -239,7 +239,16 @@ def _with_state(record: ProcessInstance, state: InstanceState, now: datetime) ->
     )
 
 
-_DURATIONS: dict[str, timedelta] = {}  # SLA / due-date durations by their text: a few per model
+_DURATIONS: dict[str, timedelta] = {}
+_FORMS: dict[int, tuple[Any, tuple[dict[str, Any], ...]]] = {}  # id(form fields) → (them, as dicts)
+
+
+def _form(fields: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
+    """The form of a node's tasks, built once per parsed node: its tasks share one tuple."""
+    found = _FORMS.get(id(fields))
+    if found is None or found[0] is not fields:
+        found = _FORMS[id(fields)] = (fields, tuple(f.as_dict() for f in fields))
+    return found[1]  # SLA / due-date durations by their text: a few per model
 
 
 class _Effects:
@@ -317,7 +326,7 @@ class _Effects:
                 candidate_users=props.candidate_users,
                 assignee=props.assignee,
                 due=self._due(node),
-                form=tuple(f.as_dict() for f in props.form_fields),
+                form=_form(props.form_fields),
                 four_eyes=props.four_eyes,
                 initiator=self.record.started_by,
                 created_at=self.now,

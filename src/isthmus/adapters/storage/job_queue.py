@@ -85,7 +85,16 @@ _TAKE = {
     + _RETURNING,
     "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING,
 }
-_POLICIES: dict[str, RetryPolicy] = {}  # policy JSON → policy: jobs repeat a handful of them
+_POLICIES: dict[str, RetryPolicy] = {}
+_POLICY_DICTS: dict[RetryPolicy, dict[str, float]] = {}
+
+
+def _policy_dict(policy: RetryPolicy) -> dict[str, float]:
+    """One dict per distinct policy: consecutive jobs share it, so its JSON is made once."""
+    found = _POLICY_DICTS.get(policy)
+    if found is None:
+        found = _POLICY_DICTS[policy] = policy.as_dict()
+    return found  # policy JSON → policy: jobs repeat a handful of them
 
 
 def _take(db: Connection, chosen: list[int], worker: str, now: datetime, until: datetime) -> list[Job]:
@@ -212,7 +221,7 @@ class SqlJobRepository:
             "run_at": job.run_at or now,
             "attempts": 0,
             "max_attempts": job.policy.max_attempts,
-            "policy": job.policy.as_dict(),
+            "policy": _policy_dict(job.policy),
             "serial_key": job.serial_key,
             "dedupe_key": job.dedupe_key,
             "created_at": now,
