@@ -16,6 +16,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from isthmus.adapters.storage.engine import DeferredWrites, Prepared, deferred, new_id, send_deferred
@@ -25,7 +26,26 @@ from isthmus.errors import Conflict
 
 _i, _t, _h = process_instances, user_tasks, engine_history
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# what json would refuse (dates, dataclasses) or write its own way (subclasses such as IntEnum)
+# goes to json too, so a state json could not store is refused as before
+_AS_JSON_WOULD = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _dumps(state: Any) -> str:
+    """An instance's state as JSON text, once per save: orjson (several times faster than
+    :mod:`json` on a typical state; the same compact UTF-8 text), :mod:`json` for what orjson
+    cannot write (integers beyond 64 bits, keys that are not text). NaN and infinities become
+    ``null`` (PostgreSQL refuses the ``NaN`` that :mod:`json` would write)."""
+    try:
+        return orjson.dumps(state, option=_AS_JSON_WOULD).decode()
+    except TypeError:
+        return _json_dumps(state)
+
 
 _INSTANCE_COLUMNS = (
     "business_key",
