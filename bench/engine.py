@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -52,67 +51,39 @@ def _timed(latencies: list[float], steps: int) -> Iterator[None]:
     latencies.extend([time.perf_counter() - began] * steps)
 
 
-def bench_isthmus(db: str, n: int, data: Path, workers: int = 1, batch: int = BATCH) -> dict[str, Any]:
-    from isthmus.adapters.storage import Database
+def _container(db: str, data: Path) -> Any:
     from isthmus.bootstrap import build
-    from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
-    from isthmus.security import SYSTEM, Principal, PrincipalKind, Role
-    from isthmus.services.engine_batch import BatchRunner
     from isthmus.settings import load_settings
+
+    return build(load_settings({"ISTHMUS_DATA_DIR": str(data), "ISTHMUS_DB_URL": db}))
+
+
+def _principals() -> tuple[Any, Any]:
+    from isthmus.security import Principal, PrincipalKind, Role
+
+    rep = Principal(
+        "bench-rep", PrincipalKind.USER, frozenset({Role.USER_REPRESENTATIVE, Role.PROCESS_OWNER})
+    )
+    return rep, Principal("bench-approver", PrincipalKind.USER, frozenset({Role.APPROVER}))
+
+
+def _prepared(db: str, data: Path) -> Any:
+    from isthmus.adapters.storage import Database
+    from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
+    from isthmus.security import SYSTEM
 
     database = Database(db)
     database.upgrade()
     database.dispose()
-    container = build(load_settings({"ISTHMUS_DATA_DIR": str(data), "ISTHMUS_DB_URL": db}))
+    container = _container(db, data)
     deploy_demo_decisions(SYSTEM, container.decisions)
     deploy_demo_processes(SYSTEM, container.models)
-    rep = Principal(
-        "bench-rep", PrincipalKind.USER, frozenset({Role.USER_REPRESENTATIVE, Role.PROCESS_OWNER})
-    )
-    boss = Principal("bench-approver", PrincipalKind.USER, frozenset({Role.APPROVER}))
-    runners = [
-        BatchRunner(
-            container.database.unit_of_work,
-            container.clock,
-            container.job_handlers,
-            f"bench-{i}",
-            batch=batch,
-        )
-        for i in range(workers)
-    ]
-    pool = ThreadPoolExecutor(workers) if workers > 1 else None
-    rng = random.Random(1)
-    # what a long-running worker does after start-up: the parsed models, grammars and SQL metadata
-    # of start-up are never garbage, keep the collector from walking them again and again
-    gc.collect()
-    gc.freeze()
-    latencies: list[float] = []
-    ids: list[str] = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for first in range(0, n, batch):
-        size = min(batch, n - first)
-        with _timed(latencies, size):
-            started = container.engine.start_many(
-                rep, "SAL-ORD-001", [({}, f"SO-{first + i}") for i in range(size)]
-            )
-        batch_ids = [s.id for s in started]
-        ids += batch_ids
-        _complete_all(
-            container,
-            rep,
-            batch_ids,
-            latencies,
-            lambda: {"customer": "ACME", "amount": _amount(rng), "quantity": 2},
-        )
-        _run_jobs(runners, pool, latencies)
-        while _complete_all(
-            container, boss, batch_ids, latencies, lambda: {"approved": True, "pre_review_ok": True}
-        ):
-            _run_jobs(runners, pool, latencies)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    gc.unfreeze()
-    if pool is not None:
-        pool.shutdown()
+    return container
+
+
+def _result(
+    container: Any, ids: list[str], n: int, wall: float, cpu: float, latencies: list[float]
+) -> dict[str, Any]:
     with container.database.unit_of_work() as uow:
         done = [uow.instances.get(i) for i in ids[:: max(1, n // 500)]]
     completed = sum(1 for i in done if i is not None and i.status == "completed")
@@ -133,6 +104,119 @@ def bench_isthmus(db: str, n: int, data: Path, workers: int = 1, batch: int = BA
     }
 
 
+def bench_isthmus(db: str, n: int, data: Path, workers: int = 0, batch: int = BATCH) -> dict[str, Any]:
+    """``workers`` = 0: this process starts instances, completes tasks and runs the jobs (the
+    worker's runner, ``Container.job_runner``) in turn, batch after batch. ``workers`` > 0: that
+    many processes do the same, each for its share of the instances, at the same time; their
+    runners share the jobs through ``FOR UPDATE SKIP LOCKED`` claims."""
+    if workers > 0:
+        return _bench_processes(db, n, data, workers, batch)
+    container = _prepared(db, data)
+    # what a long-running worker does after start-up: the parsed models, grammars and SQL metadata
+    # of start-up are never garbage, keep the collector from walking them again and again
+    gc.collect()
+    gc.freeze()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    ids, latencies = _lane(container, 0, 0, n, batch)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    gc.unfreeze()
+    return _result(container, ids, n, wall, cpu, latencies)
+
+
+def _lane(container: Any, lane: int, offset: int, n: int, batch: int) -> tuple[list[str], list[float]]:
+    """Instances ``offset`` … ``offset + n - 1``: start a batch, complete its tasks, run the jobs."""
+    rep, boss = _principals()
+    runner = container.job_runner(f"bench-{lane}", batch=batch)
+    rng = random.Random(1 + lane)
+    latencies: list[float] = []
+    ids: list[str] = []
+    for first in range(offset, offset + n, batch):
+        size = min(batch, offset + n - first)
+        with _timed(latencies, size):
+            started = container.engine.start_many(
+                rep, "SAL-ORD-001", [({}, f"SO-{first + i}") for i in range(size)]
+            )
+        batch_ids = [s.id for s in started]
+        ids += batch_ids
+        _complete_all(
+            container,
+            rep,
+            batch_ids,
+            latencies,
+            lambda: {"customer": "ACME", "amount": _amount(rng), "quantity": 2},
+        )
+        while True:
+            latencies.extend(_drain(runner))
+            if _complete_all(
+                container, boss, batch_ids, latencies, lambda: {"approved": True, "pre_review_ok": True}
+            ):
+                continue
+            if _all_completed(container, batch_ids):
+                break
+            time.sleep(0.002)  # another process's runner holds jobs of this batch
+    return ids, latencies
+
+
+def _all_completed(container: Any, ids: list[str]) -> bool:
+    from sqlalchemy import bindparam, text
+
+    query = text("SELECT count(*) FROM process_instances WHERE state <> 'completed' AND id IN :ids")
+    with container.database.engine.connect() as conn:
+        left = conn.execute(query.bindparams(bindparam("ids", expanding=True)), {"ids": ids}).scalar_one()
+    return int(left) == 0
+
+
+def _lane_process(
+    db: str, data: str, lane: int, offset: int, n: int, batch: int, ready: Any, go: Any, results: Any
+) -> None:
+    """One of several processes: its share of the instances, timed from a common start."""
+    container = _container(db, Path(data))
+    gc.collect()
+    gc.freeze()
+    ready.set()
+    go.wait()
+    cpu0 = time.process_time()
+    ids, latencies = _lane(container, lane, offset, n, batch)
+    results.put((time.perf_counter(), time.process_time() - cpu0, ids, latencies))
+    container.close()
+
+
+def _bench_processes(db: str, n: int, data: Path, workers: int, batch: int) -> dict[str, Any]:
+    import multiprocessing
+
+    container = _prepared(db, data)
+    spawn = multiprocessing.get_context("spawn")
+    go, results = spawn.Event(), spawn.Queue()
+    readies = [spawn.Event() for _ in range(workers)]
+    shares = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
+    procs = [
+        spawn.Process(
+            target=_lane_process,
+            args=(db, str(data), i, sum(shares[:i]), shares[i], batch, readies[i], go, results),
+        )
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for ready in readies:
+        ready.wait()
+    wall0 = time.perf_counter()
+    go.set()
+    ends: list[float] = []
+    cpu = 0.0
+    ids: list[str] = []
+    latencies: list[float] = []
+    for _ in procs:
+        end, lane_cpu, lane_ids, lane_latencies = results.get()
+        ends.append(end)
+        cpu += lane_cpu
+        ids += lane_ids
+        latencies += lane_latencies
+    for proc in procs:
+        proc.join()
+    return _result(container, ids, n, max(ends) - wall0, cpu, latencies)
+
+
 def _complete_all(
     container: Any,
     principal: Any,
@@ -149,24 +233,15 @@ def _complete_all(
     return len(tasks)
 
 
-def _run_jobs(runners: list[Any], pool: ThreadPoolExecutor | None, latencies: list[float]) -> None:
-    """Run the due jobs until none is left; several runners (threads, PostgreSQL only) share
-    them through ``FOR UPDATE SKIP LOCKED`` claims, one job per instance at a time."""
-
-    def drain(runner: Any) -> list[float]:
-        mine: list[float] = []
-        while True:
-            began = time.perf_counter()
-            stats = runner.run_due()
-            if stats.claimed == 0:
-                return mine
-            mine.extend([time.perf_counter() - began] * stats.claimed)
-
-    if pool is None:
-        latencies.extend(drain(runners[0]))
-        return
-    for found in pool.map(drain, runners):
-        latencies.extend(found)
+def _drain(runner: Any) -> list[float]:
+    """Run the due jobs until none is left; each job's latency is its batch's transaction."""
+    mine: list[float] = []
+    while True:
+        began = time.perf_counter()
+        stats = runner.run_due()
+        if stats.claimed == 0:
+            return mine
+        mine.extend([time.perf_counter() - began] * stats.claimed)
 
 
 def engine_cpu(n: int, codec: str = "engine") -> float:
@@ -344,7 +419,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=BATCH, help="instances per commit (default 200)")
     parser.add_argument("--pg", help="a PostgreSQL URL (an empty database) to run on as well")
     parser.add_argument(
-        "--pg-workers", type=int, default=1, help="job runners sharing the jobs on PostgreSQL (threads)"
+        "--pg-workers",
+        type=int,
+        default=0,
+        help="PostgreSQL: worker processes running the jobs beside the process starting instances and "
+        "completing tasks (0: one process does all in turn)",
     )
     parser.add_argument(
         "--interpreter-only", action="store_true", help="only the engine-only CPU comparison (no database)"
@@ -368,7 +447,7 @@ def main() -> int:
             )
     if args.interpreter_only:
         return 0
-    runs = [("SQLite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='isthmus-bench-')) / 'bench.db'}", 1)]
+    runs = [("SQLite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='isthmus-bench-')) / 'bench.db'}", 0)]
     if args.pg:
         runs.append(("PostgreSQL", args.pg, args.pg_workers))
     for name, url, workers in runs:
@@ -376,7 +455,7 @@ def main() -> int:
             url, args.instances, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")), workers, args.batch
         )
         print(
-            f"{name} ({workers} job runner{'s' if workers > 1 else ''}): "
+            f"{name} ({f'{workers} worker process(es)' if workers else 'one process'}): "
             f"{result['instances_per_s']:.0f} completed instances/s ({result['wall_s']:.1f} s), "
             f"p50 {result['p50_ms']:.1f} ms / p99 {result['p99_ms']:.1f} ms per step (batches of {args.batch}), "
             f"{result['cpu_ms_per_instance']:.2f} ms CPU per instance, {result['state_bytes']:.0f} B state, "

@@ -70,9 +70,9 @@ def _ledger(path: Path) -> sqlite3.Connection:
 
 def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
     """Run jobs until none is due; the parent kills this process at random points. ``batch`` > 0:
-    the :class:`BatchRunner` (many instances' steps per commit), else one job per transaction."""
-    from isthmus.services.engine_batch import BatchRunner
-    from isthmus.services.jobs import JobRunner
+    the production worker's runner (``Container.job_runner``: many instances' steps per commit),
+    else one job per transaction."""
+    from isthmus.services.jobs import JobRunner, Runner
 
     ledger = _ledger(ledger_path)
 
@@ -84,16 +84,9 @@ def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
 
     container = _container(db, data)
     container.engine.handlers.register("crash.effect", effect)
-    runner: JobRunner | BatchRunner
+    runner: Runner
     if batch > 0:
-        runner = BatchRunner(
-            container.database.unit_of_work,
-            container.clock,
-            container.job_handlers,
-            f"crash-{os.getpid()}",
-            batch=batch,
-            lease_s=1.0,
-        )
+        runner = container.job_runner(f"crash-{os.getpid()}", batch=batch, lease_s=1.0)
     else:
         runner = JobRunner(
             container.database.unit_of_work,

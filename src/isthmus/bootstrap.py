@@ -32,6 +32,7 @@ from isthmus.services.catalog import CatalogService
 from isthmus.services.clock import SystemClock
 from isthmus.services.decisions import DecisionService
 from isthmus.services.engine import EngineService
+from isthmus.services.engine_batch import BatchRunner
 from isthmus.services.engine_wiring import wire_engine
 from isthmus.services.flow_hooks import WebhookIntake
 from isthmus.services.flow_invoker import FlowServiceInvoker
@@ -41,7 +42,7 @@ from isthmus.services.flow_tests import TEST as FLOW_TEST
 from isthmus.services.flow_tests import FlowTestRuns
 from isthmus.services.inbox import TaskService
 from isthmus.services.integration import DELIVER, FlowService
-from isthmus.services.jobs import JobRunner, JobService
+from isthmus.services.jobs import DEFAULT_LEASE_S, JobService
 from isthmus.services.messages import StartingModelService
 from isthmus.services.mining import MiningService
 from isthmus.services.models import ModelService
@@ -88,12 +89,28 @@ class Container:
         if self.retention is not None:
             self.job_handlers.setdefault(PURGE, self.retention)
 
-    def job_runner(self, worker_id: str | None = None, *, skip_kinds: Collection[str] = ()) -> JobRunner:
+    def job_runner(
+        self,
+        worker_id: str | None = None,
+        *,
+        batch: int = 200,
+        lease_s: float = DEFAULT_LEASE_S,
+        skip_kinds: Collection[str] = (),
+    ) -> BatchRunner:
+        """The worker's runner: engine jobs many instances to a transaction (``batch``), every
+        other job one per transaction; ``skip_kinds`` are left to a runner of their own (the
+        delivery loop)."""
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         if self.schedule is not None:
             self.schedule.ensure()  # flows deployed before the scheduler existed get their first run
-        return JobRunner(
-            self.database.unit_of_work, self.clock, self.job_handlers, worker, skip_kinds=skip_kinds
+        return BatchRunner(
+            self.database.unit_of_work,
+            self.clock,
+            self.job_handlers,
+            worker,
+            batch=batch,
+            lease_s=lease_s,
+            skip_kinds=skip_kinds,
         )
 
     def close(self) -> None:

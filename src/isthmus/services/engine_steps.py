@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from isthmus.engine import (
@@ -183,15 +183,20 @@ class Stepper:
         *,
         actor: str | None,
         loaded: ProcessInstance | None = None,
+        state: InstanceState | None = None,
     ) -> ProcessInstance:
-        """Run ``action`` on the instance (``loaded``: already read in this unit of work)."""
-        record = loaded if loaded is not None and loaded.id == instance_id else uow.instances.get(instance_id)
+        """Run ``action`` on the instance (``loaded``: already read in this unit of work; ``state``:
+        its state, loaded from it and not changed since)."""
+        fresh = loaded is not None and loaded.id == instance_id
+        record = loaded if fresh else uow.instances.get(instance_id)
         if record is None:
             raise NotFound("no process instance {id}", id=instance_id)
         if record.status != "active":
             raise EngineIncident("process instance {id} is {state}", id=instance_id, state=record.status)
         definition = self.definitions.get(uow, record.definition_key, record.definition_version)
-        return self._run(uow, record, definition, load_state(record.state), action, actor)
+        if state is None or not fresh:
+            state = load_state(record.state)
+        return self._run(uow, record, definition, state, action, actor)
 
     def _run(
         self,
@@ -205,11 +210,45 @@ class Stepper:
         now = self.clock.now()
         walk = Interpreter(definition, state, now=now, decisions=self.decisions(uow), actor=actor)
         action(walk)
-        saved = uow.instances.save(record.with_state(state.dump(), state.status.value, now))
+        saved = uow.instances.save(_with_state(record, state, now))
         _Effects(self, uow, saved, definition, actor, now).apply(walk.effects, state)
         for hook in self.hooks:
             hook(uow, saved, definition, walk)
         return saved
+
+
+def _with_state(record: ProcessInstance, state: InstanceState, now: datetime) -> ProcessInstance:
+    """``record.with_state(state.dump(), …)`` as one constructor call (``dataclasses.replace``
+    inspects the fields at every call: a step's single largest bookkeeping cost)."""
+    status = state.status.value
+    return ProcessInstance(
+        id=record.id,
+        business_key=record.business_key,
+        definition_key=record.definition_key,
+        definition_version=record.definition_version,
+        status=status,
+        state=state.dump(),
+        schema_version=record.schema_version,
+        revision=record.revision,
+        parent_id=record.parent_id,
+        parent_token=record.parent_token,
+        started_by=record.started_by,
+        created_at=record.created_at,
+        updated_at=now,
+        ended_at=now if status in ("completed", "terminated") else None,
+    )
+
+
+_DURATIONS: dict[str, timedelta] = {}
+_FORMS: dict[int, tuple[Any, tuple[dict[str, Any], ...]]] = {}  # id(form fields) → (them, as dicts)
+
+
+def _form(fields: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
+    """The form of a node's tasks, built once per parsed node: its tasks share one tuple."""
+    found = _FORMS.get(id(fields))
+    if found is None or found[0] is not fields:
+        found = _FORMS[id(fields)] = (fields, tuple(f.as_dict() for f in fields))
+    return found[1]  # SLA / due-date durations by their text: a few per model
 
 
 class _Effects:
@@ -287,7 +326,7 @@ class _Effects:
                 candidate_users=props.candidate_users,
                 assignee=props.assignee,
                 due=self._due(node),
-                form=tuple(f.as_dict() for f in props.form_fields),
+                form=_form(props.form_fields),
                 four_eyes=props.four_eyes,
                 initiator=self.record.started_by,
                 created_at=self.now,
@@ -302,7 +341,10 @@ class _Effects:
         text = text.strip()
         try:
             if text.startswith("P"):
-                return self.now + parse_duration(text)
+                duration = _DURATIONS.get(text)
+                if duration is None:
+                    duration = _DURATIONS[text] = parse_duration(text)
+                return self.now + duration
             due = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None

@@ -38,6 +38,18 @@ class PreparedHandler(Protocol):
     def __call__(self, job: Job, uow: UnitOfWork) -> None: ...
 
 
+class Runner(Protocol):
+    """What a worker loop drives: :class:`JobRunner` or the engine's batch runner."""
+
+    worker_id: str
+
+    def run_due(self) -> RunStats:
+        """One round: claim the due jobs and run them."""
+
+    def run_until_idle(self) -> RunStats:
+        """Rounds until no job is due now; the totals."""
+
+
 class UnknownJobKind(IsthmusError, Terminal):
     code = "unknown_job_kind"
 

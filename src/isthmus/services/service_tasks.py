@@ -157,10 +157,17 @@ class ServiceJob:
             result = self.handlers.call(node.props.task_type, request, uow)
         except BpmnError as error:
             code = error.code
-            self.stepper.step(uow, record.id, lambda w: w.throw_error(t, code, a), actor=None, loaded=record)
+            self.stepper.step(
+                uow, record.id, lambda w: w.throw_error(t, code, a), actor=None, loaded=record, state=state
+            )
             return
         self.stepper.step(
-            uow, record.id, lambda w: w.complete(t, dict(result or {}), a), actor=None, loaded=record
+            uow,
+            record.id,
+            lambda w: w.complete(t, dict(result or {}), a),
+            actor=None,
+            loaded=record,
+            state=state,
         )
 
 

@@ -222,3 +222,28 @@ def test_concurrent_workers_on_postgresql_never_take_the_same_job(pg_container: 
     assert sorted(handled) == sorted(set(handled))
     assert len(handled) == 200
     assert _effects(container) == 200
+
+
+def test_a_claim_returns_the_jobs_as_stored_and_filters_by_kind(container: Container) -> None:
+    policy = RetryPolicy(max_attempts=7)
+    _enqueue(
+        container,
+        NewJob(kind="a", payload={"x": "货", "n": [1, 2]}, serial_key="s1", policy=policy),
+        NewJob(kind="b", payload={"y": 1}),
+        NewJob(kind="a", payload={"z": None}, serial_key="s1"),  # same serial key: next claim
+    )
+    now = container.clock.now()
+    with container.database.unit_of_work() as uow:
+        taken = uow.jobs.claim("w1", now, 60.0, 10, kinds={"a"})
+        others = uow.jobs.claim("w1", now, 60.0, 10, exclude_kinds={"a"})
+        uow.commit()
+    assert [j.payload for j in taken] == [{"x": "货", "n": [1, 2]}]
+    assert [j.kind for j in others] == ["b"]
+    with container.database.unit_of_work() as uow:
+        stored = [uow.jobs.get(j.id) for j in [*taken, *others]]
+    assert [*taken, *others] == stored
+    assert taken[0].policy == policy
+    assert taken[0].state is JobState.RUNNING
+    assert taken[0].attempts == 1
+    assert taken[0].locked_by == "w1"
+    assert taken[0].updated_at == now

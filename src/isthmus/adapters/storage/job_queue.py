@@ -9,9 +9,10 @@ holds the lock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+import json
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +75,140 @@ def _job(row: Any) -> Job:
     )
 
 
+_COLUMNS = [column.name for column in jobs.columns]
+_RETURNING = ", ".join(_COLUMNS)
+# one statement marks the chosen jobs running and returns them (SQLite ≥ 3.35, PostgreSQL)
+_SET = "UPDATE jobs SET state = 'running', locked_by = {p}, attempts = attempts + 1, locked_until = {p}, "
+_TAKE = {
+    "sqlite": _SET.format(p="?")  # noqa: S608 — our own column names
+    + "updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING "
+    + _RETURNING,
+    "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING,
+}
+_POLICIES: dict[str, RetryPolicy] = {}
+_POLICY_DICTS: dict[RetryPolicy, dict[str, float]] = {}
+
+
+def _policy_dict(policy: RetryPolicy) -> dict[str, float]:
+    """One dict per distinct policy: consecutive jobs share it, so its JSON is made once."""
+    found = _POLICY_DICTS.get(policy)
+    if found is None:
+        found = _POLICY_DICTS[policy] = policy.as_dict()
+    return found  # policy JSON → policy: jobs repeat a handful of them
+
+
+def _take(db: Connection, chosen: list[int], worker: str, now: datetime, until: datetime) -> list[Job]:
+    """Claim the ``chosen`` jobs and read them back, on the DBAPI cursor: a batch claims hundreds
+    of jobs, and Core's statement building and row processing cost more than the database does."""
+    dbapi = db.connection.dbapi_connection
+    assert dbapi is not None
+    when = _time_binds.get(db.dialect.name)
+    if when is None:  # SQLAlchemy's own conversion, so the stored text is what Core would store
+        made = jobs.c.run_at.type.dialect_impl(db.dialect).bind_processor(db.dialect)
+        assert made is not None
+        when = _time_binds[db.dialect.name] = made
+    cursor = dbapi.cursor()
+    ids: Any = json.dumps(chosen) if db.dialect.name == "sqlite" else chosen
+    cursor.execute(_TAKE[db.dialect.name], (worker, when(until), when(now), ids))
+    rows = cursor.fetchall()
+    cursor.close()
+    taken = [_raw_job(row) for row in rows]
+    taken.sort(key=lambda job: (job.run_at, job.id))
+    return taken
+
+
+_time_binds: dict[str, Callable[[Any], Any]] = {}
+
+
+def _utc(value: Any) -> Any:
+    """A timestamp as the DBAPI returns it (SQLite: text, PostgreSQL: aware) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _raw_job(row: Any) -> Job:
+    (
+        job_id,
+        kind,
+        payload,
+        state,
+        run_at,
+        attempts,
+        max_attempts,
+        policy,
+        serial_key,
+        dedupe_key,
+        locked_by,
+    ) = row[:11]
+    last_error, created_at, updated_at = row[12:15]
+    key = policy if isinstance(policy, str) else json.dumps(policy, sort_keys=True)
+    found = _POLICIES.get(key)
+    if found is None:
+        found = _POLICIES[key] = RetryPolicy(**_json(policy))
+    return Job(
+        id=JobId(job_id),
+        kind=kind,
+        payload=_json(payload),
+        state=JobState(state),
+        attempts=attempts,
+        max_attempts=max_attempts,
+        run_at=_utc(run_at),
+        serial_key=serial_key,
+        dedupe_key=dedupe_key,
+        last_error=last_error,
+        created_at=_utc(created_at),
+        updated_at=_utc(updated_at),
+        locked_by=locked_by,
+        policy=found,
+    )
+
+
+class _Candidate(NamedTuple):
+    id: int
+    serial_key: str | None
+
+
+def _candidates(kinds: tuple[str, ...], exclude_kinds: tuple[str, ...], limit: int) -> Prepared:
+    """The due jobs a claim chooses from (compiled once per kind filter and limit): of ``kinds``
+    only when given, never of ``exclude_kinds``."""
+    now = bindparam("now", type_=jobs.c.run_at.type)
+    due = or_(
+        and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
+        and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
+    )
+    # one comparison per kind (constants): a compiled statement cannot expand an IN list
+    if kinds:
+        due = and_(due, or_(*(jobs.c.kind == k for k in kinds)))
+    if exclude_kinds:
+        due = and_(due, *(jobs.c.kind != k for k in exclude_kinds))
+    other = jobs.alias("other")
+    # A serial key with a live running job elsewhere blocks its other jobs.
+    busy_serial = exists().where(
+        other.c.serial_key == jobs.c.serial_key,
+        other.c.id != jobs.c.id,
+        other.c.state == JobState.RUNNING.value,
+        other.c.locked_until >= now,
+    )
+    query = (
+        select(jobs.c.id, jobs.c.serial_key)
+        .where(due, or_(jobs.c.serial_key.is_(None), ~busy_serial))
+        .order_by(jobs.c.run_at, jobs.c.id)
+        .limit(limit * 4)
+    )
+    # PostgreSQL: skip rows another claim holds (FOR UPDATE OF jobs SKIP LOCKED); SQLite ignores it
+    return Prepared(query.with_for_update(skip_locked=True, of=jobs))
+
+
+_CANDIDATES: dict[tuple[tuple[str, ...], tuple[str, ...], int], Prepared] = {}
+
+
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
@@ -86,7 +221,7 @@ class SqlJobRepository:
             "run_at": job.run_at or now,
             "attempts": 0,
             "max_attempts": job.policy.max_attempts,
-            "policy": job.policy.as_dict(),
+            "policy": _policy_dict(job.policy),
             "serial_key": job.serial_key,
             "dedupe_key": job.dedupe_key,
             "created_at": now,
@@ -146,31 +281,13 @@ class SqlJobRepository:
         exclude_kinds: Collection[str] = (),
     ) -> list[Job]:
         send_deferred(self._db)
-        due = or_(
-            and_(jobs.c.state == JobState.READY.value, jobs.c.run_at <= now),
-            and_(jobs.c.state == JobState.RUNNING.value, jobs.c.locked_until < now),
-        )
-        other = jobs.alias("other")
-        # A serial key with a live running job elsewhere blocks its other jobs.
-        busy_serial = exists().where(
-            other.c.serial_key == jobs.c.serial_key,
-            other.c.id != jobs.c.id,
-            other.c.state == JobState.RUNNING.value,
-            other.c.locked_until >= now,
-        )
-        query = (
-            select(jobs.c.id, jobs.c.serial_key)
-            .where(due, or_(jobs.c.serial_key.is_(None), ~busy_serial))
-            .order_by(jobs.c.run_at, jobs.c.id)
-            .limit(limit * 4)
-        )
-        if kinds:
-            query = query.where(jobs.c.kind.in_(sorted(kinds)))
-        if exclude_kinds:
-            query = query.where(jobs.c.kind.not_in(sorted(exclude_kinds)))
-        if self._db.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=jobs)
-        candidates = self._db.execute(query).all()
+        key = (tuple(sorted(kinds)), tuple(sorted(exclude_kinds)), limit)
+        statement = _CANDIDATES.get(key)
+        if statement is None:
+            statement = _CANDIDATES[key] = _candidates(*key)
+        cursor = statement.execute(self._db, {"now": now})
+        candidates = [_Candidate(row[0], row[1]) for row in cursor.fetchall()]
+        cursor.close()
         chosen: list[int] = []
         serials: set[str] = set()
         for row in candidates:
@@ -185,21 +302,7 @@ class SqlJobRepository:
             chosen = self._serial_guard(candidates, chosen, serials, now)
         if not chosen:
             return []
-        self._db.execute(
-            update(jobs)
-            .where(jobs.c.id.in_(chosen))
-            .values(
-                state=JobState.RUNNING.value,
-                locked_by=worker,
-                attempts=jobs.c.attempts + 1,
-                locked_until=now + timedelta(seconds=lease_s),
-                updated_at=now,
-            )
-        )
-        rows = self._db.execute(
-            select(jobs).where(jobs.c.id.in_(chosen)).order_by(jobs.c.run_at, jobs.c.id)
-        ).all()
-        return [_job(r) for r in rows]
+        return _take(self._db, chosen, worker, now, now + timedelta(seconds=lease_s))
 
     def _serial_guard(
         self, candidates: Any, chosen: list[int], serials: set[str], now: datetime

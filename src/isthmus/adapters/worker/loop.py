@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import datetime
 
-from isthmus.services.jobs import JobRunner, RunStats
+from isthmus.services.jobs import Runner, RunStats
 from isthmus.services.ports import Clock, UnitOfWorkFactory
 
 log = logging.getLogger("isthmus.worker")
@@ -19,7 +19,7 @@ log = logging.getLogger("isthmus.worker")
 
 class WorkerLoop:
     def __init__(
-        self, runner: JobRunner, uow_factory: UnitOfWorkFactory, clock: Clock, poll_s: float = 1.0
+        self, runner: Runner, uow_factory: UnitOfWorkFactory, clock: Clock, poll_s: float = 1.0
     ) -> None:
         self._runner = runner
         self._uow = uow_factory
