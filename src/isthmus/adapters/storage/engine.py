@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -32,11 +32,35 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def dump_json(value: Any) -> str:
+    """JSON text of a column value: orjson (UTF-8, so Chinese text stays readable and searchable
+    with LIKE; ~5× the standard library, which the engine's hot path pays on every step), the
+    standard library for what orjson refuses (keys that are not strings, integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
+
+
+def load_json(text: str | bytes) -> Any:
+    """A JSON column's value: orjson, but the standard library when the text holds a run of 19 or
+    more digits — orjson reads an integer beyond 64 bits as a float, silently."""
+    if _LONG_DIGITS.search(text if isinstance(text, str) else text.decode()):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN/Infinity written by the standard library before
+        return json.loads(text)
+
+
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; raises :class:`ConfigurationError` for an unusable URL."""
     url = normalise_url(url)
-    # Chinese text stays readable (and searchable with LIKE) inside JSON columns.
-    kwargs.setdefault("json_serializer", partial(json.dumps, ensure_ascii=False))
+    kwargs.setdefault("json_serializer", dump_json)
+    kwargs.setdefault("json_deserializer", load_json)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
