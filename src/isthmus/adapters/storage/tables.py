@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects import sqlite
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,11 +42,43 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's text form of a datetime, ``YYYY-MM-DD HH:MM:SS.ffffff`` as SQLAlchemy writes it
+    (stored values compare as text), written with ``isoformat`` and read with ``fromisoformat``:
+    SQLAlchemy's own %-formatting and regular expression cost ~3 µs a value, which the engine's
+    batches pay hundreds of thousands of times."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            text = value.isoformat(" ")
+            return text if value.microsecond else text + ".000000"
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else parse(value)
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out — SQLite keeps no zone, so we normalise."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
