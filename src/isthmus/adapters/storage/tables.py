@@ -48,8 +48,8 @@ class _SqliteDateTime(sqlite.DATETIME):
     SQLAlchemy's own %-formatting and regular expression cost ~3 µs a value, which the engine's
     batches pay hundreds of thousands of times."""
 
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)  # type: ignore[no-untyped-call]
 
     def bind_processor(self, dialect: Dialect) -> Any:
         def process(value: datetime | None) -> str | None:
