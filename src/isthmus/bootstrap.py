@@ -186,6 +186,7 @@ def build(settings: Settings, *, clock: Clock | None = None, check_schema: bool 
             clock,
             jobs=settings.job_retention,
             messages=settings.message_retention,
+            chunks=FileChunkStore(settings.data_dir / "flow-chunks"),
         ),
     )
 

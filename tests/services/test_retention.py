@@ -158,3 +158,62 @@ def test_settings_and_durations(tmp_path: Path) -> None:
     assert parse_duration("1d12h") == timedelta(hours=36)
     with pytest.raises(ValueError, match="7x"):
         parse_duration("7x")
+
+
+def test_orphaned_chunk_files_are_swept_and_live_ones_kept(container: Container, tmp_path: Path) -> None:
+    """A crash between writing a chunk file and committing its message leaves a file no message
+    names: the purge removes it once it is older than the grace period; files of messages waiting
+    for delivery or replay stay, and so do young files (their message may be about to commit)."""
+    import os
+
+    from isthmus.adapters.storage.chunk_files import FileChunkStore
+    from isthmus.services.retention import CHUNK_GRACE
+
+    store = FileChunkStore(tmp_path / "flow-chunks")
+    container.flows.deploy(SYSTEM, EXAMPLE)
+    live, delivered, orphan, young = (
+        "a" * 32 + ".arrow",
+        "b" * 32 + ".arrow",
+        "c" * 32 + ".arrow",
+        "d" * 32 + ".arrow",
+    )
+    for name in (live, delivered, orphan, young):
+        store.put(name, b"rows")
+    stale = tmp_path / "flow-chunks" / f".{orphan}.123.tmp"
+    stale.write_bytes(b"half")
+    old = (container.clock.now() - CHUNK_GRACE - timedelta(minutes=1)).timestamp()
+    for path in (tmp_path / "flow-chunks").iterdir():
+        if young not in path.name:
+            os.utime(path, (old, old))
+    now = container.clock.now()
+    with container.database.unit_of_work() as uow:
+        for key, name, state in (
+            ("chunk:1", live, MessageState.DEAD_LETTERED),
+            ("chunk:2", delivered, MessageState.DELIVERED),
+        ):
+            payload = {"chunk": {"format": "arrow-ipc-lz4-file", "file": name}}
+            stored = uow.flows.add_message(
+                NewMessage(flow_id="crm-erp-orders", idempotency_key=key, payload=payload, display={}), now
+            )
+            assert stored is not None
+            uow.flows.save_message(replace(stored, state=state, updated_at=now))
+        uow.commit()
+    retention = Retention(
+        SqlRetention(container.database.engine),
+        container.database.unit_of_work,
+        container.clock,
+        jobs=None,
+        messages=None,
+        chunks=store,
+    )
+
+    assert (
+        retention.purge(SYSTEM, dry_run=True).chunk_files == 3
+    )  # the orphan, the delivered one's, the temporary
+    assert len(list((tmp_path / "flow-chunks").iterdir())) == 5  # a dry run removes nothing
+    report = retention.purge(SYSTEM)
+
+    assert report.chunk_files == 3
+    assert sorted(p.name for p in (tmp_path / "flow-chunks").iterdir()) == [live, young]
+    trail, _ = container.audit.search(SYSTEM, action="retention.purge")
+    assert trail[0].event.after["chunk_files"] == 3

@@ -54,6 +54,22 @@ class RetentionStore(Protocol):
 
     def purge_messages(self, before: datetime, limit: int) -> int: ...
 
+    def chunk_files_in_use(self) -> set[str]:
+        """Names of chunk files that messages still waiting for delivery or replay point to."""
+        ...
+
+
+class ChunkFiles(Protocol):
+    """The chunk files of the outbox's claim checks, as retention sees them."""
+
+    def names_older_than(self, cutoff: datetime) -> list[str]: ...
+
+    def remove(self, name: str) -> None: ...
+
+
+# A chunk file is written right before the message naming it commits: younger files are never swept.
+CHUNK_GRACE = timedelta(hours=1)
+
 
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
@@ -62,6 +78,7 @@ class PurgeReport:
     jobs_before: datetime | None
     messages_before: datetime | None
     dry_run: bool = False
+    chunk_files: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +87,7 @@ class PurgeReport:
             "jobs_before": self.jobs_before.isoformat() if self.jobs_before else None,
             "messages_before": self.messages_before.isoformat() if self.messages_before else None,
             "dry_run": self.dry_run,
+            "chunk_files": self.chunk_files,
         }
 
 
@@ -98,8 +116,10 @@ class Retention:
         jobs: timedelta | None,
         messages: timedelta | None,
         batch: int = BATCH,
+        chunks: ChunkFiles | None = None,
     ) -> None:
         self._store = store
+        self._chunks = chunks
         self._uow = uow_factory
         self._clock = clock
         self.jobs = jobs
@@ -121,6 +141,7 @@ class Retention:
         message_age = messages if messages is not None else self.messages
         jobs_before = now - job_age if job_age is not None else None
         messages_before = now - message_age if message_age is not None else None
+        orphans = self._orphan_chunk_files(now)
         if dry_run:
             return PurgeReport(
                 self._store.count_jobs(jobs_before) if jobs_before else 0,
@@ -128,18 +149,38 @@ class Retention:
                 jobs_before,
                 messages_before,
                 dry_run=True,
+                chunk_files=len(orphans),
             )
         n_jobs = self._drain(self._store.purge_jobs, jobs_before)
         n_messages = self._drain(self._store.purge_messages, messages_before)
-        report = PurgeReport(n_jobs, n_messages, jobs_before, messages_before)
-        if n_jobs or n_messages:
+        if self._chunks is not None:
+            for name in orphans:
+                self._chunks.remove(name)
+        report = PurgeReport(n_jobs, n_messages, jobs_before, messages_before, chunk_files=len(orphans))
+        if n_jobs or n_messages or orphans:
             with self._uow() as uow:
                 audit.record(
                     uow, self._clock, principal, "retention.purge", "retention", PURGE, after=report.as_dict()
                 )
                 uow.commit()
-            log.info("retention purge: %d finished job(s), %d delivered message(s)", n_jobs, n_messages)
+            log.info(
+                "retention purge: %d finished job(s), %d delivered message(s), %d orphaned chunk file(s)",
+                n_jobs,
+                n_messages,
+                len(orphans),
+            )
         return report
+
+    def _orphan_chunk_files(self, now: datetime) -> list[str]:
+        """Chunk files no live message names: left by a crash between writing the file and
+        committing its message, or between a delivery's commit and the file's removal."""
+        if self._chunks is None:
+            return []
+        old = self._chunks.names_older_than(now - CHUNK_GRACE)
+        if not old:
+            return []
+        in_use = self._store.chunk_files_in_use()
+        return [name for name in old if name not in in_use]
 
     def _drain(self, purge_batch: Any, before: datetime | None) -> int:
         if before is None:

@@ -80,4 +80,7 @@ def purge(
         emit_json(report.as_dict())
         return
     verb = "would purge" if dry_run else "purged"
-    console.print(f"{verb} {report.jobs} finished job(s) and {report.messages} delivered message(s)")
+    console.print(
+        f"{verb} {report.jobs} finished job(s), {report.messages} delivered message(s), "
+        f"{report.chunk_files} orphaned chunk file(s)"
+    )

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 _NAME = re.compile(r"^[0-9a-f]{32}\.arrow$")
+_TEMPORARY = re.compile(r"^\.[0-9a-f]{32}\.arrow\.[0-9]+\.tmp$")  # a put that died before its rename
 
 
 class FileChunkStore:
@@ -23,7 +25,7 @@ class FileChunkStore:
         self.directory = directory
 
     def _path(self, name: str) -> Path:
-        if not _NAME.match(name):  # a name from an outbox row never leaves the directory
+        if not (_NAME.match(name) or _TEMPORARY.match(name)):  # a name never leaves the directory
             raise ValueError(f"not a chunk file name: {name!r}")
         return self.directory / name
 
@@ -51,3 +53,21 @@ class FileChunkStore:
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(name).unlink()
+
+    def names_older_than(self, cutoff: datetime) -> list[str]:
+        """Chunk files (and temporary files of a ``put`` that died before its rename) last written
+        before ``cutoff``: the candidates of retention's orphan sweep."""
+        if not self.directory.is_dir():
+            return []
+        limit = cutoff.timestamp()
+        names = []
+        for entry in os.scandir(self.directory):
+            if not (_NAME.match(entry.name) or _TEMPORARY.match(entry.name)):
+                continue
+            try:
+                written = entry.stat().st_mtime
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            if written < limit:
+                names.append(entry.name)
+        return sorted(names)

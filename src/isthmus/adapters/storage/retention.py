@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, not_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, not_, or_, select, text
 
-from isthmus.adapters.storage.tables import flow_messages, integration_flows, jobs
-from isthmus.integration import MessageState
+from isthmus.adapters.storage.tables import CHUNK_KEYS, flow_messages, integration_flows, jobs
+from isthmus.integration import MessageState, chunk_file
 from isthmus.jobs import JobState
 from isthmus.services.retention import KEEP_DEDUPE
 
@@ -78,3 +78,12 @@ class SqlRetention:
                     db.execute(delete(flow_messages).where(flow_messages.c.id.in_(batch))).rowcount
                 )
         return deleted
+
+    def chunk_files_in_use(self) -> set[str]:
+        """Files named by chunk messages that may still be delivered or replayed (pending, retrying,
+        dead-lettered); the partial index on chunk messages keeps this small."""
+        done = (MessageState.DELIVERED.value, MessageState.DISCARDED.value)
+        query = select(flow_messages.c.payload).where(text(CHUNK_KEYS), flow_messages.c.state.not_in(done))
+        with self._engine.connect() as db:
+            names = (chunk_file(payload) for payload in db.execute(query).scalars())
+            return {name for name in names if name}
