@@ -22,6 +22,16 @@ from isthmus.feel._values import equal
 Test = Callable[[Any, Any], Any]
 
 
+def _warn_failure(error: Exception) -> None:
+    """What a failed evaluation reports: FEEL evaluation never raises, it warns and yields null."""
+    if isinstance(error, LimitExceeded):
+        warn(str(error))
+    elif isinstance(error, RecursionError):
+        warn("evaluation nested too deeply")
+    else:  # a bug in a built-in must not escape
+        warn(f"internal error: {type(error).__name__}: {error}")
+
+
 def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str] | None, fast: bool) -> Any:
     """Run ``fn`` as one evaluation: limits apply, and nothing but a value ever comes out."""
     if fast and warnings is None and CURRENT.get() is None:
@@ -35,12 +45,8 @@ def _guarded(fn: Callable[[], Any], limits: EvaluationLimits, warnings: list[str
     )
     try:
         return fn()
-    except LimitExceeded as error:
-        warn(str(error))
-    except RecursionError:
-        warn("evaluation nested too deeply")
-    except Exception as error:  # a bug in a built-in must not escape: FEEL evaluation never raises
-        warn(f"internal error: {type(error).__name__}: {error}")
+    except Exception as error:
+        _warn_failure(error)
     finally:
         CURRENT.reset(token)
     return None
@@ -110,12 +116,8 @@ class Expression:
         if self._simple and _shares_run(warnings, self.limits):
             try:  # _guarded's failure handling without a new run: the per-cell path of DMN tables
                 return fn(scope)
-            except LimitExceeded as error:
-                warn(str(error))
-            except RecursionError:
-                warn("evaluation nested too deeply")
             except Exception as error:
-                warn(f"internal error: {type(error).__name__}: {error}")
+                _warn_failure(error)
             return None
         return _guarded(lambda: fn(scope), self.limits, warnings, False)
 
@@ -203,12 +205,8 @@ class UnaryTests:
                 if test(input_value, scope) is True:
                     return not self._negated
             return self._negated
-        except LimitExceeded as error:
-            warn(str(error))
-        except RecursionError:
-            warn("evaluation nested too deeply")
         except Exception as error:
-            warn(f"internal error: {type(error).__name__}: {error}")
+            _warn_failure(error)
         return False
 
     def __repr__(self) -> str:
