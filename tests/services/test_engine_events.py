@@ -4,7 +4,6 @@ and the demo's escalation timer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,12 +74,6 @@ def test_a_deployed_cycle_timer_starts_instances_and_a_new_version_takes_over(
         pending = [j for j in uow.jobs.list(JobState.READY, 100) if j.kind == START_TIMER_JOB]
     assert versions == [1, 2]
     assert [j.payload["v"] for j in pending] == [2]
-
-
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
 
 
 def _drain(container: Container, clock: FakeClock, rounds: int = 6) -> None:

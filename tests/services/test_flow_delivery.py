@@ -15,25 +15,13 @@ from isthmus.security import SYSTEM
 from isthmus.services.flow_delivery import BatchDelivery, Send
 from isthmus.services.integration import DELIVER
 from isthmus.testing import FakeClock
-from tests.services.test_integration import FLOW, order
+from tests.services.test_integration import order
 from tests.services.test_integration_batches import batch, target_rows, target_url
 from tests.services.test_integration_batches import orders as orders_frame
 
 __all__ = ["batch", "target_url"]  # fixtures shared with the batch tests
 
 FLOW_ID = "crm-erp-orders"
-
-
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
-
-
-@pytest.fixture
-def deployed(container: Container, api: SandboxApi) -> Container:
-    container.flows.deploy(SYSTEM, FLOW.format(url=api.url), "crm-erp-orders.yaml")
-    return container
 
 
 @pytest.fixture

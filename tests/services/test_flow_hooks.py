@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from isthmus.bootstrap import Container
@@ -25,12 +23,6 @@ validate:
     message: cust_code is required
 idempotency_key: order_id
 """
-
-
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
 
 
 @pytest.fixture

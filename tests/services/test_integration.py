@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from isthmus.bootstrap import Container
 from isthmus.demo.integration import SandboxApi
 from isthmus.integration import MessageState
@@ -37,18 +33,6 @@ validate:
 idempotency_key: order_id
 delivery: {{attempts: 4, backoff: 2s}}
 """
-
-
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
-
-
-@pytest.fixture
-def deployed(container: Container, api: SandboxApi) -> Container:
-    container.flows.deploy(SYSTEM, FLOW.format(url=api.url), "crm-erp-orders.yaml")
-    return container
 
 
 def order(i: int, phone: str = "13812345678") -> dict[str, str]:
