@@ -170,6 +170,23 @@ def _raw_job(row: Any) -> Job:
     )
 
 
+def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
+    """The ``jobs`` row of a newly enqueued job (without its id)."""
+    return {
+        "kind": job.kind,
+        "payload": job.payload,
+        "state": JobState.READY.value,
+        "run_at": job.run_at or now,
+        "attempts": 0,
+        "max_attempts": job.policy.max_attempts,
+        "policy": _policy_dict(job.policy),
+        "serial_key": job.serial_key,
+        "dedupe_key": job.dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class _Candidate(NamedTuple):
     id: int
     serial_key: str | None
@@ -214,19 +231,7 @@ class SqlJobRepository:
         self._db = connection
 
     def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
-        values = {
-            "kind": job.kind,
-            "payload": job.payload,
-            "state": JobState.READY.value,
-            "run_at": job.run_at or now,
-            "attempts": 0,
-            "max_attempts": job.policy.max_attempts,
-            "policy": _policy_dict(job.policy),
-            "serial_key": job.serial_key,
-            "dedupe_key": job.dedupe_key,
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = _new_row(job, now)
         if job.dedupe_key is None:
             # held back until commit (or the next read of the queue), with an id of its own
             job_id = new_id(self._db, "jobs")
@@ -254,17 +259,8 @@ class SqlJobRepository:
         rows = [
             {
                 **({} if postgres else {"id": new_id(self._db, "jobs")}),
-                "kind": job.kind,
-                "payload": job.payload,
-                "state": JobState.READY.value,
-                "run_at": job.run_at or now,
-                "attempts": 0,
-                "max_attempts": job.policy.max_attempts,
-                "policy": job.policy.as_dict(),
-                "serial_key": job.serial_key,
+                **_new_row(job, now),
                 "dedupe_key": None,
-                "created_at": now,
-                "updated_at": now,
             }
             for job in new_jobs
         ]
