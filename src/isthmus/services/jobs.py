@@ -42,6 +42,7 @@ class Runner(Protocol):
     """What a worker loop drives: :class:`JobRunner` or the engine's batch runner."""
 
     worker_id: str
+    skip_kinds: tuple[str, ...]  # kinds left to a runner of their own (the delivery loop)
 
     def run_due(self) -> RunStats:
         """One round: claim the due jobs and run them."""

@@ -50,7 +50,7 @@ class WorkerLoop:
     def _idle_wait(self) -> float:
         with self._uow() as uow:
             # jobs left to another loop (batch delivery) must not wake this one
-            due: datetime | None = uow.jobs.next_due(exclude_kinds=getattr(self._runner, "skip_kinds", ()))
+            due: datetime | None = uow.jobs.next_due(exclude_kinds=self._runner.skip_kinds)
         if due is None:
             return self._poll_s
         return max(0.0, min(self._poll_s, (due - self._clock.now()).total_seconds()))
