@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from isthmus.adapters.storage import Database, normalise_url
 from isthmus.bootstrap import Container, build
+from isthmus.demo.integration import SandboxApi
 from isthmus.security import SYSTEM, Principal, Role
 from isthmus.settings import Settings, load_settings
 from isthmus.testing import FakeClock
@@ -127,3 +128,10 @@ def principal_with(*roles: Role, actor: str = "tester") -> Principal:
     from isthmus.security import PrincipalKind
 
     return Principal(actor=actor, kind=PrincipalKind.USER, roles=frozenset(roles))
+
+
+@pytest.fixture
+def api() -> Iterator[SandboxApi]:
+    """The sandbox CRM API (OAuth 2.0 token endpoint, orders) on a loopback port."""
+    with SandboxApi() as server:
+        yield server

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from isthmus.bootstrap import Container
 from isthmus.demo.integration import SandboxApi
 from isthmus.security import SYSTEM
-
-
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
 
 
 @pytest.fixture

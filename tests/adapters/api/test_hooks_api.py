@@ -27,12 +27,6 @@ ORDER = {"order_id": "SO-1", "cust_code": "C1"}
 
 
 @pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi() as server:
-        yield server
-
-
-@pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container), base_url="http://127.0.0.1") as test_client:
         yield test_client

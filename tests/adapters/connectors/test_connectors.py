@@ -25,12 +25,6 @@ def message(key: str = "SO-1", **payload: Any) -> Outbound:
     return Outbound("f", key, payload or {"vbeln": key}, timeout_s=2.0)
 
 
-@pytest.fixture
-def api() -> Iterator[SandboxApi]:
-    with SandboxApi(token_lifetime_s=3600) as server:
-        yield server
-
-
 def oauth(api: SandboxApi, **extra: Any) -> HttpTarget:
     options = {
         "url": f"{api.url}/api/orders",
