@@ -266,3 +266,28 @@ def test_size_limit() -> None:
 def test_not_bpmn() -> None:
     with pytest.raises(InvalidInput, match=r"not a BPMN 2\.0 file"):
         parse_bpmn(b'<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"/>')
+
+
+def test_async_before_from_isthmus_and_camunda7_and_export_keeps_it() -> None:
+    data = (
+        BPMN_HEAD.replace(
+            b' id="d">',
+            b' xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+            b' xmlns:isthmus="https://isthmus.dev/schema/bpmn" id="d">',
+        )
+        + b"""
+      <process id="p" isExecutable="true">
+        <serviceTask id="c7" camunda:asyncBefore="true" camunda:topic="billing"/>
+        <serviceTask id="ours" isthmus:async="true" isthmus:handler="bill"/>
+        <serviceTask id="off" camunda:asyncBefore="false" camunda:topic="billing"/>
+        <serviceTask id="plain" camunda:topic="billing"/>
+      </process>
+    </definitions>"""
+    )
+    model = parse_bpmn(data)
+    nodes = model.process("p").nodes
+    assert [nodes[n].props.async_before for n in ("c7", "ours", "off", "plain")] == [True, True, False, False]
+    again = parse_bpmn(model.to_xml())
+    assert again.process("p").nodes == nodes
+    assert b'camunda:asyncBefore="true"' in model.to_xml()
+    assert b'isthmus:async="true"' in model.to_xml()

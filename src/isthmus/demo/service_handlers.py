@@ -1,7 +1,9 @@
 """Service-task handlers of the demo process SAL-ORD-001 (sandbox ERP and finance).
 
 Each handler is idempotent on the request's idempotency key, as every real handler must be: a
-reservation made twice for the same key is the same reservation.
+reservation made twice for the same key is the same reservation. They are registered inline (no
+remote I/O: the sandbox ERP is a computation), so a service task of the demo runs in the step that
+reaches it; a real ERP handler doing HTTP calls must stay a job.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class Request(Protocol):
 
 
 class Registry(Protocol):
-    def register(self, name: str, handler: Any) -> None: ...
+    def register(self, name: str, handler: Any, *, inline: bool | None = None) -> None: ...
 
 
 def check_stock(request: Request) -> Mapping[str, Any]:
@@ -57,6 +59,8 @@ DEMO_HANDLERS = {
 }
 
 
-def register_demo_handlers(registry: Registry) -> None:
+def register_demo_handlers(registry: Registry, *, inline: bool = True) -> None:
+    """The handlers are local computations of the sandbox, so they run inline (inside the step
+    that reaches their task); ``inline=False`` makes every demo service task a job again."""
     for name, handler in DEMO_HANDLERS.items():
-        registry.register(name, handler)
+        registry.register(name, handler, inline=inline)

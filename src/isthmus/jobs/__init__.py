@@ -66,6 +66,11 @@ class NewJob:
     serial_key: str | None = None
     dedupe_key: str | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # a job whose first attempts already ran elsewhere (a synchronous service task that failed in
+    # the step that reached it): how many, the state they left it in and the last error
+    attempts: int = 0
+    state: JobState = JobState.READY
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -164,6 +164,7 @@ class PropertyReader:
             headers=_headers(element),
             documentation=_documentation(element),
             escalate=i.get("escalate"),
+            async_before=(_first(i.get("async"), c.get("asyncBefore")) or "").lower() in _TRUE,
         )
 
     def _retries(self, element: Element, value: str | None) -> int | None:

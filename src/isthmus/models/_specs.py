@@ -211,6 +211,9 @@ class NodeProperties:
     headers: Mapping[str, str] = field(default_factory=frozen_map)
     documentation: str | None = None
     escalate: str | None = None  # ``isthmus:escalate`` on a timer boundary: reassign/notify rules
+    # ``isthmus:async`` / ``camunda:asyncBefore``: a service task always runs as a job, even when its
+    # handler could run inside the step that reached it
+    async_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)

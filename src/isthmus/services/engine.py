@@ -28,7 +28,7 @@ from isthmus.services import audit
 from isthmus.services.engine_steps import SERVICE_JOB, TIMER_JOB, Stepper
 from isthmus.services.messages import START_TIMER_JOB, MessageService, PublishResult, StartEvents, StepWatch
 from isthmus.services.ports import Clock, JobHandler, UnitOfWorkFactory
-from isthmus.services.service_tasks import ServiceHandlers, ServiceJob, TimerJob
+from isthmus.services.service_tasks import InlineServices, ServiceHandlers, ServiceJob, TimerJob
 
 OBJECT = "process_instance"
 
@@ -90,6 +90,8 @@ class EngineService:
         self.handlers = handlers
         if not any(isinstance(h, StepWatch) for h in stepper.hooks):
             stepper.hooks.append(StepWatch(clock))
+        if stepper.inline is None:  # service tasks with an inline handler run in the step itself
+            stepper.inline = InlineServices(handlers)
         self.messages = MessageService(uow_factory, clock, stepper)
         self.starts = StartEvents(uow_factory, clock, stepper)
 

@@ -5,9 +5,11 @@ transaction (DESIGN.md: every state change and the jobs it causes commit togethe
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,13 +37,17 @@ from isthmus.engine import (
     parse_duration,
 )
 from isthmus.errors import NotFound
-from isthmus.jobs import NewJob, RetryPolicy
+from isthmus.jobs import JobState, NewJob, RetryPolicy
 from isthmus.models import NodeSpec, parse_bpmn
+from isthmus.services.jobs import settle
 from isthmus.services.ports import Clock, UnitOfWork
+
+log = logging.getLogger("isthmus.engine")
 
 SERVICE_JOB = "engine.service"
 TIMER_JOB = "engine.timer"
 NOTIFY_JOB = "engine.notify"
+MAX_ERROR = 4000  # characters of an error kept on a job (as the job queue keeps them)
 
 
 class ProcessSource(Protocol):
@@ -119,6 +125,12 @@ class Definitions:
 
 
 DecisionFactory = Callable[[UnitOfWork], Any]
+#: Runs right after a step's action, in its unit of work: the service tasks whose handler runs
+#: inline (``service_tasks.InlineServices``). Returns the first attempts that failed, by (token,
+#: activation): their ``ServiceCall`` effects become jobs that remember the attempt.
+InlineHook = Callable[
+    [UnitOfWork, ProcessInstance, Definition, Interpreter], "dict[tuple[int, int], BaseException] | None"
+]
 #: Runs after every step in its unit of work (message subscriptions, escalations): the stored
 #: record, its definition and the interpreter that made the step (state and effects).
 StepHook = Callable[[UnitOfWork, ProcessInstance, Definition, Interpreter], None]
@@ -133,6 +145,7 @@ class Stepper:
         self._decisions = decisions
         self._local = threading.local()
         self.hooks: list[StepHook] = []
+        self.inline: InlineHook | None = None
 
     def decisions(self, uow: UnitOfWork) -> Any:
         """The decision source of this unit of work: one per transaction, so what it looked up
@@ -210,8 +223,10 @@ class Stepper:
         now = self.clock.now()
         walk = Interpreter(definition, state, now=now, decisions=self.decisions(uow), actor=actor)
         action(walk)
+        failed = self.inline(uow, record, definition, walk) if self.inline is not None else None
+        state = walk.state  # the inline hook may have put it back after a failure
         saved = uow.instances.save(_with_state(record, state, now))
-        _Effects(self, uow, saved, definition, actor, now).apply(walk.effects, state)
+        _Effects(self, uow, saved, definition, actor, now, failed).apply(walk.effects, state)
         for hook in self.hooks:
             hook(uow, saved, definition, walk)
         return saved
@@ -262,6 +277,7 @@ class _Effects:
         definition: Definition,
         actor: str | None,
         now: datetime,
+        failed: dict[tuple[int, int], BaseException] | None = None,
     ) -> None:
         self.s, self.uow, self.record, self.d, self.actor, self.now = (
             stepper,
@@ -271,6 +287,7 @@ class _Effects:
             actor,
             now,
         )
+        self.failed = failed  # first attempts of inline service tasks that failed in this step
         # one dict for every history line of the step (storage serialises it once)
         self.attributes = {"process_key": record.definition_key, "version": record.definition_version}
 
@@ -356,15 +373,37 @@ class _Effects:
         node = self.d.node(effect.node)
         retries = node.props.retries
         policy = RetryPolicy() if retries is None else RetryPolicy(max_attempts=max(1, retries + 1))
-        self.uow.jobs.enqueue(
-            NewJob(
-                kind=SERVICE_JOB,
-                payload={"i": self.record.id, "t": effect.token, "n": effect.node, "a": effect.activation},
-                serial_key=self.record.id,
-                policy=policy,
-            ),
-            self.now,
+        job = NewJob(
+            kind=SERVICE_JOB,
+            payload={"i": self.record.id, "t": effect.token, "n": effect.node, "a": effect.activation},
+            serial_key=self.record.id,
+            policy=policy,
         )
+        error = self.failed.get((effect.token, effect.activation)) if self.failed else None
+        if error is not None:
+            job = self._attempted(job, error)
+        self.uow.jobs.enqueue(job, self.now)
+
+    def _attempted(self, job: NewJob, error: BaseException) -> NewJob:
+        """The job of an inline service task whose first attempt failed with ``error``: attempt 2
+        after the back-off, or an incident — what a job's runner makes of a failed attempt 1."""
+        settled = settle(error, 1, job.policy.max_attempts, job.policy, self.now)
+        if settled.run_at is not None:
+            log.info(
+                "service task %s of %s: attempt 1 failed, retry at %s: %s",
+                job.payload["n"],
+                self.record.id,
+                settled.run_at.isoformat(),
+                settled.message.splitlines()[0],
+            )
+            return replace(job, attempts=1, run_at=settled.run_at, last_error=settled.message[:MAX_ERROR])
+        log.error(
+            "service task %s of %s is an incident after 1 attempt(s): %s",
+            job.payload["n"],
+            self.record.id,
+            settled.message.splitlines()[0],
+        )
+        return replace(job, attempts=1, state=JobState.INCIDENT, last_error=settled.message[:MAX_ERROR])
 
     def _timer_job(self, effect: TimerSet) -> None:
         payload = {

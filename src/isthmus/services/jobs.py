@@ -11,10 +11,11 @@ import logging
 import traceback
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
 from isthmus.errors import IsthmusError, NotFound, Terminal, is_retryable
-from isthmus.jobs import Job, JobId, JobState
+from isthmus.jobs import Job, JobId, JobState, RetryPolicy
 from isthmus.security import Principal
 from isthmus.services import audit
 from isthmus.services.ports import Clock, JobHandler, UnitOfWork, UnitOfWorkFactory
@@ -73,6 +74,30 @@ def _describe(error: BaseException) -> str:
         + "\n"
         + "".join(traceback.format_tb(error.__traceback__, limit=-3))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What a failed attempt leaves: another attempt at ``run_at``, or an incident (``run_at`` None)."""
+
+    run_at: datetime | None
+    message: str
+
+    @property
+    def retry(self) -> bool:
+        return self.run_at is not None
+
+
+def settle(
+    error: BaseException, attempts: int, max_attempts: int, policy: RetryPolicy, now: datetime
+) -> Settled:
+    """The outcome of failed attempt number ``attempts``: retried with the policy's back-off while
+    the error is retryable and attempts remain, else an incident. One rule for every path that runs
+    a job's work (the runners, and synchronous service tasks run inside an engine step)."""
+    message = _describe(error)
+    if is_retryable(error) and attempts < max_attempts:
+        return Settled(now + policy.delay_after(attempts), message)
+    return Settled(None, message)
 
 
 class JobRunner:
@@ -156,10 +181,10 @@ class JobRunner:
 
     def _failed(self, job: Job, error: BaseException) -> str:
         now = self._clock.now()
-        message = _describe(error)
+        settled = settle(error, job.attempts, job.max_attempts, job.policy, now)
+        message, run_at = settled.message, settled.run_at
         with self._uow() as uow:
-            if is_retryable(error) and job.attempts < job.max_attempts:
-                run_at = now + job.policy.delay_after(job.attempts)
+            if run_at is not None:
                 ok = uow.jobs.reschedule(job.id, self.worker_id, error=message, run_at=run_at, now=now)
                 outcome = "retried"
                 log.info(

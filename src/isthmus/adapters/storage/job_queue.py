@@ -35,6 +35,7 @@ _NEW_JOB_COLUMNS = (
     "policy",
     "serial_key",
     "dedupe_key",
+    "last_error",
     "created_at",
     "updated_at",
 )
@@ -175,13 +176,14 @@ def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
     return {
         "kind": job.kind,
         "payload": job.payload,
-        "state": JobState.READY.value,
+        "state": job.state.value,
         "run_at": job.run_at or now,
-        "attempts": 0,
+        "attempts": job.attempts,
         "max_attempts": job.policy.max_attempts,
         "policy": _policy_dict(job.policy),
         "serial_key": job.serial_key,
         "dedupe_key": job.dedupe_key,
+        "last_error": job.last_error,
         "created_at": now,
         "updated_at": now,
     }
