@@ -8,9 +8,10 @@ same model shape on SpiffWorkflow 3.2.0 (bench-only, not in the lock; skipped wh
 
 Isthmus, end to end through the public services: ``EngineService.start_many`` starts a batch of
 instances in one commit, ``TaskService.complete_many`` completes the users' tasks (form validation,
-candidates and four-eyes checked as in the browser), and ``BatchRunner`` runs the service-task
-jobs (the ERP stock check, finance notification, stock reservation) and the DMN business-rule
-step in batches of one job per instance. Step latency = the wall time of the transaction that
+candidates and four-eyes checked as in the browser). The service tasks (the ERP stock check,
+finance notification, stock reservation) run inline in the step that reaches them, as the demo
+registers its handlers (``--service-tasks inline``, the default), or as jobs that ``BatchRunner``
+runs in batches of one job per instance (``--service-tasks jobs``). Step latency = the wall time of the transaction that
 carried the step. State size = the stored JSON state of a completed instance.
 
 CPU per instance (engine only, no database) compares the interpreter — the DMN decision
@@ -51,11 +52,16 @@ def _timed(latencies: list[float], steps: int) -> Iterator[None]:
     latencies.extend([time.perf_counter() - began] * steps)
 
 
-def _container(db: str, data: Path) -> Any:
+def _container(db: str, data: Path, service_tasks: str = "inline") -> Any:
+    """``service_tasks``: ``inline`` as the demo deploys its handlers (run in the step that reaches
+    the task), ``jobs`` with every demo handler registered as a job instead."""
     from isthmus.bootstrap import build
+    from isthmus.demo.service_handlers import register_demo_handlers
     from isthmus.settings import load_settings
 
-    return build(load_settings({"ISTHMUS_DATA_DIR": str(data), "ISTHMUS_DB_URL": db}))
+    container = build(load_settings({"ISTHMUS_DATA_DIR": str(data), "ISTHMUS_DB_URL": db}))
+    register_demo_handlers(container.engine.handlers, inline=service_tasks == "inline")
+    return container
 
 
 def _principals() -> tuple[Any, Any]:
@@ -67,7 +73,7 @@ def _principals() -> tuple[Any, Any]:
     return rep, Principal("bench-approver", PrincipalKind.USER, frozenset({Role.APPROVER}))
 
 
-def _prepared(db: str, data: Path) -> Any:
+def _prepared(db: str, data: Path, service_tasks: str) -> Any:
     from isthmus.adapters.storage import Database
     from isthmus.demo import deploy_demo_decisions, deploy_demo_processes
     from isthmus.security import SYSTEM
@@ -75,7 +81,7 @@ def _prepared(db: str, data: Path) -> Any:
     database = Database(db)
     database.upgrade()
     database.dispose()
-    container = _container(db, data)
+    container = _container(db, data, service_tasks)
     deploy_demo_decisions(SYSTEM, container.decisions)
     deploy_demo_processes(SYSTEM, container.models)
     return container
@@ -104,14 +110,16 @@ def _result(
     }
 
 
-def bench_isthmus(db: str, n: int, data: Path, workers: int = 0, batch: int = BATCH) -> dict[str, Any]:
+def bench_isthmus(
+    db: str, n: int, data: Path, workers: int = 0, batch: int = BATCH, service_tasks: str = "inline"
+) -> dict[str, Any]:
     """``workers`` = 0: this process starts instances, completes tasks and runs the jobs (the
     worker's runner, ``Container.job_runner``) in turn, batch after batch. ``workers`` > 0: that
     many processes do the same, each for its share of the instances, at the same time; their
     runners share the jobs through ``FOR UPDATE SKIP LOCKED`` claims."""
     if workers > 0:
-        return _bench_processes(db, n, data, workers, batch)
-    container = _prepared(db, data)
+        return _bench_processes(db, n, data, workers, batch, service_tasks)
+    container = _prepared(db, data, service_tasks)
     # what a long-running worker does after start-up: the parsed models, grammars and SQL metadata
     # of start-up are never garbage, keep the collector from walking them again and again
     gc.collect()
@@ -167,10 +175,19 @@ def _all_completed(container: Any, ids: list[str]) -> bool:
 
 
 def _lane_process(
-    db: str, data: str, lane: int, offset: int, n: int, batch: int, ready: Any, go: Any, results: Any
+    db: str,
+    data: str,
+    service_tasks: str,
+    lane: int,
+    offset: int,
+    n: int,
+    batch: int,
+    ready: Any,
+    go: Any,
+    results: Any,
 ) -> None:
     """One of several processes: its share of the instances, timed from a common start."""
-    container = _container(db, Path(data))
+    container = _container(db, Path(data), service_tasks)
     gc.collect()
     gc.freeze()
     ready.set()
@@ -181,10 +198,12 @@ def _lane_process(
     container.close()
 
 
-def _bench_processes(db: str, n: int, data: Path, workers: int, batch: int) -> dict[str, Any]:
+def _bench_processes(
+    db: str, n: int, data: Path, workers: int, batch: int, service_tasks: str
+) -> dict[str, Any]:
     import multiprocessing
 
-    container = _prepared(db, data)
+    container = _prepared(db, data, service_tasks)
     spawn = multiprocessing.get_context("spawn")
     go, results = spawn.Event(), spawn.Queue()
     readies = [spawn.Event() for _ in range(workers)]
@@ -192,7 +211,18 @@ def _bench_processes(db: str, n: int, data: Path, workers: int, batch: int) -> d
     procs = [
         spawn.Process(
             target=_lane_process,
-            args=(db, str(data), i, sum(shares[:i]), shares[i], batch, readies[i], go, results),
+            args=(
+                db,
+                str(data),
+                service_tasks,
+                i,
+                sum(shares[:i]),
+                shares[i],
+                batch,
+                readies[i],
+                go,
+                results,
+            ),
         )
         for i in range(workers)
     ]
@@ -426,6 +456,13 @@ def main() -> int:
         "completing tasks (0: one process does all in turn)",
     )
     parser.add_argument(
+        "--service-tasks",
+        choices=("inline", "jobs"),
+        default="inline",
+        help="inline: the demo's handlers run in the step that reaches their task (as the demo deploys "
+        "them); jobs: every service task is a job run by the batch runner",
+    )
+    parser.add_argument(
         "--interpreter-only", action="store_true", help="only the engine-only CPU comparison (no database)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of the engine-only CPU comparison")
@@ -452,10 +489,16 @@ def main() -> int:
         runs.append(("PostgreSQL", args.pg, args.pg_workers))
     for name, url, workers in runs:
         result = bench_isthmus(
-            url, args.instances, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")), workers, args.batch
+            url,
+            args.instances,
+            Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")),
+            workers,
+            args.batch,
+            args.service_tasks,
         )
         print(
-            f"{name} ({f'{workers} worker process(es)' if workers else 'one process'}): "
+            f"{name} ({f'{workers} worker process(es)' if workers else 'one process'}, "
+            f"service tasks {args.service_tasks}): "
             f"{result['instances_per_s']:.0f} completed instances/s ({result['wall_s']:.1f} s), "
             f"p50 {result['p50_ms']:.1f} ms / p99 {result['p99_ms']:.1f} ms per step (batches of {args.batch}), "
             f"{result['cpu_ms_per_instance']:.2f} ms CPU per instance, {result['state_bytes']:.0f} B state, "

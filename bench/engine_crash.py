@@ -5,7 +5,10 @@ instance ends as the model dictates and no service-task effect happened twice.
     .venv/bin/python bench/engine_crash.py --db postgresql://… --instances 2000 --kills 100
     .venv/bin/python bench/engine_crash.py --instances 40 --kills 3  # the size the test suite runs
 
-The model: reserve stock (service) → parallel: notify finance (send), book revenue (service) → end.
+The model: reserve stock (service, ``isthmus:async``: always a job) → parallel: notify finance
+(send), book revenue (service) → end. With ``--service-tasks inline`` (the default) the workers
+register the handler inline, so notify and book run inside the step of the reserve job (a kill there
+rolls the whole step back); with ``jobs`` every task is a job of its own.
 Every handler writes its effect to a ledger keyed by the request's idempotency key (INSERT, a
 duplicate key is a repeated effect); a worker killed after the call and before its commit makes the
 next worker call again with the same key, which the ledger must absorb: effects == calls that
@@ -29,11 +32,11 @@ from typing import Any
 
 MODEL = b"""<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
-             id="crash-definitions" targetNamespace="https://isthmus.dev/bench">
+             xmlns:isthmus="https://isthmus.dev/schema/bpmn" id="crash-definitions" targetNamespace="https://isthmus.dev/bench">
   <process id="crash" isExecutable="true">
     <startEvent id="start"/>
     <sequenceFlow id="f1" sourceRef="start" targetRef="reserve"/>
-    <serviceTask id="reserve"><extensionElements><zeebe:taskDefinition type="crash.effect"/></extensionElements></serviceTask>
+    <serviceTask id="reserve" isthmus:async="true"><extensionElements><zeebe:taskDefinition type="crash.effect"/></extensionElements></serviceTask>
     <sequenceFlow id="f2" sourceRef="reserve" targetRef="fork"/>
     <parallelGateway id="fork"/>
     <sequenceFlow id="f3" sourceRef="fork" targetRef="notify"/>
@@ -68,7 +71,7 @@ def _ledger(path: Path) -> sqlite3.Connection:
     return db
 
 
-def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
+def worker(db: str, data: Path, ledger_path: Path, batch: int, inline: bool) -> None:
     """Run jobs until none is due; the parent kills this process at random points. ``batch`` > 0:
     the production worker's runner (``Container.job_runner``: many instances' steps per commit),
     else one job per transaction."""
@@ -83,7 +86,7 @@ def worker(db: str, data: Path, ledger_path: Path, batch: int) -> None:
         return {request.node_id: True}
 
     container = _container(db, data)
-    container.engine.handlers.register("crash.effect", effect)
+    container.engine.handlers.register("crash.effect", effect, inline=inline)
     runner: Runner
     if batch > 0:
         runner = container.job_runner(f"crash-{os.getpid()}", batch=batch, lease_s=1.0)
@@ -120,12 +123,18 @@ def main() -> int:
         default=50,
         help="every other worker runs batches of this many instances per commit (0: never)",
     )
+    parser.add_argument(
+        "--service-tasks",
+        choices=("inline", "jobs"),
+        default="inline",
+        help="inline: the workers run notify and book inside the reserve job's step; jobs: each a job",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--ledger", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.db, Path(args.data), Path(args.ledger), args.batch)
+        worker(args.db, Path(args.data), Path(args.ledger), args.batch, args.service_tasks == "inline")
         return 0
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="isthmus-crash-"))
@@ -154,6 +163,8 @@ def main() -> int:
         str(tmp),
         "--ledger",
         str(ledger_path),
+        "--service-tasks",
+        args.service_tasks,
     ]
     began = time.perf_counter()
     kills = 0

@@ -7,13 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parents[2] / "bench" / "engine_crash.py"
 
 
-def test_kill_9_at_random_points(tmp_path: Path) -> None:
+@pytest.mark.parametrize("service_tasks", ["inline", "jobs"])
+def test_kill_9_at_random_points(tmp_path: Path, service_tasks: str) -> None:
     db = f"sqlite:///{tmp_path / 'crash.db'}"
+    args = ["--instances", "30", "--kills", "2", "--seed", "3", "--service-tasks", service_tasks]
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--db", db, "--instances", "30", "--kills", "2", "--seed", "3"],
+        [sys.executable, str(SCRIPT), "--db", db, *args],
         capture_output=True,
         text=True,
         timeout=110,
