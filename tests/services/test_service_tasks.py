@@ -445,3 +445,55 @@ def test_the_demo_escalates_when_an_inline_stock_check_fails_and_stays_late(
     with container.database.unit_of_work() as uow:
         open_tasks = uow.user_tasks.find(TaskQuery(instance_id=started.id))
     assert [t.activity_id for t in open_tasks] == ["manager_approval"]
+
+
+def test_requests_and_history_lines_built_slot_by_slot_equal_the_constructed_ones() -> None:
+    """The step builds these frozen dataclasses by setting their slots (faster); a changed field
+    list must fall back to the constructor, never build a different object."""
+    from datetime import UTC, datetime
+
+    from isthmus.engine import HistoryEvent, HistoryLine, ProcessInstance
+    from isthmus.models import parse_bpmn
+    from isthmus.services import engine_steps, service_tasks
+
+    assert engine_steps._LINE_SLOTS is not None
+    assert service_tasks._REQUEST_SLOTS is not None
+    model = parse_bpmn((HEAD.format(key="k") + CHAIN + TAIL).encode())
+    node = model.process("k").nodes["a"]
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    record = ProcessInstance(
+        id="i-1",
+        business_key="SO-1",
+        definition_key="k",
+        definition_version=1,
+        status="active",
+        state={},
+        schema_version=1,
+        started_by="tester",
+        created_at=now,
+        updated_at=now,
+    )
+    built = service_tasks._request(record, node, 3, {"x": 1}, 2)
+    assert built == ServiceRequest(
+        idempotency_key="i-1:a:3",
+        instance_id="i-1",
+        business_key="SO-1",
+        node_id="a",
+        task_type="t.a",
+        variables={"x": 1},
+        headers={},
+        attempt=2,
+    )
+    effects = engine_steps._Effects(None, None, record, None, "tester", now)  # type: ignore[arg-type]
+    line = effects._line(HistoryEvent("a", "A", "complete", "boss"))
+    assert line == HistoryLine(
+        case_id="SO-1",
+        activity="A",
+        timestamp=now,
+        lifecycle="complete",
+        resource="boss",
+        instance_id="i-1",
+        node_id="a",
+        attributes={"process_key": "k", "version": 1},
+    )
+    assert engine_steps.slot_setters(HistoryLine, ("case_id", "activity")) is None  # not its fields
