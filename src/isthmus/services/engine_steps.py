@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from isthmus.engine import (
-    HISTORY_SYSTEM,
     SCHEMA_VERSION,
     CallCancelled,
     CallStarted,
@@ -267,38 +266,6 @@ def _form(fields: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
     return found[1]  # SLA / due-date durations by their text: a few per model
 
 
-def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...] | None:
-    """The slot descriptors' setters of the frozen slots dataclass ``cls`` when its fields are
-    exactly ``names`` (else None: the caller uses the constructor).
-
-    A step writes ~5 history lines and an instance ~16; the frozen dataclass constructor goes
-    through ``object.__setattr__`` per field and cost ~3 µs a line against ~1.3 µs for setting the
-    slots directly (measured on the demo, see bench/RESULTS.md "synchronous service tasks")."""
-    if tuple(getattr(cls, "__dataclass_fields__", ())) != names:
-        return None
-    try:
-        return tuple(cls.__dict__[name].__set__ for name in names)
-    except (KeyError, AttributeError):
-        return None
-
-
-_new = object.__new__
-_LINE_SLOTS = slot_setters(
-    HistoryLine,
-    (
-        "case_id",
-        "activity",
-        "timestamp",
-        "lifecycle",
-        "resource",
-        "instance_id",
-        "node_id",
-        "system",
-        "attributes",
-    ),
-)
-
-
 class _Effects:
     """Carries out the effects of one step in the step's unit of work."""
 
@@ -349,31 +316,16 @@ class _Effects:
                 self._ended(state)
 
     def _line(self, event: HistoryEvent) -> HistoryLine:
-        if _LINE_SLOTS is None:
-            return HistoryLine(
-                case_id=self.record.business_key or self.record.id,
-                activity=event.name,
-                timestamp=self.now,
-                lifecycle=event.lifecycle,
-                resource=event.resource or "system",
-                instance_id=self.record.id,
-                node_id=event.node,
-                attributes=self.attributes,
-            )
-        case_id, activity, timestamp, lifecycle, resource, instance_id, node_id, system, attributes = (
-            _LINE_SLOTS
+        return HistoryLine(
+            case_id=self.record.business_key or self.record.id,
+            activity=event.name,
+            timestamp=self.now,
+            lifecycle=event.lifecycle,
+            resource=event.resource or "system",
+            instance_id=self.record.id,
+            node_id=event.node,
+            attributes=self.attributes,
         )
-        line = _new(HistoryLine)
-        case_id(line, self.record.business_key or self.record.id)
-        activity(line, event.name)
-        timestamp(line, self.now)
-        lifecycle(line, event.lifecycle)
-        resource(line, event.resource or "system")
-        instance_id(line, self.record.id)
-        node_id(line, event.node)
-        system(line, HISTORY_SYSTEM)
-        attributes(line, self.attributes)
-        return line
 
     def _open_task(self, effect: TaskOpened) -> None:
         node = self.d.node(effect.node)

@@ -41,7 +41,7 @@ from isthmus.engine import (
 from isthmus.errors import IsthmusError, Terminal
 from isthmus.jobs import Job
 from isthmus.models import NodeKind, NodeSpec
-from isthmus.services.engine_steps import Stepper, slot_setters
+from isthmus.services.engine_steps import Stepper
 from isthmus.services.ports import UnitOfWork
 
 log = logging.getLogger("isthmus.engine")
@@ -212,47 +212,16 @@ class ServiceJob:
 def _request(
     record: ProcessInstance, node: NodeSpec, activation: int, variables: Mapping[str, Any], attempt: int
 ) -> ServiceRequest:
-    key = f"{record.id}:{node.id}:{activation}"
-    props = node.props
-    if _REQUEST_SLOTS is None:
-        return ServiceRequest(
-            idempotency_key=key,
-            instance_id=record.id,
-            business_key=record.business_key,
-            node_id=node.id,
-            task_type=props.task_type or "",
-            variables=variables,
-            headers=props.headers,
-            attempt=attempt,
-        )
-    s_key, s_instance, s_business, s_node, s_type, s_variables, s_headers, s_attempt = _REQUEST_SLOTS
-    request = _new(ServiceRequest)
-    s_key(request, key)
-    s_instance(request, record.id)
-    s_business(request, record.business_key)
-    s_node(request, node.id)
-    s_type(request, props.task_type or "")
-    s_variables(request, variables)
-    s_headers(request, props.headers)  # read-only already: no copy
-    s_attempt(request, attempt)
-    return request
-
-
-_new = object.__new__
-# one request per service call (three per demo instance): built slot by slot, see engine_steps.slot_setters
-_REQUEST_SLOTS = slot_setters(
-    ServiceRequest,
-    (
-        "idempotency_key",
-        "instance_id",
-        "business_key",
-        "node_id",
-        "task_type",
-        "variables",
-        "headers",
-        "attempt",
-    ),
-)
+    return ServiceRequest(
+        idempotency_key=f"{record.id}:{node.id}:{activation}",
+        instance_id=record.id,
+        business_key=record.business_key,
+        node_id=node.id,
+        task_type=node.props.task_type or "",
+        variables=variables,
+        headers=dict(node.props.headers),
+        attempt=attempt,
+    )
 
 
 class InlineServices:
