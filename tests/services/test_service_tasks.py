@@ -203,6 +203,32 @@ def test_parallel_inline_branches_finish_the_instance_in_one_step(container: Con
     assert _jobs(container) == []
 
 
+def test_inline_tasks_run_when_a_message_is_correlated(container: Container, calls: Calls) -> None:
+    body = "\n".join(
+        [
+            '<startEvent id="start"/>',
+            _flow("f1", "start", "wait"),
+            '<intermediateCatchEvent id="wait"><messageEventDefinition messageRef="go"/></intermediateCatchEvent>',
+            _flow("f2", "wait", "a"),
+            _task("a", "t.a"),
+            _flow("f3", "a", "end"),
+            '<endEvent id="end"/>',
+        ]
+    )
+    xml = (HEAD.format(key="on_message") + body + TAIL).replace(
+        '<process id="on_message"', '<message id="go" name="go"/><process id="on_message"'
+    )
+    container.models.deploy(SYSTEM, xml.encode(), "on_message.bpmn")
+    calls.add("t.a", lambda r: {"seen": r.variables.get("payload")})
+    started = container.engine.start(SYSTEM, "on_message", {})
+    assert calls.seen == []
+    container.engine.correlate(SYSTEM, started.id, "go", {"payload": 5})
+    view = container.engine.show(SYSTEM, started.id)
+    assert (view.state, view.variables["seen"]) == ("completed", 5)
+    assert calls.keys() == [(f"{started.id}:a:1", 1)]
+    assert _jobs(container) == []
+
+
 @pytest.mark.parametrize("attribute", ['camunda:asyncBefore="true"', 'isthmus:async="true"'])
 def test_async_before_forces_a_job(container: Container, calls: Calls, attribute: str) -> None:
     _deploy(container, "forced", PARALLEL.replace(_task("a", "t.a"), _task("a", "t.a", attribute)))
@@ -241,6 +267,16 @@ def test_the_inline_attribute_of_a_handler_registers_it_inline(container: Contai
     _deploy(container, "attribute", PARALLEL)
     started = container.engine.start(SYSTEM, "attribute", {})
     assert seen == [f"{started.id}:a:1"]
+
+
+def test_a_flow_binding_is_never_inline() -> None:
+    handlers = ServiceHandlers()
+    handlers.register("flow:orders", lambda r: {}, inline=True)
+    handlers.register("quick", lambda r: {}, inline=True)
+    assert handlers.inline("flow:orders") is None
+    assert handlers.inline("quick") is not None
+    handlers.register("quick", lambda r: {})  # registered again as a job
+    assert handlers.inline("quick") is None
 
 
 def test_a_transient_failure_makes_a_job_for_attempt_2_after_the_backoff(

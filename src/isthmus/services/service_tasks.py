@@ -134,10 +134,10 @@ class ServiceHandlers:
 
     def inline(self, task_type: str | None) -> ServiceHandler | None:
         """The handler of ``task_type`` when it runs inline, else None (a flow binding never does)."""
-        if not task_type:
-            return None
+        if not task_type or task_type.startswith("flow:"):
+            return None  # remote I/O: never inside a step's transaction
         handler = self._inline.get(task_type)
-        if handler is None and not self._loaded and not task_type.startswith("flow:"):
+        if handler is None and not self._loaded:
             self._load_entry_points()
             handler = self._inline.get(task_type)
         return handler
