@@ -269,6 +269,36 @@ def test_the_inline_attribute_of_a_handler_registers_it_inline(container: Contai
     assert seen == [f"{started.id}:a:1"]
 
 
+def test_a_task_opened_and_cancelled_in_the_same_step_stays_closed(
+    container: Container, calls: Calls
+) -> None:
+    """fork → (user task ‖ inline task → terminate end): the terminate cancels the user task that
+    the same step opened."""
+    body = "\n".join(
+        [
+            '<startEvent id="start"/>',
+            _flow("f1", "start", "fork"),
+            '<parallelGateway id="fork"/>',
+            _flow("f2", "fork", "review"),
+            _flow("f3", "fork", "a"),
+            '<userTask id="review"/>',
+            _task("a", "t.a"),
+            _flow("f4", "a", "stop"),
+            '<endEvent id="stop"><terminateEventDefinition/></endEvent>',
+            _flow("f5", "review", "end"),
+            '<endEvent id="end"/>',
+        ]
+    )
+    _deploy(container, "opened_and_cancelled", body)
+    calls.add("t.a", lambda r: {})
+    started = container.engine.start(SYSTEM, "opened_and_cancelled", {})
+    assert container.engine.show(SYSTEM, started.id).state == "completed"
+    assert container.tasks.list(SYSTEM, instance_id=started.id) == []
+    with container.database.unit_of_work() as uow:
+        (task,) = uow.user_tasks.find(TaskQuery(instance_id=started.id, include_closed=True))
+    assert task.state.value == "cancelled"
+
+
 def test_a_flow_binding_is_never_inline() -> None:
     handlers = ServiceHandlers()
     handlers.register("flow:orders", lambda r: {}, inline=True)
