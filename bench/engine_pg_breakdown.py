@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import engine as bench  # noqa: E402  (bench/engine.py)
+import engine as bench  # bench/engine.py
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -150,7 +150,9 @@ def _statements(url: str, reset: bool) -> list[tuple[Any, ...]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", required=True, help="an empty database (sqlite:///… or postgresql://…)")
     parser.add_argument("--instances", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=bench.BATCH)
@@ -204,7 +206,9 @@ def main() -> int:
         print()
     print(f"{'phase':<18}{'CPU ms/inst':>12}{'wall ms/inst':>13}{'round trips/batch':>19}")
     for name in sorted(set(cpu) | set(calls), key=lambda k: -cpu.get(k, 0)):
-        print(f"{name:<18}{cpu[name] * 1000 / n:>12.3f}{wall[name] * 1000 / n:>13.3f}{calls[name] / batches:>19.1f}")
+        print(
+            f"{name:<18}{cpu[name] * 1000 / n:>12.3f}{wall[name] * 1000 / n:>13.3f}{calls[name] / batches:>19.1f}"
+        )
     if args.verbose:
         for (name, query), count in sorted(texts.items(), key=lambda kv: (kv[0][0], -kv[1])):
             print(f"  {name:<18}{count / batches:>7.1f}  {query}")

@@ -163,10 +163,18 @@ class _Many:
     the same few texts again; they are written with PostgreSQL's own ``$n`` placeholders and run
     on a raw cursor, because psycopg re-parses ``%s`` texts longer than 4 kB at every execute."""
 
-    __slots__ = ("build", "casts", "head", "tail", "texts")
+    __slots__ = ("build", "casts", "copy", "head", "tail", "texts")
 
-    def __init__(self, head: str, casts: list[str], tail: str, build: Callable[[Mapping[str, Any]], Any]):
+    def __init__(
+        self,
+        head: str,
+        casts: list[str],
+        tail: str,
+        build: Callable[[Mapping[str, Any]], Any],
+        copy: str | None = None,
+    ):
         self.head, self.casts, self.tail, self.build = head, casts, tail, build
+        self.copy = copy  # an insert: ``COPY table (columns) FROM STDIN``
         self.texts: dict[int, str] = {}
 
     def text(self, size: int) -> str:
@@ -183,6 +191,16 @@ class _Many:
     def run(self, connection: Any, rows: Sequence[Mapping[str, Any]]) -> int:
         from psycopg import RawCursor
 
+        if self.copy is not None:
+            # Inserts go by COPY: no statement for the server to parse and plan (a 256-row
+            # VALUES list with thousands of parameters cost the server more to plan than to run)
+            # and one stream whatever the number of rows.
+            build = self.build
+            with connection.cursor() as copying:
+                with copying.copy(self.copy) as stream:
+                    for row in rows:
+                        stream.write_row(build(row))
+                return int(copying.rowcount)
         cursor = RawCursor(connection)
         count = first = 0
         while first < len(rows):
@@ -218,7 +236,8 @@ def _many_form(sql: str, slots: list[_Slot]) -> _Many | None:
     build = _builder(ordered, positional=True)
     casts = [m.group(2) or "" for m in found]
     if sql.startswith("INSERT ") and " VALUES (" in sql and " RETURNING " not in sql:
-        return _Many(sql[: sql.index(" VALUES (")] + " VALUES ", casts, "", build)
+        head = sql[: sql.index(" VALUES (")]
+        return _Many(head + " VALUES ", casts, "", build, "COPY" + head[len("INSERT INTO") :] + " FROM STDIN")
     if sql.startswith("UPDATE ") and " WHERE " in sql and " FROM " not in sql and "$" not in sql:
         body = _PLACEHOLDER.sub(lambda m: "v." + m.group(1), sql)
         before, after = body.split(" WHERE ", 1)
@@ -351,6 +370,7 @@ class DeferredWrites:
         # sequence values fetched and not used yet
         self.next_ids: dict[str, int] = {}
         self.id_pools: dict[str, list[int]] = {}
+        self.ids_used: dict[str, int] = {}
 
     def add(self, statement: Prepared, row: dict[str, Any]) -> None:
         self.ops.append((statement, row))
@@ -393,6 +413,9 @@ def send_deferred(db: Connection) -> None:
 
 
 _ID_BLOCK_MAX = 256
+# PostgreSQL: how many ids of each table the last transaction took — a batch of 200 steps needs
+# about as many as the one before did (a hint for the first block's size, never an id)
+_ID_HINTS: dict[str, int] = {}
 
 
 def new_id(db: Connection, table: str) -> int:
@@ -402,6 +425,9 @@ def new_id(db: Connection, table: str) -> int:
     PostgreSQL: from the table's sequence, fetched in blocks that double within a transaction (1,
     2, 4 … 256 ids: one round trip for many rows, and at most as many ids left unused as used
     when the transaction ends — a sequence value is never handed out twice, gaps are harmless).
+    A transaction's first block is as large as the last transaction's use (a batch needs about as
+    many ids as the one before: one or two round trips instead of nine; what it leaves unused is
+    bounded by what the previous one used).
     SQLite: the writer holds the database lock for the whole transaction, so counting on from
     ``max(id) + 1`` is safe as long as every insert into ``table`` takes its id from here."""
     writes = deferred(db)
@@ -409,12 +435,16 @@ def new_id(db: Connection, table: str) -> int:
         pool = writes.id_pools.setdefault(table, [])
         if not pool:
             last = writes.next_ids.get(table)
-            size = writes.next_ids[table] = 1 if last is None else min(_ID_BLOCK_MAX, 2 * last)
+            # this transaction's first block: as many as the last transaction used
+            size = _ID_HINTS.get(table, 1) if last is None else min(_ID_BLOCK_MAX, 2 * last)
+            writes.next_ids[table] = size
             cursor = _dbapi(db).cursor()
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (table, size)
             )
             pool.extend(sorted((int(r[0]) for r in cursor.fetchall()), reverse=True))
+        used = writes.ids_used[table] = writes.ids_used.get(table, 0) + 1
+        _ID_HINTS[table] = min(_ID_BLOCK_MAX, used)
         return pool.pop()
     found = writes.next_ids.get(table)
     if found is None:
