@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -45,7 +58,8 @@ def dump_json(value: Any) -> str:
 def load_json(text: str | bytes) -> Any:
     """A JSON column's value: orjson, but the standard library when the text holds a run of 19 or
     more digits — orjson reads an integer beyond 64 bits as a float, silently."""
-    if _LONG_DIGITS.search(text if isinstance(text, str) else text.decode()):
+    # (a text shorter than 19 characters — most task columns: ``[]``, ``["sales"]`` — has no such run)
+    if len(text) >= 19 and (_LONG_DIGITS if isinstance(text, str) else _LONG_DIGIT_BYTES).search(text):
         return json.loads(text)
     try:
         return orjson.loads(text)
@@ -54,6 +68,7 @@ def load_json(text: str | bytes) -> Any:
 
 
 _LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGIT_BYTES = re.compile(rb"[0-9]{19}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -145,14 +160,37 @@ def is_postgres(engine: Engine) -> bool:
 
 
 class _Plan:
-    __slots__ = ("build", "many", "sql")
+    __slots__ = ("build", "many", "read", "sql")
 
     def __init__(
-        self, sql: str, build: Callable[[Mapping[str, Any]], Any], many: _Many | None = None
+        self,
+        sql: str,
+        build: Callable[[Mapping[str, Any]], Any],
+        many: _Many | None = None,
+        read: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.sql = sql
         self.build = build  # caller's values → DBAPI parameters (tuple or dict)
         self.many = many
+        self.read = read  # a SELECT: DBAPI rows → rows with the column labels as attributes
+
+
+def _reader(columns: Sequence[Any], dialect: Any) -> Callable[[list[Any]], list[Any]]:
+    """DBAPI rows → named tuples with the values Core would return (the columns' own result
+    processors: UTC datetimes, JSON text on SQLite, booleans), made for these columns."""
+    names: dict[str, Any] = {"Row": namedtuple("Row", [c.name for c in columns])}
+    parts = []
+    for index, column in enumerate(columns):
+        processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if processor is None:
+            parts.append(f"r[{index}]")
+        else:
+            names[f"p{index}"] = processor
+            parts.append(f"p{index}(r[{index}])")
+    read: Callable[[list[Any]], list[Any]] = eval(  # noqa: S307 — our own names
+        f"lambda rows: [Row({', '.join(parts)}) for r in rows]", names
+    )
+    return read
 
 
 class _Many:
@@ -297,6 +335,8 @@ class Prepared:
     def __init__(
         self, statement: Any, *, as_is: frozenset[str] = frozenset(), each_row: str | None = None
     ) -> None:
+        # a statement, or a function of the dialect's name that makes it (a list of ids is an
+        # array on PostgreSQL and JSON on SQLite: see :func:`ids_in`)
         self._statement = statement
         self._as_is = as_is  # binds the caller passes already converted (e.g. JSON text)
         # held back: when set, every row must hit one row, else the commit fails with this Conflict
@@ -307,7 +347,8 @@ class Prepared:
         found = self._plans.get(dialect.name)
         if found is not None:
             return found
-        compiled = self._statement.compile(dialect=dialect)
+        statement = self._statement(dialect.name) if callable(self._statement) else self._statement
+        compiled = statement.compile(dialect=dialect)
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup) if compiled.positional else list(by_name)
         slots: list[_Slot] = []
@@ -322,9 +363,22 @@ class Prepared:
                 value = bind.effective_value
                 slots.append((name, None, processor(value) if processor else value, None))
         many = None if compiled.positional else _many_form(compiled.string, slots)
-        made = _Plan(compiled.string, _builder(slots, bool(compiled.positional)), many)
+        read = (
+            _reader(statement.selected_columns, dialect) if getattr(statement, "is_select", False) else None
+        )
+        made = _Plan(compiled.string, _builder(slots, bool(compiled.positional)), many, read)
         self._plans[dialect.name] = made
         return made
+
+    def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[Any]:
+        """Run a SELECT; its rows as named tuples (attributes: the column labels)."""
+        plan = self.plan(connection.dialect)
+        assert plan.read is not None, "rows() is for SELECT statements"
+        cursor = _dbapi(connection).cursor()
+        cursor.execute(plan.sql, plan.build(values))
+        found = plan.read(cursor.fetchall())
+        cursor.close()
+        return found
 
     def execute(self, connection: Connection, values: Mapping[str, Any]) -> Any:
         """Run once; returns the DBAPI cursor (``rowcount``, ``lastrowid``, ``fetchone``)."""
@@ -346,6 +400,16 @@ class Prepared:
             count = int(cursor.rowcount)
         cursor.close()
         return count
+
+
+def ids_in(column: Any, dialect_name: str) -> Any:
+    """``column IN (the list bound as "ids")`` with one fixed statement text for any number of
+    ids: ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(JSON))`` on SQLite
+    (an expanding ``IN`` makes a new text, and a new statement for the server, per list length)."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(column.type)))
+    values: Any = select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=JSON())))
+    return column.in_(values)
 
 
 def _dbapi(connection: Connection) -> Any:

@@ -19,7 +19,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from isthmus.adapters.storage.engine import DeferredWrites, Prepared, deferred, new_id, send_deferred
+from isthmus.adapters.storage.engine import (
+    DeferredWrites,
+    Prepared,
+    deferred,
+    ids_in,
+    new_id,
+    send_deferred,
+)
 from isthmus.adapters.storage.tables import engine_history, jobs, process_instances, user_tasks
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
 from isthmus.errors import Conflict
@@ -72,8 +79,8 @@ _SAVE_INSTANCE = Prepared(
     as_is=frozenset({"b_data"}),
     each_row="a process instance was changed by someone else; try again",
 )
-_GET_INSTANCE = select(_i).where(_i.c.id == bindparam("id"))
-_GET_INSTANCES = select(_i).where(_i.c.id.in_(bindparam("ids", expanding=True)))
+_GET_INSTANCE = Prepared(select(_i).where(_i.c.id == bindparam("id")))
+_GET_INSTANCES = Prepared(lambda dialect: select(_i).where(ids_in(_i.c.id, dialect)))
 _CLOSE_TASK = Prepared(
     update(_t)
     .where(_t.c.instance_id == bindparam("w_i"), _t.c.token == bindparam("w_t"), _t.c.state == "open")
@@ -111,8 +118,28 @@ _ADD_TASK = Prepared(insert(_t).values({c: bindparam(c) for c in ("id", *_TASK_C
 _TASK_WITH_INSTANCE = select(_t, *(c.label("i_" + c.name) for c in _i.c)).select_from(
     _t.outerjoin(_i, _i.c.id == _t.c.instance_id)
 )
-_GET_TASK = _TASK_WITH_INSTANCE.where(_t.c.id == bindparam("id"))
-_GET_TASKS = _TASK_WITH_INSTANCE.where(_t.c.id.in_(bindparam("ids", expanding=True)))
+_GET_TASK = Prepared(_TASK_WITH_INSTANCE.where(_t.c.id == bindparam("id")))
+_GET_TASKS = Prepared(lambda dialect: _TASK_WITH_INSTANCE.where(ids_in(_t.c.id, dialect)))
+
+
+def _find_tasks(include_closed: bool, by_instance: bool, limited: bool) -> Prepared:
+    """The task list's query for one combination of filters (compiled once each)."""
+    query = select(_t).order_by(_t.c.created_at, _t.c.id)
+    if not include_closed:
+        query = query.where(_t.c.state == "open")
+    if by_instance:
+        query = query.where(_t.c.instance_id == bindparam("instance_id"))
+    if limited:
+        query = query.limit(bindparam("limit"))
+    return Prepared(query)
+
+
+_FIND_TASKS = {
+    (closed, by_instance, limited): _find_tasks(closed, by_instance, limited)
+    for closed in (False, True)
+    for by_instance in (False, True)
+    for limited in (False, True)
+}
 _HISTORY_COLUMNS = (
     "case_id",
     "activity",
@@ -128,7 +155,24 @@ _ADD_HISTORY = Prepared(insert(_h).inline().values({c: bindparam(c) for c in _HI
 
 
 def _instance(row: Any, prefix: str = "") -> ProcessInstance:
-    r = row._mapping
+    if not prefix:
+        return ProcessInstance(
+            id=row.id,
+            business_key=row.business_key,
+            definition_key=row.definition_key,
+            definition_version=row.definition_version,
+            status=row.state,
+            state=row.data,
+            schema_version=row.schema_version,
+            revision=row.revision,
+            parent_id=row.parent_id,
+            parent_token=row.parent_token,
+            started_by=row.started_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            ended_at=row.ended_at,
+        )
+    r = row._asdict() if hasattr(row, "_asdict") else row._mapping
     return ProcessInstance(
         id=r[prefix + "id"],
         business_key=r[prefix + "business_key"],
@@ -203,10 +247,10 @@ class SqlProcessInstanceRepository:
         found: ProcessInstance | None = writes.known.get(instance_id)
         if found is not None:
             return found
-        row = self._db.execute(_GET_INSTANCE, {"id": instance_id}).first()
-        if row is None:
+        rows = _GET_INSTANCE.rows(self._db, {"id": instance_id})
+        if not rows:
             return None
-        writes.known[instance_id] = found = _instance(row)
+        writes.known[instance_id] = found = _instance(rows[0])
         return found
 
     def preload(self, instance_ids: builtins.list[str]) -> None:
@@ -214,7 +258,7 @@ class SqlProcessInstanceRepository:
         writes = deferred(self._db)
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in writes.known]
         for first in range(0, len(wanted), 500):
-            for row in self._db.execute(_GET_INSTANCES, {"ids": wanted[first : first + 500]}):
+            for row in _GET_INSTANCES.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[row.id] = _instance(row)
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
@@ -332,13 +376,13 @@ class SqlUserTaskRepository:
         cached: UserTask | None = writes.known.pop(("task", task_id), None)  # preloaded: served once
         if cached is not None and ("close", cached.instance_id, cached.token) not in writes.marks:
             return cached
-        row = self._db.execute(_GET_TASK, {"id": task_id}).first()
-        if row is None:
+        rows = _GET_TASK.rows(self._db, {"id": task_id})
+        if not rows:
             return None
-        if ("close", row.instance_id, row.token) in writes.marks:  # read it again after its close
+        if ("close", rows[0].instance_id, rows[0].token) in writes.marks:  # read it again after its close
             writes.flush()
-            row = self._db.execute(_GET_TASK, {"id": task_id}).one()
-        return self._with_instance(writes, row)
+            rows = _GET_TASK.rows(self._db, {"id": task_id})
+        return self._with_instance(writes, rows[0])
 
     def _with_instance(self, writes: DeferredWrites, row: Any) -> UserTask:
         if row.i_id is not None and row.i_id not in writes.known:
@@ -354,7 +398,7 @@ class SqlUserTaskRepository:
         writes = deferred(self._db)
         wanted = list(dict.fromkeys(task_ids))
         for first in range(0, len(wanted), 500):
-            for row in self._db.execute(_GET_TASKS, {"ids": wanted[first : first + 500]}):
+            for row in _GET_TASKS.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[("task", row.id)] = self._with_instance(writes, row)
 
     def update(self, task: UserTask) -> None:
@@ -387,14 +431,10 @@ class SqlUserTaskRepository:
     def find(self, query: TaskQuery) -> list[UserTask]:
         send_deferred(self._db)
         filtered = query.user is not None or bool(query.groups)
-        sql = select(_t).order_by(_t.c.created_at, _t.c.id)
-        if not filtered:
-            sql = sql.limit(query.limit)  # visibility is decided below: limit after it
-        if not query.include_closed:
-            sql = sql.where(_t.c.state == "open")
-        if query.instance_id is not None:
-            sql = sql.where(_t.c.instance_id == query.instance_id)
-        rows = [_task(r) for r in self._db.execute(sql).all()]
+        # visibility is decided below: limit after it
+        statement = _FIND_TASKS[(query.include_closed, query.instance_id is not None, not filtered)]
+        found = statement.rows(self._db, {"instance_id": query.instance_id, "limit": query.limit})
+        rows = [_task(r) for r in found]
         if not filtered:
             return rows
         return [t for t in rows if _visible(t, query)][: query.limit]
