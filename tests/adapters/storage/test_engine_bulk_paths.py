@@ -26,7 +26,7 @@ from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, U
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 # PostgreSQL text cannot hold NUL; surrogates are not UTF-8
-texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),

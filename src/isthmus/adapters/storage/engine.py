@@ -59,7 +59,9 @@ def load_json(text: str | bytes) -> Any:
     """A JSON column's value: orjson, but the standard library when the text holds a run of 19 or
     more digits — orjson reads an integer beyond 64 bits as a float, silently."""
     # (a text shorter than 19 characters — most task columns: ``[]``, ``["sales"]`` — has no such run)
-    if len(text) >= 19 and (_LONG_DIGITS if isinstance(text, str) else _LONG_DIGIT_BYTES).search(text):
+    if len(text) >= 19 and (
+        _LONG_DIGITS.search(text) if isinstance(text, str) else _LONG_DIGIT_BYTES.search(text)
+    ):
         return json.loads(text)
     try:
         return orjson.loads(text)
