@@ -54,11 +54,13 @@ def phase(name: str) -> Iterator[None]:
 
 
 texts: dict[tuple[str, str], int] = defaultdict(int)
+_in_pipeline = [False]
 
 
 def _count(method: Callable[..., Any]) -> Callable[..., Any]:
     def counted(*args: Any, **kwargs: Any) -> Any:
-        calls[_phase[0]] += 1
+        if not _in_pipeline[0]:
+            calls[_phase[0]] += 1
         query = args[1] if len(args) > 1 else method.__name__.upper()
         texts[(_phase[0], " ".join(str(query).split())[:70])] += 1
         return method(*args, **kwargs)
@@ -72,6 +74,22 @@ def _instrument_dbapi() -> None:
     for cls in (psycopg.Cursor,):
         cls.execute = _count(cls.execute)  # type: ignore[method-assign]
         cls.executemany = _count(cls.executemany)  # type: ignore[method-assign]
+        cls.copy = _count(cls.copy)  # type: ignore[method-assign]
+    # a pipeline's statements travel together: count the pipeline once, not its statements
+    pipeline = psycopg.Connection.pipeline
+
+    @contextmanager
+    def pipelined(self: Any) -> Iterator[Any]:
+        calls[_phase[0]] += 1
+        texts[(_phase[0], "PIPELINE (one round trip for the statements in it)")] += 1
+        _in_pipeline[0] = True
+        try:
+            with pipeline(self) as p:
+                yield p
+        finally:
+            _in_pipeline[0] = False
+
+    psycopg.Connection.pipeline = pipelined  # type: ignore[method-assign,assignment]
     psycopg.Connection.commit = _count(psycopg.Connection.commit)  # type: ignore[method-assign]
     psycopg.Connection.rollback = _count(psycopg.Connection.rollback)  # type: ignore[method-assign]
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from isthmus.adapters.storage import Database
 from isthmus.adapters.storage.tables import process_instances
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
+from isthmus.errors import Conflict
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -180,3 +181,48 @@ def test_instances_read_by_the_compiled_path_equal_what_core_reads(
             row.ended_at,
             row.business_key,
         )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 80), st.data())
+def test_saves_sent_together_commit_all_or_fail_on_any_stale_one(
+    database: Database, count: int, data: st.DataObject
+) -> None:
+    stale = data.draw(st.none() | st.integers(0, count - 1))
+    made = [
+        ProcessInstance(
+            id=_id(),
+            business_key=None,
+            definition_key="p",
+            definition_version=1,
+            status="active",
+            state={"n": n},
+            schema_version=1,
+            started_by="alice",
+            created_at=T0,
+            updated_at=T0,
+        )
+        for n in range(count)
+    ]
+    with database.unit_of_work() as uow:
+        for instance in made:
+            uow.instances.add(instance)
+        uow.commit()
+    if stale is not None:  # someone else saves it first
+        with database.unit_of_work() as uow:
+            uow.instances.save(made[stale])
+            uow.commit()
+    with database.unit_of_work() as uow:
+        for instance in made:
+            uow.instances.save(replace(instance, state={"n": -1}))
+        if stale is None:
+            uow.commit()
+        else:
+            with pytest.raises(Conflict):
+                uow.commit()
+    with database.unit_of_work() as uow:
+        stored = [uow.instances.get(i.id) for i in made]
+    if stale is None:
+        assert all(s is not None and s.state == {"n": -1} and s.revision == 1 for s in stored)
+    else:
+        assert [s.state if s else None for s in stored] == [{"n": n} for n in range(count)]

@@ -241,17 +241,28 @@ class _Many:
                     for row in rows:
                         stream.write_row(build(row))
                 return int(copying.rowcount)
-        cursor = RawCursor(connection)
-        count = first = 0
+        chunks: list[tuple[str, list[Any]]] = []
+        first = 0
         while first < len(rows):
             size = next(n for n in _MANY_SIZES if n <= len(rows) - first and n * len(self.casts) <= 65_000)
             params: list[Any] = []
             for row in rows[first : first + size]:
                 params.extend(self.build(row))
-            cursor.execute(self.text(size), params)
-            count += int(cursor.rowcount)
+            chunks.append((self.text(size), params))
             first += size
-        cursor.close()
+        if len(chunks) == 1:
+            with RawCursor(connection) as cursor:
+                cursor.execute(*chunks[0])
+                return int(cursor.rowcount)
+        # several statements (200 rows = 64 + 64 + 64 + 4 + 4): sent in pipeline mode, one round
+        # trip for all; each on its own cursor, whose row count is there once the pipeline syncs
+        cursors = [RawCursor(connection) for _ in chunks]
+        with connection.pipeline():
+            for cursor, (text, params) in zip(cursors, chunks, strict=True):
+                cursor.execute(text, params)
+        count = sum(int(cursor.rowcount) for cursor in cursors)
+        for cursor in cursors:
+            cursor.close()
         return count
 
 
