@@ -473,18 +473,22 @@ class DeferredWrites:
                 raise Conflict(statement.each_row)
 
 
-def deferred(db: Connection) -> DeferredWrites:
-    """This transaction's held-back writes (sent by the commit hook, dropped on rollback)."""
-    found: DeferredWrites | None = db.info.get(DEFERRED)
+def deferred(db: Connection, info: dict[Any, Any] | None = None) -> DeferredWrites:
+    """This transaction's held-back writes (sent by the commit hook, dropped on rollback).
+    ``info``: ``db.info`` if the caller kept it (a repository does: the engine's steps ask tens of
+    thousands of times a second, and ``Connection.info`` is three property lookups deep)."""
+    if info is None:
+        info = db.info
+    found: DeferredWrites | None = info.get(DEFERRED)
     if found is None or found.db is not db:
         found = DeferredWrites(db)
-        db.info[DEFERRED] = found
+        info[DEFERRED] = found
     return found
 
 
-def send_deferred(db: Connection) -> None:
+def send_deferred(db: Connection, info: dict[Any, Any] | None = None) -> None:
     """Send the held-back writes now (before a read or a write that must come after them)."""
-    found: DeferredWrites | None = db.info.get(DEFERRED)
+    found: DeferredWrites | None = (db.info if info is None else info).get(DEFERRED)
     if found is not None and found.ops:
         found.flush()
 

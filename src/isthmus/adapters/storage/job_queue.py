@@ -243,15 +243,16 @@ _CANDIDATES: dict[tuple[tuple[str, ...], tuple[str, ...], int], Prepared] = {}
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
         values = _new_row(job, now)
         if job.dedupe_key is None:
             # held back until commit (or the next read of the queue), with an id of its own
             job_id = new_id(self._db, "jobs")
-            deferred(self._db).add(_ENQUEUE, {"id": job_id, **values})
+            deferred(self._db, self._info).add(_ENQUEUE, {"id": job_id, **values})
             return JobId(job_id)
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         found = self._db.execute(select(jobs.c.id).where(jobs.c.dedupe_key == job.dedupe_key)).first()
         if found is not None:
             return None
@@ -268,7 +269,7 @@ class SqlJobRepository:
         PostgreSQL's sequence default (no round trip of their own); SQLite counts on (``new_id``)."""
         if not new_jobs:
             return
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         postgres = self._db.dialect.name == "postgresql"
         rows = [
             {
@@ -290,7 +291,7 @@ class SqlJobRepository:
         kinds: Collection[str] = (),
         exclude_kinds: Collection[str] = (),
     ) -> list[Job]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         key = (tuple(sorted(kinds)), tuple(sorted(exclude_kinds)), limit)
         statement = _CANDIDATES.get(key)
         if statement is None:
@@ -329,7 +330,7 @@ class SqlJobRepository:
         return [job_id for job_id in chosen if serial_of[job_id] is None or serial_of[job_id] in locked]
 
     def _finish(self, job_id: JobId, worker: str, now: datetime, **values: Any) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         result = self._db.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.locked_by == worker, jobs.c.state == JobState.RUNNING.value)
@@ -338,14 +339,14 @@ class SqlJobRepository:
         return result.rowcount == 1
 
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         return (
             int(_COMPLETE.execute(self._db, {"w_id": job_id, "w_worker": worker, "b_now": now}).rowcount) == 1
         )
 
     def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool:
         """Complete a batch in one statement; False when any lease was lost (the caller rolls back)."""
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = [{"w_id": job_id, "w_worker": worker, "b_now": now} for job_id in job_ids]
         return _COMPLETE.executemany(self._db, rows) == len(rows)
 
@@ -360,19 +361,19 @@ class SqlJobRepository:
         )
 
     def get(self, job_id: JobId) -> Job | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return _job(row) if row else None
 
     def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
         if state is not None:
             query = query.where(jobs.c.state == state.value)
         return [_job(r) for r in self._db.execute(query).all()]
 
     def retry(self, job_id: JobId, now: datetime) -> Job:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         job = self.get(job_id)
         if job is None:
             raise NotFound("no job with id {id}", id=job_id)
@@ -392,7 +393,7 @@ class SqlJobRepository:
         return retried
 
     def next_due(self, *, exclude_kinds: Collection[str] = ()) -> datetime | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
         if exclude_kinds:
             query = query.where(jobs.c.kind.not_in(sorted(exclude_kinds)))
@@ -402,12 +403,12 @@ class SqlJobRepository:
         return UtcDateTime().process_result_value(value, self._db.dialect)
 
     def counts(self) -> dict[JobState, int]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
         return {JobState(state): int(n) for state, n in rows}
 
     def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         result = self._db.execute(
             update(jobs)
             .where(

@@ -232,9 +232,10 @@ def _instance_values(instance: ProcessInstance, prefix: str = "") -> dict[str, A
 class SqlProcessInstanceRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def add(self, instance: ProcessInstance) -> None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if instance.id in writes.known:
             raise Conflict("process instance {id} exists", id=instance.id)
         row = {"id": instance.id, "revision": instance.revision, **_instance_values(instance)}
@@ -243,7 +244,7 @@ class SqlProcessInstanceRepository:
         writes.known[instance.id] = instance
 
     def get(self, instance_id: str) -> ProcessInstance | None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         found: ProcessInstance | None = writes.known.get(instance_id)
         if found is not None:
             return found
@@ -255,14 +256,14 @@ class SqlProcessInstanceRepository:
 
     def preload(self, instance_ids: builtins.list[str]) -> None:
         """Read these instances with one statement (a batch of steps reads them next)."""
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in writes.known]
         for first in range(0, len(wanted), 500):
             for row in _GET_INSTANCES.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[row.id] = _instance(row)
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         saved = _next_revision(instance)
         known = writes.known.get(instance.id)
         if known is not None and known.revision != instance.revision:
@@ -283,7 +284,7 @@ class SqlProcessInstanceRepository:
     def list(
         self, *, status: str | None = None, definition_key: str | None = None, limit: int = 100
     ) -> builtins.list[ProcessInstance]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(_i).order_by(_i.c.created_at.desc(), _i.c.id).limit(limit)
         if status is not None:
             query = query.where(_i.c.state == status)
@@ -292,12 +293,12 @@ class SqlProcessInstanceRepository:
         return [_instance(r) for r in self._db.execute(query).all()]
 
     def children(self, parent_id: str) -> builtins.list[ProcessInstance]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(_i).where(_i.c.parent_id == parent_id).order_by(_i.c.created_at))
         return [_instance(r) for r in rows.all()]
 
     def incident_jobs(self, instance_id: str) -> int:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(func.count()).where(jobs.c.serial_key == instance_id, jobs.c.state == "incident")
         return int(self._db.execute(query).scalar_one())
 
@@ -358,9 +359,10 @@ def _task_values(task: UserTask) -> dict[str, Any]:
 class SqlUserTaskRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def add(self, task: UserTask) -> UserTask:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if ("close", task.instance_id, task.token) in writes.marks:
             writes.flush()  # the held-back close of this token must not close the new task
         task_id = new_id(self._db, "user_tasks")
@@ -370,7 +372,7 @@ class SqlUserTaskRepository:
         return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": task_id})
 
     def get(self, task_id: int) -> UserTask | None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if ("task", task_id) in writes.marks:
             writes.flush()
         cached: UserTask | None = writes.known.pop(("task", task_id), None)  # preloaded: served once
@@ -394,27 +396,27 @@ class SqlUserTaskRepository:
     def preload(self, task_ids: list[int]) -> None:
         """Read these tasks and their instances with one statement: a batch completes them next.
         Each preloaded task is served once by :meth:`get` (a second read goes to the database)."""
-        send_deferred(self._db)
-        writes = deferred(self._db)
+        send_deferred(self._db, self._info)
+        writes = deferred(self._db, self._info)
         wanted = list(dict.fromkeys(task_ids))
         for first in range(0, len(wanted), 500):
             for row in _GET_TASKS.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[("task", row.id)] = self._with_instance(writes, row)
 
     def update(self, task: UserTask) -> None:
-        send_deferred(self._db)
-        deferred(self._db).known.pop(("task", task.id), None)
+        send_deferred(self._db, self._info)
+        deferred(self._db, self._info).known.pop(("task", task.id), None)
         self._db.execute(update(_t).where(_t.c.id == task.id).values(**_task_values(task)))
 
     def open_for_token(self, instance_id: str, token: int) -> UserTask | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         row = self._db.execute(
             select(_t).where(_t.c.instance_id == instance_id, _t.c.token == token, _t.c.state == "open")
         ).first()
         return _task(row) if row else None
 
     def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         values = {"b_s": state.value, "b_by": by, "b_at": at}
         task_id = writes.known.pop(("open", instance_id, token), None)
         if task_id is not None:  # read or opened in this transaction: close exactly that row
@@ -429,7 +431,7 @@ class SqlUserTaskRepository:
         writes.marks.add(("close", instance_id, token))
 
     def find(self, query: TaskQuery) -> list[UserTask]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         filtered = query.user is not None or bool(query.groups)
         # visibility is decided below: limit after it
         statement = _FIND_TASKS[(query.include_closed, query.instance_id is not None, not filtered)]
@@ -453,9 +455,10 @@ def _visible(task: UserTask, query: TaskQuery) -> bool:
 class SqlEngineHistoryRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def append(self, lines: list[HistoryLine]) -> None:
-        deferred(self._db).ops.extend(
+        deferred(self._db, self._info).ops.extend(
             (
                 _ADD_HISTORY,
                 {
@@ -474,12 +477,12 @@ class SqlEngineHistoryRepository:
         )
 
     def for_instance(self, instance_id: str) -> list[HistoryLine]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(_h).where(_h.c.instance_id == instance_id).order_by(_h.c.id)).all()
         return [_line(r) for r in rows]
 
     def all(self, limit: int = 100_000) -> list[HistoryLine]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         return [_line(r) for r in self._db.execute(select(_h).order_by(_h.c.id).limit(limit)).all()]
 
 
