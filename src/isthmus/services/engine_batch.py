@@ -150,18 +150,11 @@ class BatchRunner:
 
     def _run_together(self, jobs: list[Job]) -> None:
         with self._uow() as uow:
-            preload = getattr(uow.instances, "preload", None)
-            if preload is not None:  # engine jobs: the serial key is the instance id
-                preload([job.serial_key for job in jobs if job.serial_key is not None])
+            # engine jobs: the serial key is the instance id
+            uow.instances.preload([job.serial_key for job in jobs if job.serial_key is not None])
             for job in jobs:
                 self._handle(job, uow)
-            now = self._clock.now()
-            complete_many = getattr(uow.jobs, "complete_many", None)
-            if complete_many is not None:
-                completed = complete_many([job.id for job in jobs], self.worker_id, now)
-            else:
-                completed = all([uow.jobs.complete(job.id, self.worker_id, now) for job in jobs])
-            if not completed:
+            if not uow.jobs.complete_many([job.id for job in jobs], self.worker_id, self._clock.now()):
                 raise LookupError("a lease of the batch was lost")
             uow.commit()
 

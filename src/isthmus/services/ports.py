@@ -160,6 +160,10 @@ class JobRepository(Protocol):
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
         """False when the lease was lost (another worker took over); the caller rolls back."""
 
+    def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool:
+        """Complete a batch of jobs (SQL: one statement); False when any lease was lost (the
+        caller rolls back the whole transaction)."""
+
     def reschedule(
         self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime
     ) -> bool: ...
@@ -256,6 +260,10 @@ class ProcessInstanceRepository(Protocol):
         """Insert; raises ``Conflict`` when the id exists."""
 
     def get(self, instance_id: str) -> ProcessInstance | None: ...
+
+    def preload(self, instance_ids: builtins.list[str]) -> None:
+        """Read these instances now, together (SQL: one statement): a batch of steps gets them
+        next. Only a hint for speed; ids that do not exist are ignored."""
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
         """Replace the row whose id and ``revision`` match; returns it with revision + 1. Raises

@@ -37,6 +37,9 @@ class InMemoryProcessInstanceRepository:
         found = self._rows.instances.get(instance_id)
         return fresh(found) if found else None
 
+    def preload(self, instance_ids: list[str]) -> None:
+        """Nothing to read ahead in memory."""
+
     def save(self, instance: ProcessInstance) -> ProcessInstance:
         stored = self._rows.instances.get(instance.id)
         if stored is None or stored.revision != instance.revision:

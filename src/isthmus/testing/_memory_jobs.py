@@ -125,6 +125,9 @@ class InMemoryJobRepository:
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
         return self._finish(job_id, worker, now, state=JobState.DONE, last_error=None)
 
+    def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool:
+        return all([self.complete(job_id, worker, now) for job_id in job_ids])
+
     def reschedule(self, job_id: JobId, worker: str, *, error: str, run_at: datetime, now: datetime) -> bool:
         return self._finish(
             job_id, worker, now, state=JobState.READY, run_at=utc(run_at), last_error=error[:MAX_ERROR_CHARS]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from isthmus.adapters.storage.engine import Prepared, deferred, new_id, send_deferred
@@ -85,7 +85,15 @@ _TAKE = {
     + "updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING "
     + _RETURNING,
     "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING,
+    # PostgreSQL, jobs with serial keys (locked by this transaction first, see _serial_guard):
+    # taken only when no other job of their key is running — checked in this statement, whose
+    # snapshot is taken after the locks were granted, so a claim that committed meanwhile shows
+    "postgresql-guarded": _SET.format(p="%s")  # noqa: S608 — our own column names
+    + "updated_at = %s WHERE id = ANY(%s) AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs"
+    " AS other WHERE other.serial_key = jobs.serial_key AND other.id <> jobs.id AND other.state ="
+    " 'running' AND other.locked_until >= %s)) RETURNING " + _RETURNING,
 }
+_LOCK_SERIALS = "SELECT k FROM unnest(%s::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))"
 _POLICIES: dict[str, RetryPolicy] = {}
 _POLICY_DICTS: dict[RetryPolicy, dict[str, float]] = {}
 
@@ -98,9 +106,12 @@ def _policy_dict(policy: RetryPolicy) -> dict[str, float]:
     return found  # policy JSON → policy: jobs repeat a handful of them
 
 
-def _take(db: Connection, chosen: list[int], worker: str, now: datetime, until: datetime) -> list[Job]:
+def _take(
+    db: Connection, chosen: list[int], worker: str, now: datetime, until: datetime, guarded: bool = False
+) -> list[Job]:
     """Claim the ``chosen`` jobs and read them back, on the DBAPI cursor: a batch claims hundreds
-    of jobs, and Core's statement building and row processing cost more than the database does."""
+    of jobs, and Core's statement building and row processing cost more than the database does.
+    ``guarded`` (PostgreSQL): skip those whose serial key has another job running by now."""
     dbapi = db.connection.dbapi_connection
     assert dbapi is not None
     when = _time_binds.get(db.dialect.name)
@@ -109,8 +120,11 @@ def _take(db: Connection, chosen: list[int], worker: str, now: datetime, until: 
         assert made is not None
         when = _time_binds[db.dialect.name] = made
     cursor = dbapi.cursor()
-    ids: Any = json.dumps(chosen) if db.dialect.name == "sqlite" else chosen
-    cursor.execute(_TAKE[db.dialect.name], (worker, when(until), when(now), ids))
+    if guarded:
+        cursor.execute(_TAKE["postgresql-guarded"], (worker, when(until), when(now), chosen, when(now)))
+    else:
+        ids: Any = json.dumps(chosen) if db.dialect.name == "sqlite" else chosen
+        cursor.execute(_TAKE[db.dialect.name], (worker, when(until), when(now), ids))
     rows = cursor.fetchall()
     cursor.close()
     taken = [_raw_job(row) for row in rows]
@@ -231,15 +245,16 @@ _CANDIDATES: dict[tuple[tuple[str, ...], tuple[str, ...], int], Prepared] = {}
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def enqueue(self, job: NewJob, now: datetime) -> JobId | None:
         values = _new_row(job, now)
         if job.dedupe_key is None:
             # held back until commit (or the next read of the queue), with an id of its own
             job_id = new_id(self._db, "jobs")
-            deferred(self._db).add(_ENQUEUE, {"id": job_id, **values})
+            deferred(self._db, self._info).add(_ENQUEUE, {"id": job_id, **values})
             return JobId(job_id)
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         found = self._db.execute(select(jobs.c.id).where(jobs.c.dedupe_key == job.dedupe_key)).first()
         if found is not None:
             return None
@@ -256,7 +271,7 @@ class SqlJobRepository:
         PostgreSQL's sequence default (no round trip of their own); SQLite counts on (``new_id``)."""
         if not new_jobs:
             return
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         postgres = self._db.dialect.name == "postgresql"
         rows = [
             {
@@ -278,7 +293,7 @@ class SqlJobRepository:
         kinds: Collection[str] = (),
         exclude_kinds: Collection[str] = (),
     ) -> list[Job]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         key = (tuple(sorted(kinds)), tuple(sorted(exclude_kinds)), limit)
         statement = _CANDIDATES.get(key)
         if statement is None:
@@ -296,54 +311,28 @@ class SqlJobRepository:
             chosen.append(row.id)
             if len(chosen) == limit:
                 break
-        if chosen and serials and self._db.dialect.name == "postgresql":
-            chosen = self._serial_guard(candidates, chosen, serials, now)
+        guarded = bool(chosen and serials) and self._db.dialect.name == "postgresql"
+        if guarded:
+            chosen = self._serial_guard(candidates, chosen, serials)
         if not chosen:
             return []
-        return _take(self._db, chosen, worker, now, now + timedelta(seconds=lease_s))
+        return _take(self._db, chosen, worker, now, now + timedelta(seconds=lease_s), guarded)
 
-    def _serial_guard(
-        self, candidates: Any, chosen: list[int], serials: set[str], now: datetime
-    ) -> list[int]:
+    def _serial_guard(self, candidates: Any, chosen: list[int], serials: set[str]) -> list[int]:
         """PostgreSQL, many workers: two claims running at once must not take two jobs of one
         serial key (the other one's job is not yet visible as running). Each serial key is locked
         for the rest of this claim's transaction (``pg_try_advisory_xact_lock``: a key another claim
-        holds is skipped), then checked again on a fresh snapshot: a claim that committed meanwhile
-        shows its job running."""
-        keys = sorted(serials)
-        locked = {
-            row[0]
-            for row in self._db.execute(
-                text(
-                    "SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))"
-                ),
-                {"keys": keys},
-            )
-        }
-        busy = (
-            {
-                row[0]
-                for row in self._db.execute(
-                    select(jobs.c.serial_key).where(
-                        jobs.c.serial_key.in_(sorted(locked)),
-                        jobs.c.id.not_in(chosen),
-                        jobs.c.state == JobState.RUNNING.value,
-                        jobs.c.locked_until >= now,
-                    )
-                )
-            }
-            if locked
-            else set()
-        )
+        holds is skipped), then checked again on a fresh snapshot — by the claiming ``UPDATE``
+        itself (:func:`_take`, guarded): a claim that committed meanwhile shows its job running."""
+        cursor = self._db.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(_LOCK_SERIALS, (sorted(serials),))
+        locked = {row[0] for row in cursor.fetchall()}
+        cursor.close()
         serial_of = {row.id: row.serial_key for row in candidates}
-        return [
-            job_id
-            for job_id in chosen
-            if serial_of[job_id] is None or (serial_of[job_id] in locked and serial_of[job_id] not in busy)
-        ]
+        return [job_id for job_id in chosen if serial_of[job_id] is None or serial_of[job_id] in locked]
 
     def _finish(self, job_id: JobId, worker: str, now: datetime, **values: Any) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         result = self._db.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.locked_by == worker, jobs.c.state == JobState.RUNNING.value)
@@ -352,14 +341,14 @@ class SqlJobRepository:
         return result.rowcount == 1
 
     def complete(self, job_id: JobId, worker: str, now: datetime) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         return (
             int(_COMPLETE.execute(self._db, {"w_id": job_id, "w_worker": worker, "b_now": now}).rowcount) == 1
         )
 
     def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool:
         """Complete a batch in one statement; False when any lease was lost (the caller rolls back)."""
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = [{"w_id": job_id, "w_worker": worker, "b_now": now} for job_id in job_ids]
         return _COMPLETE.executemany(self._db, rows) == len(rows)
 
@@ -374,19 +363,19 @@ class SqlJobRepository:
         )
 
     def get(self, job_id: JobId) -> Job | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return _job(row) if row else None
 
     def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
         if state is not None:
             query = query.where(jobs.c.state == state.value)
         return [_job(r) for r in self._db.execute(query).all()]
 
     def retry(self, job_id: JobId, now: datetime) -> Job:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         job = self.get(job_id)
         if job is None:
             raise NotFound("no job with id {id}", id=job_id)
@@ -406,7 +395,7 @@ class SqlJobRepository:
         return retried
 
     def next_due(self, *, exclude_kinds: Collection[str] = ()) -> datetime | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.READY.value)
         if exclude_kinds:
             query = query.where(jobs.c.kind.not_in(sorted(exclude_kinds)))
@@ -416,12 +405,12 @@ class SqlJobRepository:
         return UtcDateTime().process_result_value(value, self._db.dialect)
 
     def counts(self) -> dict[JobState, int]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
         return {JobState(state): int(n) for state, n in rows}
 
     def renew(self, job_id: JobId, worker: str, attempt: int, now: datetime, lease_s: float) -> bool:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         result = self._db.execute(
             update(jobs)
             .where(

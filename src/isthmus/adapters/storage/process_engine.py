@@ -19,7 +19,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from isthmus.adapters.storage.engine import DeferredWrites, Prepared, deferred, new_id, send_deferred
+from isthmus.adapters.storage.engine import (
+    DeferredWrites,
+    Prepared,
+    deferred,
+    ids_in,
+    new_id,
+    send_deferred,
+)
 from isthmus.adapters.storage.tables import engine_history, jobs, process_instances, user_tasks
 from isthmus.engine import HistoryLine, ProcessInstance, TaskQuery, TaskState, UserTask
 from isthmus.errors import Conflict
@@ -72,8 +79,8 @@ _SAVE_INSTANCE = Prepared(
     as_is=frozenset({"b_data"}),
     each_row="a process instance was changed by someone else; try again",
 )
-_GET_INSTANCE = select(_i).where(_i.c.id == bindparam("id"))
-_GET_INSTANCES = select(_i).where(_i.c.id.in_(bindparam("ids", expanding=True)))
+_GET_INSTANCE = Prepared(select(_i).where(_i.c.id == bindparam("id")))
+_GET_INSTANCES = Prepared(lambda dialect: select(_i).where(ids_in(_i.c.id, dialect)))
 _CLOSE_TASK = Prepared(
     update(_t)
     .where(_t.c.instance_id == bindparam("w_i"), _t.c.token == bindparam("w_t"), _t.c.state == "open")
@@ -111,8 +118,28 @@ _ADD_TASK = Prepared(insert(_t).values({c: bindparam(c) for c in ("id", *_TASK_C
 _TASK_WITH_INSTANCE = select(_t, *(c.label("i_" + c.name) for c in _i.c)).select_from(
     _t.outerjoin(_i, _i.c.id == _t.c.instance_id)
 )
-_GET_TASK = _TASK_WITH_INSTANCE.where(_t.c.id == bindparam("id"))
-_GET_TASKS = _TASK_WITH_INSTANCE.where(_t.c.id.in_(bindparam("ids", expanding=True)))
+_GET_TASK = Prepared(_TASK_WITH_INSTANCE.where(_t.c.id == bindparam("id")))
+_GET_TASKS = Prepared(lambda dialect: _TASK_WITH_INSTANCE.where(ids_in(_t.c.id, dialect)))
+
+
+def _find_tasks(include_closed: bool, by_instance: bool, limited: bool) -> Prepared:
+    """The task list's query for one combination of filters (compiled once each)."""
+    query = select(_t).order_by(_t.c.created_at, _t.c.id)
+    if not include_closed:
+        query = query.where(_t.c.state == "open")
+    if by_instance:
+        query = query.where(_t.c.instance_id == bindparam("instance_id"))
+    if limited:
+        query = query.limit(bindparam("limit"))
+    return Prepared(query)
+
+
+_FIND_TASKS = {
+    (closed, by_instance, limited): _find_tasks(closed, by_instance, limited)
+    for closed in (False, True)
+    for by_instance in (False, True)
+    for limited in (False, True)
+}
 _HISTORY_COLUMNS = (
     "case_id",
     "activity",
@@ -128,7 +155,24 @@ _ADD_HISTORY = Prepared(insert(_h).inline().values({c: bindparam(c) for c in _HI
 
 
 def _instance(row: Any, prefix: str = "") -> ProcessInstance:
-    r = row._mapping
+    if not prefix:
+        return ProcessInstance(
+            id=row.id,
+            business_key=row.business_key,
+            definition_key=row.definition_key,
+            definition_version=row.definition_version,
+            status=row.state,
+            state=row.data,
+            schema_version=row.schema_version,
+            revision=row.revision,
+            parent_id=row.parent_id,
+            parent_token=row.parent_token,
+            started_by=row.started_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            ended_at=row.ended_at,
+        )
+    r = row._asdict() if hasattr(row, "_asdict") else row._mapping
     return ProcessInstance(
         id=r[prefix + "id"],
         business_key=r[prefix + "business_key"],
@@ -188,9 +232,10 @@ def _instance_values(instance: ProcessInstance, prefix: str = "") -> dict[str, A
 class SqlProcessInstanceRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def add(self, instance: ProcessInstance) -> None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if instance.id in writes.known:
             raise Conflict("process instance {id} exists", id=instance.id)
         row = {"id": instance.id, "revision": instance.revision, **_instance_values(instance)}
@@ -199,26 +244,26 @@ class SqlProcessInstanceRepository:
         writes.known[instance.id] = instance
 
     def get(self, instance_id: str) -> ProcessInstance | None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         found: ProcessInstance | None = writes.known.get(instance_id)
         if found is not None:
             return found
-        row = self._db.execute(_GET_INSTANCE, {"id": instance_id}).first()
-        if row is None:
+        rows = _GET_INSTANCE.rows(self._db, {"id": instance_id})
+        if not rows:
             return None
-        writes.known[instance_id] = found = _instance(row)
+        writes.known[instance_id] = found = _instance(rows[0])
         return found
 
     def preload(self, instance_ids: builtins.list[str]) -> None:
         """Read these instances with one statement (a batch of steps reads them next)."""
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in writes.known]
         for first in range(0, len(wanted), 500):
-            for row in self._db.execute(_GET_INSTANCES, {"ids": wanted[first : first + 500]}):
+            for row in _GET_INSTANCES.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[row.id] = _instance(row)
 
     def save(self, instance: ProcessInstance) -> ProcessInstance:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         saved = _next_revision(instance)
         known = writes.known.get(instance.id)
         if known is not None and known.revision != instance.revision:
@@ -239,7 +284,7 @@ class SqlProcessInstanceRepository:
     def list(
         self, *, status: str | None = None, definition_key: str | None = None, limit: int = 100
     ) -> builtins.list[ProcessInstance]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(_i).order_by(_i.c.created_at.desc(), _i.c.id).limit(limit)
         if status is not None:
             query = query.where(_i.c.state == status)
@@ -248,12 +293,12 @@ class SqlProcessInstanceRepository:
         return [_instance(r) for r in self._db.execute(query).all()]
 
     def children(self, parent_id: str) -> builtins.list[ProcessInstance]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(_i).where(_i.c.parent_id == parent_id).order_by(_i.c.created_at))
         return [_instance(r) for r in rows.all()]
 
     def incident_jobs(self, instance_id: str) -> int:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         query = select(func.count()).where(jobs.c.serial_key == instance_id, jobs.c.state == "incident")
         return int(self._db.execute(query).scalar_one())
 
@@ -314,9 +359,10 @@ def _task_values(task: UserTask) -> dict[str, Any]:
 class SqlUserTaskRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def add(self, task: UserTask) -> UserTask:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if ("close", task.instance_id, task.token) in writes.marks:
             writes.flush()  # the held-back close of this token must not close the new task
         task_id = new_id(self._db, "user_tasks")
@@ -326,19 +372,19 @@ class SqlUserTaskRepository:
         return UserTask(**{**{n: getattr(task, n) for n in UserTask.__dataclass_fields__}, "id": task_id})
 
     def get(self, task_id: int) -> UserTask | None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         if ("task", task_id) in writes.marks:
             writes.flush()
         cached: UserTask | None = writes.known.pop(("task", task_id), None)  # preloaded: served once
         if cached is not None and ("close", cached.instance_id, cached.token) not in writes.marks:
             return cached
-        row = self._db.execute(_GET_TASK, {"id": task_id}).first()
-        if row is None:
+        rows = _GET_TASK.rows(self._db, {"id": task_id})
+        if not rows:
             return None
-        if ("close", row.instance_id, row.token) in writes.marks:  # read it again after its close
+        if ("close", rows[0].instance_id, rows[0].token) in writes.marks:  # read it again after its close
             writes.flush()
-            row = self._db.execute(_GET_TASK, {"id": task_id}).one()
-        return self._with_instance(writes, row)
+            rows = _GET_TASK.rows(self._db, {"id": task_id})
+        return self._with_instance(writes, rows[0])
 
     def _with_instance(self, writes: DeferredWrites, row: Any) -> UserTask:
         if row.i_id is not None and row.i_id not in writes.known:
@@ -350,27 +396,27 @@ class SqlUserTaskRepository:
     def preload(self, task_ids: list[int]) -> None:
         """Read these tasks and their instances with one statement: a batch completes them next.
         Each preloaded task is served once by :meth:`get` (a second read goes to the database)."""
-        send_deferred(self._db)
-        writes = deferred(self._db)
+        send_deferred(self._db, self._info)
+        writes = deferred(self._db, self._info)
         wanted = list(dict.fromkeys(task_ids))
         for first in range(0, len(wanted), 500):
-            for row in self._db.execute(_GET_TASKS, {"ids": wanted[first : first + 500]}):
+            for row in _GET_TASKS.rows(self._db, {"ids": wanted[first : first + 500]}):
                 writes.known[("task", row.id)] = self._with_instance(writes, row)
 
     def update(self, task: UserTask) -> None:
-        send_deferred(self._db)
-        deferred(self._db).known.pop(("task", task.id), None)
+        send_deferred(self._db, self._info)
+        deferred(self._db, self._info).known.pop(("task", task.id), None)
         self._db.execute(update(_t).where(_t.c.id == task.id).values(**_task_values(task)))
 
     def open_for_token(self, instance_id: str, token: int) -> UserTask | None:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         row = self._db.execute(
             select(_t).where(_t.c.instance_id == instance_id, _t.c.token == token, _t.c.state == "open")
         ).first()
         return _task(row) if row else None
 
     def close(self, instance_id: str, token: int, state: TaskState, by: str | None, at: datetime) -> None:
-        writes = deferred(self._db)
+        writes = deferred(self._db, self._info)
         values = {"b_s": state.value, "b_by": by, "b_at": at}
         task_id = writes.known.pop(("open", instance_id, token), None)
         if task_id is not None:  # read or opened in this transaction: close exactly that row
@@ -385,16 +431,12 @@ class SqlUserTaskRepository:
         writes.marks.add(("close", instance_id, token))
 
     def find(self, query: TaskQuery) -> list[UserTask]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         filtered = query.user is not None or bool(query.groups)
-        sql = select(_t).order_by(_t.c.created_at, _t.c.id)
-        if not filtered:
-            sql = sql.limit(query.limit)  # visibility is decided below: limit after it
-        if not query.include_closed:
-            sql = sql.where(_t.c.state == "open")
-        if query.instance_id is not None:
-            sql = sql.where(_t.c.instance_id == query.instance_id)
-        rows = [_task(r) for r in self._db.execute(sql).all()]
+        # visibility is decided below: limit after it
+        statement = _FIND_TASKS[(query.include_closed, query.instance_id is not None, not filtered)]
+        found = statement.rows(self._db, {"instance_id": query.instance_id, "limit": query.limit})
+        rows = [_task(r) for r in found]
         if not filtered:
             return rows
         return [t for t in rows if _visible(t, query)][: query.limit]
@@ -413,9 +455,10 @@ def _visible(task: UserTask, query: TaskQuery) -> bool:
 class SqlEngineHistoryRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._info = connection.info  # the connection's for the unit of work's life
 
     def append(self, lines: list[HistoryLine]) -> None:
-        deferred(self._db).ops.extend(
+        deferred(self._db, self._info).ops.extend(
             (
                 _ADD_HISTORY,
                 {
@@ -434,12 +477,12 @@ class SqlEngineHistoryRepository:
         )
 
     def for_instance(self, instance_id: str) -> list[HistoryLine]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         rows = self._db.execute(select(_h).where(_h.c.instance_id == instance_id).order_by(_h.c.id)).all()
         return [_line(r) for r in rows]
 
     def all(self, limit: int = 100_000) -> list[HistoryLine]:
-        send_deferred(self._db)
+        send_deferred(self._db, self._info)
         return [_line(r) for r in self._db.execute(select(_h).order_by(_h.c.id).limit(limit)).all()]
 
 
