@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from isthmus.adapters.storage.engine import dump_json
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
 from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus, records_in
@@ -21,6 +22,11 @@ _m = flow_messages
 # PostgreSQL's LISTEN/NOTIFY channel on which workers wait for new delivery jobs
 DELIVERY_CHANNEL = "isthmus_flow_deliver"
 _INSERT_NEW: dict[str, Any] = {}  # per dialect: built once, so its compiled form is cached
+_COPY_MESSAGES = 100  # PostgreSQL: this many messages at once or more are COPYed (a webhook's few are not)
+_COPY_INTO_MESSAGES = (
+    "COPY flow_messages (flow_id, idempotency_key, state, payload, display, attempts, last_error, "
+    "row_number, created_at, updated_at) FROM STDIN"
+)
 
 
 _MARK_DELIVERED = (
@@ -121,10 +127,49 @@ class SqlFlowRepository:
         """Insert many at once (one statement), skipping keys the flow already holds."""
         if not messages:
             return 0
+        if self._db.dialect.name == "postgresql" and len(messages) >= _COPY_MESSAGES:
+            copied = self._copy_messages(messages, now)
+            if copied is not None:
+                return copied
         maker = pg_insert if self._db.dialect.name == "postgresql" else sqlite_insert
         statement = maker(_m).on_conflict_do_nothing(index_elements=["flow_id", "idempotency_key"])
         result = self._db.execute(statement, [self._values(m, now) for m in messages])
         return max(result.rowcount, 0)
+
+    def _copy_messages(self, messages: Sequence[NewMessage], now: datetime) -> int | None:
+        """PostgreSQL: ``COPY`` the messages in (a batch chunk's 500 dead-lettered rows: 26 ms
+        instead of 44 ms through ``executemany``, bench/integration.py). A key the flow holds
+        already (the file read again after a crash) breaks the unique constraint: rolled back to
+        the savepoint, and None tells the caller to insert skipping the held keys."""
+        cursor = self._db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SAVEPOINT isthmus_messages")
+            try:
+                with cursor.copy(_COPY_INTO_MESSAGES) as copy:
+                    for m in messages:
+                        copy.write_row(
+                            (
+                                m.flow_id,
+                                m.idempotency_key,
+                                m.state.value,
+                                dump_json(m.payload),
+                                dump_json(m.display),
+                                0,
+                                m.last_error,
+                                m.row_number,
+                                now,
+                                now,
+                            )
+                        )
+            except self._db.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+                if getattr(exc, "sqlstate", None) != "23505":  # not a unique violation
+                    raise
+                cursor.execute("ROLLBACK TO SAVEPOINT isthmus_messages")
+                return None
+            cursor.execute("RELEASE SAVEPOINT isthmus_messages")
+            return len(messages)
+        finally:
+            cursor.close()
 
     @staticmethod
     def _values(message: NewMessage, now: datetime) -> dict[str, Any]:
