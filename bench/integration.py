@@ -18,10 +18,11 @@ in a child process of its own (peak RSS is that process's high-water mark), agai
   the file pulled from its inbound folder in 50,000-row chunks mapped in FEEL batch mode, each chunk
   one outbox message + one delivery job (rejected rows dead-lettered with their row numbers; the
   chunk's rows in a claim-check file in the data dir, the message holding its name and digest),
-  then the job runner delivering every chunk by bulk upsert (staged through ADBC on SQLite, COPY on
-  PostgreSQL, before the job's transaction opens). The outbox is on the same kind of database as
-  the target (SQLite file / the PostgreSQL server). **isthmus+w**: the same with a worker process
-  delivering while the file is pulled.
+  then the job runner delivering every chunk by bulk upsert (staged through ADBC on SQLite; on
+  PostgreSQL a chunk whose key range holds no row yet is COPYed straight into the table, others
+  staged by COPY and upserted; before the job's transaction opens). The outbox is on the same kind
+  of database as the target (SQLite file / the PostgreSQL server). **isthmus+w**: the same with a
+  worker process delivering while the file is pulled. Isthmus lines also say when the pull ended.
 
 Every run checks the target holds exactly the expected distinct valid keys.
 """
@@ -45,6 +46,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 50_000
+PULLED: list[float] = []  # isthmus: seconds until the file was pulled (the rest is delivery)
 TABLE = "CREATE TABLE vbak (vbeln TEXT PRIMARY KEY, kunnr TEXT, dmbtr TEXT, telf1 TEXT)"
 
 FLOW = """\
@@ -229,6 +231,7 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
         worker.start()
     run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
     assert run.files == {"orders.csv": "processed"}, run.files
+    PULLED.append(time.perf_counter() - started)
     if worker is None:
         deliver(False)
     else:
@@ -256,7 +259,7 @@ def child(args: argparse.Namespace) -> None:
         seconds = run_isthmus(
             Path(args.csv), args.target, args.outbox, work, alongside=args.child == "isthmus+w"
         )
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "pulled": PULLED[0] if PULLED else None}))
 
 
 # -- the parent: files, fresh targets, the table -------------------------------------------------------
@@ -393,7 +396,8 @@ def main() -> None:
                     print(
                         f"{size:>9,} rows  {kind:<10} {tool:<8} {result['seconds']:7.2f} s  "
                         f"{size / result['seconds']:>9,.0f} rows/s  peak RSS {result['peak_mb']:6.0f} MB  "
-                        f"{result['rows']:,} rows in target ({ok})",
+                        f"{result['rows']:,} rows in target ({ok})"
+                        + (f"  pulled after {result['pulled']:.2f} s" if result.get("pulled") else ""),
                         flush=True,
                     )
             csv_path.unlink()
