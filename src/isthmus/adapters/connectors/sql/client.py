@@ -87,7 +87,7 @@ class SqlTarget:
         self.config = config
         self._engine = _engine(config.url)
         self._table: Table | None = None
-        self._direct: bool | None = None  # PostgreSQL: may a chunk's new keys be COPYed straight in
+        self._direct: bool | None = None  # PostgreSQL: has the table a unique index on the key (last seen)
         # how each PostgreSQL chunk went (copied, split, fallback, staged): for tests and profiling
         self.paths: Counter[str] = Counter()
         self.on_probed: Callable[[], None] = lambda: None  # a seam for tests: after the key probe
@@ -280,7 +280,7 @@ class SqlTarget:
         as INSERT does; it does not apply rules (``CREATE RULE``) — like any upsert target, a
         table with rules is not supported."""
         key = self.config.key
-        if not self._unique_key(cursor, target):
+        if self._direct is False:  # no unique index on the key: ON CONFLICT will say so
             return frame
         bounds = _key_bounds(frame, key)
         if bounds is None:
@@ -295,6 +295,10 @@ class SqlTarget:
             [*bounds[0], *bounds[1]],
         )
         found = cursor.fetchone()
+        # asked after the probe, whose lock on the table keeps the index from being dropped until commit
+        self._direct = self._unique_key(cursor, target)
+        if not self._direct:
+            return frame
         if found is None:
             fresh, rest, path = frame, frame.clear(), "copied"
         else:
@@ -324,19 +328,17 @@ class SqlTarget:
     def _unique_key(self, cursor: Any, target: str) -> bool:
         """Whether a unique index checked at once (not deferred: a deferred one would report a
         duplicate only at commit, past the savepoint) covers exactly the key columns — the
-        guarantee the COPY path rests on. Asked once per table."""
-        if self._direct is None:
-            cursor.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass "
-                "AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL "
-                "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) "
-                "FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-                "AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) = %s::text[])",
-                [target, sorted(self.config.key)],
-            )
-            row = cursor.fetchone()
-            self._direct = bool(row and row[0])
-        return self._direct
+        guarantee the COPY path rests on. Asked for every chunk (~1 ms): a table can change."""
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass "
+            "AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL "
+            "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) "
+            "FROM pg_attribute a WHERE a.attrelid = i.indrelid "
+            "AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) = %s::text[])",
+            [target, sorted(self.config.key)],
+        )
+        row = cursor.fetchone()
+        return bool(row and row[0])
 
     def upsert(self, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows``, updating those whose key exists (one statement, one transaction)."""
