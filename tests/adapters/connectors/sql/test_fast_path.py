@@ -130,10 +130,10 @@ def test_a_chunk_delivered_again_has_one_effect_and_rewrites_nothing(url: str, e
     send(made, rows)
     versions = "SELECT vbeln, xmin::text FROM vbak"
     with engine.connect() as conn:
-        before: dict[str, str] = dict(conn.execute(text(versions)).tuples().all())
+        before = {str(k): str(v) for k, v in conn.execute(text(versions))}
     send(made, rows)  # a replay of the delivered chunk
     with engine.connect() as conn:
-        after: dict[str, str] = dict(conn.execute(text(versions)).tuples().all())
+        after = {str(k): str(v) for k, v in conn.execute(text(versions))}
     assert before == after
     assert rows_of(engine) == dict(rows)
     assert made.paths == {"copied": 1, "staged": 1}
