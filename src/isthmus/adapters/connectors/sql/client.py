@@ -147,7 +147,12 @@ class SqlTarget:
                 table=self.config.table,
                 columns=", ".join(missing),
             )
-        frame = chunk.frame.select(fields).unique(subset=self.config.key, keep="last", maintain_order=True)
+        frame = chunk.frame.select(fields)
+        # counting distinct keys is a fifth of the time of unique(); most chunks hold none twice
+        key = self.config.key
+        distinct = frame.get_column(key[0]).n_unique() if len(key) == 1 else frame.n_unique(subset=key)
+        if distinct < frame.height:
+            frame = frame.unique(subset=key, keep="last", maintain_order=True)
         if frame.height == 0:
             return
         self._translated(lambda: self._bulk_upsert(frame))
