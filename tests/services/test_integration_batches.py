@@ -326,3 +326,27 @@ def test_a_chunk_is_written_to_its_target_while_the_outbox_takes_the_next_one(
     messages = flows.messages(SYSTEM, flow_id="orders-batch")
     assert [(m.state, m.attempts) for m in messages] == [(MessageState.DELIVERED, 1)] * 2
     flows.close()
+
+
+def test_chunks_of_one_flow_are_delivered_one_at_a_time_in_order(
+    batch: Container, target_url: str, clock: FakeClock
+) -> None:
+    """Two workers must not write two chunks of one flow at once: a key in both would end with
+    whichever commits last, not with the later chunk's row."""
+    batch.flows.accept_frame(SYSTEM, "orders-batch", orders(3), first_row=1)
+    batch.flows.accept_frame(SYSTEM, "orders-batch", orders(3, first=3), first_row=4)
+    with batch.database.unit_of_work() as uow:
+        first = uow.jobs.claim("worker-a", clock.now(), 60, 10, kinds=(DELIVER,))
+        uow.commit()
+    with batch.database.unit_of_work() as uow:
+        second = uow.jobs.claim("worker-b", clock.now(), 60, 10, kinds=(DELIVER,))
+        uow.commit()
+    assert len(first) == 1
+    assert second == []
+    assert first[0].serial_key == "flow-chunks:orders-batch"
+    assert first[0].payload["message"] < max(
+        m.id for m in batch.flows.messages(SYSTEM, flow_id="orders-batch")
+    )
+    clock.advance(minutes=5)  # worker-a's lease runs out: the chunks are delivered in order
+    deliver_all(batch, clock)
+    assert len(target_rows(target_url)) == 6

@@ -64,6 +64,16 @@ from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 OBJECT = "flow"
 DELIVER = "flow.deliver"
+
+
+def chunk_serial_key(flow_id: str) -> str:
+    """Chunks of one batch flow are delivered one at a time, in the order they were stored: a key
+    in two chunks (the file's duplicate rows) must end with the later chunk's row, whichever
+    worker takes which chunk. Messages of real-time flows carry no serial key (they have no
+    order to keep beyond their idempotency key, and serialising them would cap throughput)."""
+    return f"flow-chunks:{flow_id}"
+
+
 TargetFactory = Callable[[Endpoint, float], Target]
 ConnectionLookup = Callable[[UnitOfWork, str], dict[str, Any]]
 
@@ -387,6 +397,7 @@ class FlowService:
                 # No dedupe key: the message was inserted in this transaction, so no job for it exists
                 # yet (a dedupe key would cost a lookup and a savepoint per message).
                 policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
+                serial_key=chunk_serial_key(deployed.flow_id) if chunk else None,
             ),
             now,
         )
@@ -573,6 +584,7 @@ class FlowService:
                     run_at=now + policy.delay_after(attempt),
                     dedupe_key=f"{job.dedupe_key or f'flow-message:{message.id}'}:{attempt + 1}",
                     policy=policy,
+                    serial_key=job.serial_key,
                 ),
                 now,
             )
@@ -619,6 +631,7 @@ class FlowService:
                         run_at=now,
                         dedupe_key=f"flow-message:{message.id}:replay:{now.isoformat()}",
                         policy=self.cache.mapper(deployed).flow.delivery.retry_policy(),
+                        serial_key=chunk_serial_key(message.flow_id) if is_chunk(message.payload) else None,
                     ),
                     now,
                 )
