@@ -174,6 +174,9 @@ def main() -> int:
     parser.add_argument("--db", required=True, help="an empty database (sqlite:///… or postgresql://…)")
     parser.add_argument("--instances", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=bench.BATCH)
+    parser.add_argument(
+        "--service-tasks", choices=("inline", "jobs"), default="inline", help="as bench/engine.py's flag"
+    )
     parser.add_argument("--verbose", action="store_true", help="round trips per phase and statement")
     parser.add_argument("--profile", help="write a cProfile of the run to this file")
     args = parser.parse_args()
@@ -186,7 +189,9 @@ def main() -> int:
         del sqlite3
     from isthmus.services.engine_batch import BatchRunner
 
-    container = bench._prepared(args.db, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")))
+    container = bench._prepared(
+        args.db, Path(tempfile.mkdtemp(prefix="isthmus-bench-data-")), args.service_tasks
+    )
     _wrap(container.engine, "start_many", "start_many")
     _wrap(container.tasks, "list", "task list")
     _wrap(container.tasks, "complete_many", "complete_many")
