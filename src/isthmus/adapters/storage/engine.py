@@ -12,6 +12,7 @@ import json
 import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,9 @@ _LONG_DIGIT_BYTES = re.compile(rb"[0-9]{19}")
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; raises :class:`ConfigurationError` for an unusable URL."""
     url = normalise_url(url)
-    kwargs.setdefault("json_serializer", dump_json)
-    kwargs.setdefault("json_deserializer", load_json)
+    # fixed, not defaults: the bulk COPY path (_copy_field) writes JSON columns with dump_json too
+    kwargs["json_serializer"] = dump_json
+    kwargs["json_deserializer"] = load_json
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -238,10 +240,19 @@ class _Many:
             # VALUES list with thousands of parameters cost the server more to plan than to run)
             # and one stream whatever the number of rows.
             build = self.build
+            try:
+                text: str | None = "".join(
+                    "\t".join([_copy_field(value) for value in build(row)]) + "\n" for row in rows
+                )
+            except _NotPlain:
+                text = None
             with connection.cursor() as copying:
                 with copying.copy(self.copy) as stream:
-                    for row in rows:
-                        stream.write_row(build(row))
+                    if text is not None:
+                        stream.write(text)
+                    else:
+                        for row in rows:
+                            stream.write_row(build(row))
                 return int(copying.rowcount)
         chunks: list[tuple[str, list[Any]]] = []
         first = 0
@@ -272,6 +283,37 @@ class _Many:
 
 
 _MANY_SIZES = (256, 64, 16, 4, 1)
+
+
+class _NotPlain(Exception):
+    """A value :func:`_copy_field` does not write itself: the rows go through psycopg's dumpers."""
+
+
+# COPY's text format: backslash, tab, newline and carriage return escaped; NULL is \N
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any) -> str:
+    """One field of a COPY text line for the values the engine's tables bind (text, integers,
+    booleans, aware datetimes, JSON wrappers with their serialiser), written as one text instead of
+    psycopg's per-value ``write_row`` (the largest single client cost in the engine bench's
+    profile after the COPY change; interleaved A/B at 2,000 instances: server CPU 0.46–0.49 against
+    0.51–0.64 ms per instance, client within the noise). Anything else raises :class:`_NotPlain`."""
+    kind = type(value)
+    if kind is str:
+        return value.translate(_COPY_ESCAPES)  # type: ignore[no-any-return]
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is datetime and value.tzinfo is not None:
+        return value.isoformat()  # type: ignore[no-any-return]
+    if kind.__module__ == "psycopg.types.json":  # Json/Jsonb; no serialiser of its own = the
+        dumps = value.dumps or dump_json  # connection's, which make_engine fixes to dump_json
+        return str(dumps(value.obj)).translate(_COPY_ESCAPES)
+    raise _NotPlain
 
 
 # a psycopg placeholder as SQLAlchemy renders it: %(name)s with an optional cast
