@@ -259,7 +259,12 @@ def main() -> None:
         isthmus = str(Path(sys.executable).parent / "isthmus")
         children.append(subprocess.Popen([isthmus, "serve", "--no-worker", "--port", str(api_port)], env=env))
         for _ in range(args.workers):
-            children.append(subprocess.Popen([isthmus, "worker", "--poll", str(args.poll)], env=env))
+            # INFO: each worker's delivery loop logs its claims (and empty ones) when it stops
+            children.append(
+                subprocess.Popen(
+                    [isthmus, "worker", "--poll", str(args.poll)], env=env | {"ISTHMUS_LOG_LEVEL": "INFO"}
+                )
+            )
         wait_port(api_port)
         wait_port(target_port)
         asyncio.run(post_all(api_port, 20, 1.0, "warmup", 4))

@@ -43,6 +43,17 @@ class _Attempt:
     outbound: Outbound
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed batch: the requests to send, and what :meth:`BatchDelivery.finish` records."""
+
+    claimed: int
+    attempts: list[_Attempt]
+    done: list[Job]
+    single: list[Job]
+    sends: list[Send]
+
+
 class BatchDelivery:
     def __init__(
         self,
@@ -65,21 +76,35 @@ class BatchDelivery:
         self._single = JobRunner(uow_factory, clock, {DELIVER: flows.delivery}, worker_id, lease_s)
 
     def run_due(self) -> RunStats:
+        """One round: claim, send, record."""
+        claimed = self.claim_due()
+        if claimed is None:
+            return RunStats()
+        return self.finish(claimed, self._send_all(claimed.sends))
+
+    def claim_due(self) -> Claimed | None:
+        """Claim due delivery jobs and read their messages (one transaction); None when none is
+        due. The caller runs the returned sends, then hands their outcomes to :meth:`finish` — a
+        loop may claim the next batch meanwhile (the jobs stay leased to this worker until then)."""
         with self._uow() as uow:  # claim and read the messages in one transaction
-            claimed = uow.jobs.claim(
+            jobs = uow.jobs.claim(
                 self.worker_id, self._clock.now(), self._lease_s, self.batch, kinds=(DELIVER,)
             )
-            attempts, done, single = self._plan(uow, claimed) if claimed else ([], [], [])
+            attempts, done, single = self._plan(uow, jobs) if jobs else ([], [], [])
             uow.commit()
-        if not claimed:
-            return RunStats()
-        errors = self._send_all([self._sender(a) for a in attempts])
+        if not jobs:
+            return None
+        return Claimed(len(jobs), attempts, done, single, [self._sender(a) for a in attempts])
+
+    def finish(self, claimed: Claimed, errors: Sequence[Exception | None]) -> RunStats:
+        """Record the outcomes of ``claimed``'s sends (``errors``, in order) and complete its jobs."""
+        attempts = claimed.attempts
         outcomes = {a.job.id: e for a, e in zip(attempts, errors, strict=True)}
-        lost = self._write(attempts, outcomes, done)
-        others = [self._single._run_one(job) for job in single]
+        lost = self._write(attempts, outcomes, claimed.done)
+        others = [self._single._run_one(job) for job in claimed.single]
         return RunStats(
-            claimed=len(claimed),
-            done=len(attempts) + len(done) - lost + others.count("done"),
+            claimed=claimed.claimed,
+            done=len(attempts) + len(claimed.done) - lost + others.count("done"),
             retried=others.count("retried"),
             incidents=others.count("incident"),
             lost=lost + others.count("lost"),
