@@ -22,7 +22,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from isthmus.integration import FlowDefinition, FlowMessage, MessageState, Outbound, Target, is_chunk
+from isthmus.integration import (
+    DeployedFlow,
+    FlowDefinition,
+    FlowMessage,
+    MessageState,
+    Outbound,
+    Target,
+    is_chunk,
+)
 from isthmus.jobs import Job, JobId
 from isthmus.services.integration import DELIVER, FlowService
 from isthmus.services.jobs import DEFAULT_LEASE_S, JobRunner, RunStats
@@ -73,6 +81,7 @@ class BatchDelivery:
         self.batch = batch
         self.worker_id = worker_id
         self._lease_s = lease_s
+        self._versions: dict[tuple[str, int], DeployedFlow] = {}
         self._single = JobRunner(uow_factory, clock, {DELIVER: flows.delivery}, worker_id, lease_s)
 
     def run_due(self) -> RunStats:
@@ -121,7 +130,7 @@ class BatchDelivery:
         done: list[Job] = []
         single: list[Job] = []
         found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
-        deployed = {flow_id: uow.flows.get(flow_id) for flow_id in {m.flow_id for m in found.values()}}
+        deployed = self._deployed(uow, {m.flow_id for m in found.values()})
         for job in claimed:
             message = found.get(int(job.payload["message"]))
             if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
@@ -138,6 +147,21 @@ class BatchDelivery:
                     continue
                 attempts.append(_Attempt(job, message, *plan))
         return attempts, done, single
+
+    def _deployed(self, uow: UnitOfWork, flow_ids: set[str]) -> dict[str, DeployedFlow | None]:
+        """Each flow's latest version: its number read every round, its definition once per
+        version (versions never change, and the definition is the larger read)."""
+        latest = uow.flows.latest_versions(flow_ids) if flow_ids else {}
+        deployed: dict[str, DeployedFlow | None] = {}
+        for flow_id in flow_ids:
+            version = latest.get(flow_id)
+            found = None if version is None else self._versions.get((flow_id, version))
+            if found is None and version is not None:
+                found = uow.flows.get(flow_id)
+                if found is not None:
+                    self._versions[(flow_id, found.version)] = found
+            deployed[flow_id] = found
+        return deployed
 
     def _write(
         self, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None], done: list[Job]

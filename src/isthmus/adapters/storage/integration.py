@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -70,6 +71,21 @@ SELECT m.id, m.flow_id, m.idempotency_key FROM m
 UNION ALL SELECT NULL, l.flow_id, CAST(l.version AS text) FROM latest l
 UNION ALL SELECT NULL, NULL, NULL FROM wake"""
 
+_MESSAGES_BY_ID = (
+    "SELECT id, flow_id, idempotency_key, state, payload, display, attempts, last_error, row_number, "
+    "created_at, updated_at, delivered_at FROM flow_messages WHERE id = ANY(%s)"
+)
+_MARK_DELIVERED_PG = (
+    "UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, updated_at = %(now)s, "
+    "delivered_at = %(now)s FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(attempts)s AS int[])) "
+    "AS d(id, attempts) WHERE m.id = d.id"
+)
+_LATEST_VERSIONS = (
+    select(_f.c.flow_id, func.max(_f.c.version))
+    .where(_f.c.flow_id.in_(bindparam("flow_ids", expanding=True)))
+    .group_by(_f.c.flow_id)
+)
+
 _MARK_DELIVERED = (
     update(_m)
     .where(_m.c.id == bindparam("m_id"))
@@ -94,7 +110,7 @@ def _flow(row: Any) -> DeployedFlow:
     )
 
 
-def _message(row: Any) -> FlowMessage:
+def _message(row: Any, when: Callable[[Any], Any] = lambda value: value) -> FlowMessage:
     return FlowMessage(
         id=row.id,
         flow_id=row.flow_id,
@@ -105,10 +121,15 @@ def _message(row: Any) -> FlowMessage:
         attempts=row.attempts,
         last_error=row.last_error,
         row_number=row.row_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        delivered_at=row.delivered_at,
+        created_at=when(row.created_at),
+        updated_at=when(row.updated_at),
+        delivered_at=when(row.delivered_at),
     )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp as psycopg returns it (aware, in the session's zone) → UTC, as Core gives it."""
+    return None if value is None else value.astimezone(UTC)
 
 
 class SqlFlowRepository:
@@ -228,11 +249,7 @@ class SqlFlowRepository:
         }
 
     def latest_versions(self, flow_ids: Collection[str]) -> dict[str, int]:
-        rows = self._db.execute(
-            select(_f.c.flow_id, func.max(_f.c.version))
-            .where(_f.c.flow_id.in_(sorted(flow_ids)))
-            .group_by(_f.c.flow_id)
-        )
+        rows = self._db.execute(_LATEST_VERSIONS, {"flow_ids": sorted(flow_ids)})
         return {flow_id: int(version) for flow_id, version in rows}
 
     def insert_messages(self, messages: Sequence[NewMessage], now: datetime) -> dict[tuple[str, str], int]:
@@ -352,12 +369,32 @@ class SqlFlowRepository:
         return None if row is None else _message(row)
 
     def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
+        if self._db.dialect.name == "postgresql":  # a delivery round's read: one array parameter
+            send_deferred(self._db)
+            cursor = self._dbapi().cursor(row_factory=namedtuple_row)
+            cursor.execute(_MESSAGES_BY_ID, (sorted(message_ids),))
+            found = {row.id: _message(row, _utc) for row in cursor.fetchall()}
+            cursor.close()
+            return found
         rows = self._db.execute(select(_m).where(_m.c.id.in_(sorted(message_ids))))
         return {row.id: _message(row) for row in rows}
 
+    def _dbapi(self) -> Any:
+        dbapi = self._db.connection.dbapi_connection
+        assert dbapi is not None
+        return dbapi
+
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
-        """Many messages delivered at ``now``: (message id, attempts) pairs, one executemany."""
-        if delivered:
+        """Many messages delivered at ``now``: (message id, attempts) pairs, in one statement."""
+        if delivered and self._db.dialect.name == "postgresql":
+            send_deferred(self._db)
+            cursor = self._dbapi().cursor()
+            cursor.execute(
+                _MARK_DELIVERED_PG,
+                {"ids": [i for i, _ in delivered], "attempts": [a for _, a in delivered], "now": now},
+            )
+            cursor.close()
+        elif delivered:
             self._db.execute(
                 _MARK_DELIVERED,
                 [
