@@ -69,8 +69,10 @@ class DeliveryLoop:
                     self._wakeups.wait(self._poll_s)
                     continue
                 self._batches.put((claimed, [self._pool.submit(_run, send) for send in claimed.sends]))
-                if claimed.claimed < self.runner.batch:  # a full batch: more may be due at once
+                if claimed.claimed < self.runner.batch:
                     self._wakeups.wait(self._poll_s)
+                else:  # a full batch: more may be due at once; an idle worker of the host helps
+                    self._wakeups.pass_on()
         finally:
             self._batches.put(None)
             writer.join()  # the batches in hand are sent and recorded: a graceful stop loses no work
