@@ -18,10 +18,10 @@ from isthmus.jobs import JobState
 from isthmus.security import SYSTEM
 from isthmus.services.flow_delivery import BatchDelivery, Claimed, Send
 from isthmus.services.jobs import RunStats
-from tests.services.conftest import api, deployed
+from tests.services.conftest import deployed
 from tests.services.test_integration import order
 
-__all__ = ["api", "deployed"]  # fixtures shared with the services' tests
+__all__ = ["deployed"]  # a fixture shared with the services' tests
 
 FLOW_ID = "crm-erp-orders"
 WAIT_S = 30  # a bound on waits for the other threads, never a timing assumption
