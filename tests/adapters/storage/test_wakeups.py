@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -95,4 +96,17 @@ def test_on_sqlite_a_wait_is_a_timed_poll(db_url: str, tmp_path: Path) -> None:
     assert wakeups.wait(0) is False
     assert not wakeups.listening
     assert not [path for path in tmp_path.iterdir() if path.suffix in (".fifo", ".lock")]
+    wakeups.close()
+
+
+def test_without_a_usable_pipe_a_worker_says_so_once_and_polls(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wakeups = DeliveryWakeups(pg_url, tmp_path / "missing")  # no such directory: no pipe, no lock
+    with caplog.at_level(logging.WARNING, logger="isthmus.worker"):
+        assert wakeups.wait(0) is False
+        assert wakeups.wait(0) is False
+        wakeups.pass_on()
+    assert [r.getMessage() for r in caplog.records] == ["delivery wake-up pipe unusable; this worker polls"]
+    assert not wakeups.listening
     wakeups.close()

@@ -68,8 +68,9 @@ class DeliveryWakeups:
         try:
             pipe = self._pipe()
             self._lead()
-        except OSError:  # no pipe (a read-only temporary directory …): poll
-            log.warning("delivery wake-up pipe unusable; polling", exc_info=True)
+        except OSError:  # no pipe (a read-only temporary directory, another user's files …): poll
+            log.warning("delivery wake-up pipe unusable; this worker polls", exc_info=True)
+            self._conninfo = None  # from now on: said once, polled every time
             self._stopped.wait(timeout_s)
             return False
         deadline = time.monotonic() + timeout_s
@@ -127,10 +128,11 @@ class DeliveryWakeups:
         """The leader's thread: each burst of notifications → one byte in the pipe."""
         import psycopg
 
-        assert self._conninfo is not None
-        pipe = self._pipe()
+        conninfo, pipe = self._conninfo, self._pipe()
+        if conninfo is None:
+            return
         try:
-            self._connection = psycopg.connect(self._conninfo, autocommit=True)
+            self._connection = psycopg.connect(conninfo, autocommit=True)
             self._connection.execute(f"LISTEN {DELIVERY_CHANNEL}")
             _wake(pipe)  # whatever committed before the LISTEN: one look
             while not self._stopped.is_set():
