@@ -95,9 +95,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def worker(url: str, batch: bool = False) -> None:
+def worker(url: str, batch: bool = False, loop: bool = False) -> None:
     """A worker process: deliver until killed (one job per transaction, or batch delivery: many
-    jobs per claim sent concurrently, outcomes written together)."""
+    jobs per claim sent concurrently, outcomes written together; ``loop``: the worker's pipelined
+    delivery loop, up to two batches in flight, woken by LISTEN/NOTIFY on PostgreSQL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from isthmus.adapters.connectors import make_target
@@ -128,6 +129,11 @@ def worker(url: str, batch: bool = False) -> None:
             batch=50,
             lease_s=LEASE_S,
         )
+        if loop:
+            from isthmus.adapters.storage.wakeups import DeliveryWakeups
+            from isthmus.adapters.worker import DeliveryLoop
+
+            DeliveryLoop(delivery, DeliveryWakeups(url), pool, 0.05, depth=2).run_forever()
         while True:
             if delivery.run_due().claimed == 0:
                 time.sleep(0.02)
@@ -146,9 +152,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument(
         "--runner",
-        choices=["single", "batch", "both"],
+        choices=["single", "batch", "both", "loop"],
         default="both",
-        help="one job per transaction, batch delivery, or alternate them from one life to the next",
+        help="one job per transaction, batch delivery, alternate them from one life to the next, "
+        "or the worker's pipelined delivery loop",
     )
     args = parser.parse_args()
     random.seed(args.seed)
@@ -226,8 +233,8 @@ def run(args: argparse.Namespace, url: str, target: Target) -> None:
         if remaining == 0:
             break
         before = remaining
-        batch = args.runner == "batch" or (args.runner == "both" and kills % 2 == 1)
-        child = fork.Process(target=worker, args=(url, batch), daemon=True)
+        batched = args.runner in ("batch", "loop") or (args.runner == "both" and kills % 2 == 1)
+        child = fork.Process(target=worker, args=(url, batched, args.runner == "loop"), daemon=True)
         child.start()
         lived = random.uniform(0.05, 2 * life)
         time.sleep(lived)

@@ -259,7 +259,12 @@ def main() -> None:
         isthmus = str(Path(sys.executable).parent / "isthmus")
         children.append(subprocess.Popen([isthmus, "serve", "--no-worker", "--port", str(api_port)], env=env))
         for _ in range(args.workers):
-            children.append(subprocess.Popen([isthmus, "worker", "--poll", str(args.poll)], env=env))
+            # INFO: each worker's delivery loop logs its claims (and empty ones) when it stops
+            children.append(
+                subprocess.Popen(
+                    [isthmus, "worker", "--poll", str(args.poll)], env=env | {"ISTHMUS_LOG_LEVEL": "INFO"}
+                )
+            )
         wait_port(api_port)
         wait_port(target_port)
         asyncio.run(post_all(api_port, 20, 1.0, "warmup", 4))
@@ -271,16 +276,19 @@ def main() -> None:
         print(
             "| offered msg/s (sent) | delivered msg/s | all delivered, exactly once | 202 p50 / p99 ms "
             "| end-to-end p50 / p95 / p99 ms | 5xx / lost connections (retried) | CPU ms/msg API / workers / PostgreSQL "
-            "| load before → after |"
+            "| harness CPU ms/msg generator / target | load before → after |"
         )
-        print("|---:|---:|---|---:|---:|---:|---:|---|")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|---|")
         api_pid, worker_pids = children[0].pid, [c.pid for c in children[1:]]
+        target_pid = target.pid or 0
         for rate in [int(r) for r in args.rates.split(",")]:
             tag = f"r{rate}"
             load_before = os.getloadavg()[0]
             pg_pids = postgres_pids(pg_dir)
-            cpu_before = (cpu_s([api_pid]), cpu_s(worker_pids), cpu_s(pg_pids))
+            cpu_before = (cpu_s([api_pid]), cpu_s(worker_pids), cpu_s(pg_pids), cpu_s([target_pid]))
+            generator_before = time.process_time()
             sent, answers = asyncio.run(post_all(api_port, rate, args.seconds, tag, args.connections))
+            cpu_generator = time.process_time() - generator_before
             first, last_sent = min(sent.values()), max(sent.values())
             deadline = time.monotonic() + args.seconds + 2
             while time.monotonic() < deadline:
@@ -292,6 +300,7 @@ def main() -> None:
             got = {k: v for k, v in arrivals(log).items() if k.startswith(tag + "-")}
             cpu_api, cpu_workers = cpu_s([api_pid]) - cpu_before[0], cpu_s(worker_pids) - cpu_before[1]
             cpu_pg = cpu_s(pg_pids) - cpu_before[2]
+            cpu_target = cpu_s([target_pid]) - cpu_before[3]
             latencies = [got[k][0] - t for k, t in sent.items() if k in got]
             span = max(max(v) for v in got.values()) - first if got else float("nan")
             redundant = sum(len(v) - 1 for v in got.values())
@@ -307,6 +316,7 @@ def main() -> None:
                 f"{pct(latencies, 0.5):.1f} / {pct(latencies, 0.95):.1f} / {pct(latencies, 0.99):.1f} | "
                 f"{len(errors)} | {cpu_api * 1000 / len(sent):.2f} / {cpu_workers * 1000 / len(sent):.2f} / "
                 f"{cpu_pg * 1000 / len(sent):.2f} | "
+                f"{cpu_generator * 1000 / len(sent):.2f} / {cpu_target * 1000 / len(sent):.2f} | "
                 f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )

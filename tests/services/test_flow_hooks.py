@@ -75,6 +75,30 @@ def test_a_request_mapped_before_a_deploy_is_stale_and_the_cache_is_dropped(
     assert container.flows.messages(SYSTEM, flow_id="crm-orders") == []
 
 
+def test_a_group_mixing_versions_stores_the_current_ones_each_with_one_delivery_job(
+    container: Container, intake: WebhookIntake, api: SandboxApi
+) -> None:
+    old = _request(intake, "SO-1", "SO-2")
+    container.flows.deploy(SYSTEM, FLOW.format(url=api.url) + "# v2\n")
+    intake.forget("crm-orders")
+    new = _request(intake, "SO-2", "SO-3")  # SO-2 also in the stale request: stored once, from here
+    stale, report = intake.accept([old, new])
+    assert isinstance(stale, StaleWebhook)
+    assert isinstance(report, AcceptReport)
+    assert (report.accepted, report.duplicates) == (2, 0)
+    stored = {m.idempotency_key: m for m in container.flows.messages(SYSTEM, flow_id="crm-orders")}
+    assert sorted(stored) == ["SO-2", "SO-3"]
+    jobs = container.jobs.find(SYSTEM)
+    assert sorted(
+        (j.kind, j.payload["message"], j.payload["version"], j.payload["test"]) for j in jobs
+    ) == sorted(("flow.deliver", m.id, 2, False) for m in stored.values())
+    assert {j.max_attempts for j in jobs} == {
+        intake.webhook("crm-orders").flow.delivery.retry_policy().max_attempts
+    }
+    container.job_runner().run_until_idle()
+    assert sorted(api.records["/api/orders"]) == ["SO-2", "SO-3"]
+
+
 def test_one_failing_request_does_not_fail_the_others(container: Container, intake: WebhookIntake) -> None:
     good = _request(intake, "SO-1")
     broken = HookRequest(

@@ -22,7 +22,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from isthmus.integration import FlowDefinition, FlowMessage, MessageState, Outbound, Target, is_chunk
+from isthmus.integration import (
+    DeployedFlow,
+    FlowDefinition,
+    FlowMessage,
+    MessageState,
+    Outbound,
+    Target,
+    is_chunk,
+)
 from isthmus.jobs import Job, JobId
 from isthmus.services.integration import DELIVER, FlowService
 from isthmus.services.jobs import DEFAULT_LEASE_S, JobRunner, RunStats
@@ -41,6 +49,17 @@ class _Attempt:
     flow: FlowDefinition
     target: Target
     outbound: Outbound
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed batch: the requests to send, and what :meth:`BatchDelivery.finish` records."""
+
+    claimed: int
+    attempts: list[_Attempt]
+    done: list[Job]
+    single: list[Job]
+    sends: list[Send]
 
 
 class BatchDelivery:
@@ -62,24 +81,39 @@ class BatchDelivery:
         self.batch = batch
         self.worker_id = worker_id
         self._lease_s = lease_s
+        self._versions: dict[tuple[str, int], DeployedFlow] = {}
         self._single = JobRunner(uow_factory, clock, {DELIVER: flows.delivery}, worker_id, lease_s)
 
     def run_due(self) -> RunStats:
+        """One round: claim, send, record."""
+        claimed = self.claim_due()
+        if claimed is None:
+            return RunStats()
+        return self.finish(claimed, self._send_all(claimed.sends))
+
+    def claim_due(self) -> Claimed | None:
+        """Claim due delivery jobs and read their messages (one transaction); None when none is
+        due. The caller runs the returned sends, then hands their outcomes to :meth:`finish` — a
+        loop may claim the next batch meanwhile (the jobs stay leased to this worker until then)."""
         with self._uow() as uow:  # claim and read the messages in one transaction
-            claimed = uow.jobs.claim(
+            jobs = uow.jobs.claim(
                 self.worker_id, self._clock.now(), self._lease_s, self.batch, kinds=(DELIVER,)
             )
-            attempts, done, single = self._plan(uow, claimed) if claimed else ([], [], [])
+            attempts, done, single = self._plan(uow, jobs) if jobs else ([], [], [])
             uow.commit()
-        if not claimed:
-            return RunStats()
-        errors = self._send_all([self._sender(a) for a in attempts])
+        if not jobs:
+            return None
+        return Claimed(len(jobs), attempts, done, single, [self._sender(a) for a in attempts])
+
+    def finish(self, claimed: Claimed, errors: Sequence[Exception | None]) -> RunStats:
+        """Record the outcomes of ``claimed``'s sends (``errors``, in order) and complete its jobs."""
+        attempts = claimed.attempts
         outcomes = {a.job.id: e for a, e in zip(attempts, errors, strict=True)}
-        lost = self._write(attempts, outcomes, done)
-        others = [self._single._run_one(job) for job in single]
+        lost = self._write(attempts, outcomes, claimed.done)
+        others = [self._single._run_one(job) for job in claimed.single]
         return RunStats(
-            claimed=len(claimed),
-            done=len(attempts) + len(done) - lost + others.count("done"),
+            claimed=claimed.claimed,
+            done=len(attempts) + len(claimed.done) - lost + others.count("done"),
             retried=others.count("retried"),
             incidents=others.count("incident"),
             lost=lost + others.count("lost"),
@@ -96,7 +130,7 @@ class BatchDelivery:
         done: list[Job] = []
         single: list[Job] = []
         found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
-        deployed = {flow_id: uow.flows.get(flow_id) for flow_id in {m.flow_id for m in found.values()}}
+        deployed = self._deployed(uow, {m.flow_id for m in found.values()})
         for job in claimed:
             message = found.get(int(job.payload["message"]))
             if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
@@ -113,6 +147,21 @@ class BatchDelivery:
                     continue
                 attempts.append(_Attempt(job, message, *plan))
         return attempts, done, single
+
+    def _deployed(self, uow: UnitOfWork, flow_ids: set[str]) -> dict[str, DeployedFlow | None]:
+        """Each flow's latest version: its number read every round, its definition once per
+        version (versions never change, and the definition is the larger read)."""
+        latest = uow.flows.latest_versions(flow_ids) if flow_ids else {}
+        deployed: dict[str, DeployedFlow | None] = {}
+        for flow_id in flow_ids:
+            version = latest.get(flow_id)
+            found = None if version is None else self._versions.get((flow_id, version))
+            if found is None and version is not None:
+                found = uow.flows.get(flow_id)
+                if found is not None:
+                    self._versions[(flow_id, found.version)] = found
+            deployed[flow_id] = found
+        return deployed
 
     def _write(
         self, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None], done: list[Job]

@@ -33,7 +33,7 @@ from isthmus.integration import (
 from isthmus.jobs import NewJob
 from isthmus.security import Principal
 from isthmus.services.integration import DELIVER, AcceptReport, FlowCache, FlowService
-from isthmus.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from isthmus.services.ports import Clock, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +128,41 @@ class WebhookIntake:
 
     def _accept_together(self, requests: Sequence[HookRequest]) -> list[AcceptReport | Exception]:
         now = self._clock.now()
+        # versions only grow: a request mapped on an older version than another of its flow in this
+        # group is stale whatever the database holds; the newest one is checked by the insert itself
+        versions: dict[str, int] = {}
+        for request in requests:
+            flow_id, version = request.webhook.flow_id, request.webhook.deployed.version
+            versions[flow_id] = max(version, versions.get(flow_id, version))
+        webhooks: dict[str, Webhook] = {}
+        fresh: list[NewMessage] = []
+        seen: set[tuple[str, str]] = set()
+        for request in requests:
+            flow_id = request.webhook.flow_id
+            if request.webhook.deployed.version != versions[flow_id]:
+                continue
+            webhooks[flow_id] = request.webhook
+            for result in request.results:
+                if not isinstance(result, Rejected) and (flow_id, result.key) not in seen:
+                    seen.add((flow_id, result.key))  # a key twice in the group: stored once
+                    fresh.append(
+                        NewMessage(
+                            flow_id=flow_id,
+                            idempotency_key=result.key,
+                            payload=result.payload,
+                            display=result.display,
+                            row_number=result.row,
+                        )
+                    )
+        # in key order: concurrent groups holding the same keys then lock them in one order
+        # (a duplicate waits for the other insert instead of deadlocking with it)
+        fresh.sort(key=lambda m: (m.flow_id, m.idempotency_key))
         with self._uow() as uow:
-            latest = uow.flows.latest_versions({r.webhook.flow_id for r in requests})
+            latest, ids = uow.flows.insert_delivering(
+                fresh, versions, self._jobs(webhooks, now), uow.jobs, now
+            )
             outcomes: list[AcceptReport | Exception | None] = []
-            current: dict[str, Webhook] = {}
-            fresh: list[NewMessage] = []
             rejected: list[NewMessage] = []
-            seen: set[tuple[str, str]] = set()
             for request in requests:
                 flow_id = request.webhook.flow_id
                 if latest.get(flow_id) != request.webhook.deployed.version:
@@ -142,28 +170,12 @@ class WebhookIntake:
                     outcomes.append(StaleWebhook(flow_id))
                     continue
                 outcomes.append(None)
-                current[flow_id] = request.webhook
-                for result in request.results:
-                    if isinstance(result, Rejected):
-                        rejected.append(FlowService.rejected_message(flow_id, result, now))
-                    elif (flow_id, result.key) not in seen:  # a key twice in the group: stored once
-                        seen.add((flow_id, result.key))
-                        fresh.append(
-                            NewMessage(
-                                flow_id=flow_id,
-                                idempotency_key=result.key,
-                                payload=result.payload,
-                                display=result.display,
-                                row_number=result.row,
-                            )
-                        )
+                rejected.extend(
+                    FlowService.rejected_message(flow_id, result, now)
+                    for result in request.results
+                    if isinstance(result, Rejected)
+                )
             uow.flows.add_messages(rejected, now)
-            # in key order: concurrent groups holding the same keys then lock them in one order
-            # (a duplicate waits for the other insert instead of deadlocking with it)
-            fresh.sort(key=lambda m: (m.flow_id, m.idempotency_key))
-            ids = uow.flows.insert_messages(fresh, now)
-            self._enqueue(uow, current, ids, now)
-            uow.flows.wake_deliveries()
             uow.commit()
         unclaimed = dict(ids)
         return [
@@ -172,26 +184,17 @@ class WebhookIntake:
         ]
 
     @staticmethod
-    def _enqueue(
-        uow: UnitOfWork, webhooks: dict[str, Webhook], ids: dict[tuple[str, str], int], now: datetime
-    ) -> None:
-        """One delivery job per new message, all in one statement."""
-        uow.jobs.enqueue_many(
-            [
-                NewJob(
-                    kind=DELIVER,
-                    payload={
-                        "message": message_id,
-                        "version": webhooks[flow_id].deployed.version,
-                        "test": False,
-                    },
-                    run_at=now,
-                    policy=webhooks[flow_id].flow.delivery.retry_policy(),
-                )
-                for (flow_id, _key), message_id in ids.items()
-            ],
-            now,
-        )
+    def _jobs(webhooks: dict[str, Webhook], now: datetime) -> dict[str, NewJob]:
+        """Each flow's delivery job, but for the message id the insert adds to its payload."""
+        return {
+            flow_id: NewJob(
+                kind=DELIVER,
+                payload={"version": webhook.deployed.version, "test": False},
+                run_at=now,
+                policy=webhook.flow.delivery.retry_policy(),
+            )
+            for flow_id, webhook in webhooks.items()
+        }
 
     @staticmethod
     def _report(request: HookRequest, ids: dict[tuple[str, str], int]) -> AcceptReport:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -388,6 +388,21 @@ class FlowRepository(Protocol):
 
     def wake_deliveries(self) -> None:
         """Let workers waiting for delivery jobs know, once this transaction commits."""
+
+    def insert_delivering(
+        self,
+        messages: Sequence[NewMessage],
+        versions: Mapping[str, int],
+        jobs: Mapping[str, NewJob],
+        queue: JobRepository,
+        now: datetime,
+    ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """A webhook group's write: the latest version of each flow in ``versions``; the messages of
+        the flows still at the version given there inserted (keys distinct per flow, already held
+        ones skipped), each new one with a delivery job made from its flow's template in ``jobs``
+        (the template's payload plus ``"message": <new id>``, enqueued on ``queue``), and the workers
+        woken. Returns (latest versions, new ids by (flow id, idempotency key)). PostgreSQL does
+        all of it in one statement."""
 
     def message(self, message_id: int) -> FlowMessage | None: ...
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from isthmus.errors import Conflict
 from isthmus.integration import (
@@ -19,6 +19,11 @@ from isthmus.integration import (
     TestStatus,
     records_in,
 )
+from isthmus.jobs import NewJob
+
+
+class _Queue(Protocol):
+    def enqueue_many(self, new_jobs: Sequence[NewJob], now: datetime) -> None: ...
 
 
 @dataclass(slots=True)
@@ -106,6 +111,25 @@ class InMemoryFlowRepository:
 
     def wake_deliveries(self) -> None:
         return None
+
+    def insert_delivering(
+        self,
+        messages: Sequence[NewMessage],
+        versions: Mapping[str, int],
+        jobs: Mapping[str, NewJob],
+        queue: _Queue,
+        now: datetime,
+    ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        latest = self.latest_versions(versions)
+        ids = self.insert_messages([m for m in messages if latest.get(m.flow_id) == versions[m.flow_id]], now)
+        queue.enqueue_many(
+            [
+                replace(jobs[flow_id], payload={**jobs[flow_id].payload, "message": message_id})
+                for (flow_id, _key), message_id in ids.items()
+            ],
+            now,
+        )
+        return latest, ids
 
     def message(self, message_id: int) -> FlowMessage | None:
         found = self._rows.messages.get(message_id)

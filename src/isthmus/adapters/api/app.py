@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from isthmus import __version__
 from isthmus.adapters.api import problems
@@ -61,7 +62,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
                     await asyncio.to_thread(thread.join, SHUTDOWN_GRACE_S)
                 delivery.close()
 
-    app = FastAPI(
+    app = _App(
         title="Isthmus API",
         version=__version__,
         description="Discover, design, connect, run, measure and govern business processes. "
@@ -73,7 +74,6 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.state.container = container
     problems.install(app)
 
-    app.add_middleware(hooks.HookFastPath)  # innermost: inside the limit and the headers
     app.add_middleware(BodyLimit, limit=container.settings.max_upload_bytes)
     app.add_middleware(DefaultHeaders, headers=SECURITY_HEADERS)
 
@@ -99,6 +99,30 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.include_router(api)
     _mount_web(app)
     return app
+
+
+class _App(FastAPI):
+    """FastAPI, but ``POST /hooks/{flow}`` goes to :class:`~isthmus.adapters.api.routes.hooks.HookFastPath`
+    behind the app's own middlewares (headers, body limit) and ahead of FastAPI's (server errors,
+    telemetry, its body limit), routing and dependency solving: the busiest route, whose handler
+    answers its own errors."""
+
+    _hook_path: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if hooks.HookFastPath.serves(scope):
+            if self._hook_path is None:  # on first use: every middleware is added by then
+                path: ASGIApp = hooks.HookFastPath(self._fastapi)
+                for cls, args, kwargs in reversed(self.user_middleware):
+                    path = cls(path, *args, **kwargs)
+                self._hook_path = path
+            scope["app"] = self
+            await self._hook_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 def _mount_web(app: FastAPI) -> None:

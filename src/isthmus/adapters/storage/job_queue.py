@@ -203,6 +203,9 @@ def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
     }
 
 
+new_job_row = _new_row  # for the webhook group's statement (integration.py), which writes jobs in SQL
+
+
 class _Candidate(NamedTuple):
     id: int
     serial_key: str | None

@@ -9,38 +9,83 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from isthmus.adapters.storage.wakeups import DeliveryWakeups
 from isthmus.bootstrap import Container
-from isthmus.services.flow_delivery import BatchDelivery, Send
+from isthmus.services.flow_delivery import BatchDelivery, Claimed, Send
 
 log = logging.getLogger("isthmus.worker")
 
 
 class DeliveryLoop:
+    """Claims, sends and records in a pipeline: the next batch is claimed (and its requests start)
+    as soon as work is due, while up to ``depth`` earlier batches are still being sent or recorded
+    by the writer thread — a message that commits just after a claim waits for the next claim, not
+    for the whole round before it."""
+
     def __init__(
-        self, runner: BatchDelivery, wakeups: DeliveryWakeups, pool: ThreadPoolExecutor, poll_s: float
+        self,
+        runner: BatchDelivery,
+        wakeups: DeliveryWakeups,
+        pool: ThreadPoolExecutor,
+        poll_s: float,
+        *,
+        depth: int = 2,
     ) -> None:
         self.runner = runner
         self._wakeups = wakeups
         self._pool = pool
         self._poll_s = poll_s
+        self._slots = threading.BoundedSemaphore(depth)
+        self._batches: queue.SimpleQueue[tuple[Claimed, list[Future[Exception | None]]] | None] = (
+            queue.SimpleQueue()
+        )
         self.stopping = threading.Event()
+        self.claims = self.empty_claims = 0  # for the bench and the tests
 
     def run_forever(self) -> None:
-        while not self.stopping.is_set():
+        writer = threading.Thread(target=self._write_forever, name="isthmus-delivery-write", daemon=True)
+        writer.start()
+        try:
+            while not self.stopping.is_set():
+                if not self._slots.acquire(timeout=self._poll_s):
+                    continue
+                try:
+                    claimed = self.runner.claim_due()
+                except Exception:  # a database outage must not kill the worker: log, back off, go on
+                    self._slots.release()
+                    log.exception("delivery claim failed")
+                    self.stopping.wait(self._poll_s * 5)
+                    continue
+                self.claims += 1
+                if claimed is None:
+                    self.empty_claims += 1
+                    self._slots.release()
+                    self._wakeups.wait(self._poll_s)
+                    continue
+                self._batches.put((claimed, [self._pool.submit(_run, send) for send in claimed.sends]))
+                if claimed.claimed < self.runner.batch:
+                    self._wakeups.wait(self._poll_s)
+                else:  # a full batch: more may be due at once; an idle worker of the host helps
+                    self._wakeups.pass_on()
+        finally:
+            self._batches.put(None)
+            writer.join()  # the batches in hand are sent and recorded: a graceful stop loses no work
+
+    def _write_forever(self) -> None:
+        while (item := self._batches.get()) is not None:
+            claimed, futures = item
             try:
-                stats = self.runner.run_due()
-            except Exception:  # a database outage must not kill the worker: log, back off, go on
-                log.exception("delivery round failed")
-                self.stopping.wait(self._poll_s * 5)
-                continue
-            if stats.claimed < self.runner.batch:  # a full batch: more may be due at once
-                self._wakeups.wait(self._poll_s)
+                self.runner.finish(claimed, [future.result() for future in futures])
+            except Exception:  # the jobs stay leased: they run again when the lease ends
+                log.exception("recording %d deliveries failed", claimed.claimed)
+            finally:
+                self._slots.release()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="isthmus-delivery", daemon=True)
@@ -52,6 +97,7 @@ class DeliveryLoop:
         self._wakeups.stop()
 
     def close(self) -> None:
+        log.info("delivery %s: %d claims, %d empty", self.runner.worker_id, self.claims, self.empty_claims)
         self._wakeups.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -71,6 +117,7 @@ def delivery_loop(
     threads: int = 16,
     batch: int = 100,
     poll_s: float = 0.5,
+    depth: int = 2,
 ) -> DeliveryLoop:
     """A delivery loop on ``container``'s database and flows."""
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="isthmus-send")
@@ -88,4 +135,4 @@ def delivery_loop(
         send_all,
         batch=batch,
     )
-    return DeliveryLoop(runner, DeliveryWakeups(container.database.url), pool, poll_s)
+    return DeliveryLoop(runner, DeliveryWakeups(container.database.url), pool, poll_s, depth=depth)
