@@ -65,10 +65,9 @@ class _Run:
 
     def value(self, model: m.Definitions, element: m.DrgElement) -> Any:
         key = (model.namespace, element.id)
-        if key in self.memo:
-            return self.memo[key]
-        value = self._compute(model, element)
-        self.memo[key] = value
+        value = self.memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.memo[key] = self._compute(model, element)
         return value
 
     def _compute(self, model: m.Definitions, element: m.DrgElement) -> Any:
@@ -81,7 +80,8 @@ class _Run:
         return self._service_function(model, element)
 
     def _input(self, model: m.Definitions, element: m.InputData) -> Any:
-        value = self.namespaced.get((model.namespace, element.name), _MISSING)
+        namespaced = self.namespaced
+        value = namespaced.get((model.namespace, element.name), _MISSING) if namespaced else _MISSING
         if value is _MISSING and model is self.engine.models.main:
             value = self.inputs.get(element.name, self.inputs.get(element.id, _MISSING))
         if value is _MISSING:
@@ -94,7 +94,10 @@ class _Run:
 
     def _decision(self, model: m.Definitions, decision: m.Decision) -> Any:
         scope = self.scope(
-            model, (*decision.required_inputs, *decision.required_decisions), decision.required_knowledge
+            model,
+            (*decision.required_inputs, *decision.required_decisions),
+            decision.required_knowledge,
+            decision.id,
         )
         if model is self.engine.models.main:
             scope = {**self._undeclared(), **scope}
@@ -118,26 +121,24 @@ class _Run:
         return f"{prefix}.{name}" if prefix else name
 
     def scope(
-        self, model: m.Definitions, information: Sequence[m.Href], knowledge: Sequence[m.Href]
+        self,
+        model: m.Definitions,
+        information: Sequence[m.Href],
+        knowledge: Sequence[m.Href],
+        element_id: str | None = None,
     ) -> dict[str, Any]:
-        """Names visible to an element of ``model`` that requires ``information`` and ``knowledge``."""
+        """Names visible to an element of ``model`` that requires ``information`` and ``knowledge``
+        (``element_id``: that element's id, to look the requirements up once per engine)."""
         scope: dict[str, Any] = {}
-        for href in (*information, *knowledge):
-            target = self.engine.element(href)
-            owner = self.engine.models.by_namespace[href.namespace]
-            self._place(scope, model, href.namespace, target.name, self.value(owner, target))
+        for owner, target, prefix in self.engine.requirements(model, information, knowledge, element_id):
+            value = self.value(owner, target)
+            if not prefix:
+                scope[target.name] = value
+                continue
+            inner = scope.setdefault(prefix, {})
+            if isinstance(inner, dict):
+                inner[target.name] = value
         return scope
-
-    def _place(
-        self, scope: dict[str, Any], model: m.Definitions, namespace: str, name: str, value: Any
-    ) -> None:
-        prefix = self.engine.models.prefix(model, namespace)
-        if not prefix:
-            scope[name] = value
-            return
-        inner = scope.setdefault(prefix, {})
-        if isinstance(inner, dict):
-            inner[name] = value
 
     def _bkm(self, model: m.Definitions, bkm: m.BusinessKnowledgeModel) -> Any:
         if bkm.logic is None:
@@ -198,6 +199,31 @@ class DecisionEngine:
         #: the FEEL built-in type each of them declares (None: not a built-in, or no typeRef)
         self.input_builtins = {name: builtin_name(ref or "") for name, ref in self.input_types.items()}
         self._found: dict[tuple[str, str | None], tuple[m.Definitions, m.DrgElement]] = {}
+        self._requirements: dict[tuple[str, str], list[tuple[m.Definitions, m.DrgElement, str | None]]] = {}
+
+    def requirements(
+        self,
+        model: m.Definitions,
+        information: Sequence[m.Href],
+        knowledge: Sequence[m.Href],
+        element_id: str | None = None,
+    ) -> list[tuple[m.Definitions, m.DrgElement, str | None]]:
+        """Each required element with the model that owns it and the import name ``model`` knows
+        it under (None: the same model); the models never change, so a decision's are found once."""
+        key = (model.namespace, element_id) if element_id is not None else None
+        found = self._requirements.get(key) if key is not None else None
+        if found is None:
+            found = [
+                (
+                    self.models.by_namespace[href.namespace],
+                    self.element(href),
+                    self.models.prefix(model, href.namespace),
+                )
+                for href in (*information, *knowledge)
+            ]
+            if key is not None:
+                self._requirements[key] = found
+        return found
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)
