@@ -98,6 +98,7 @@ class Step:
 
 
 PASS = "pass"
+_NO_EVENT = EventKind.NONE  # a global: reading an enum member off its class is a slow lookup
 _LEAVING = (NodeKind.START_EVENT, NodeKind.TASK, NodeKind.MANUAL_TASK, NodeKind.BOUNDARY_EVENT)
 
 
@@ -205,13 +206,13 @@ class Definition:
             raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
 
     def start_event(self, scope: ProcessSpec, event: EventKind = EventKind.NONE) -> NodeSpec:
-        if scope is self.process and event is EventKind.NONE and self._start is not None:
+        if scope is self.process and event is _NO_EVENT and self._start is not None:
             return self._start  # every instance's start: no enum hashing
         key = (scope.id, event)
         found = self._starts.get(key)
         if found is None or found[0] is not scope:
             found = self._starts[key] = (scope, self._start_event(scope, event))
-            if scope is self.process and event is EventKind.NONE:
+            if scope is self.process and event is _NO_EVENT:
                 self._start = found[1]
         return found[1]
 
