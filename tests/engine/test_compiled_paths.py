@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from isthmus.engine import (
     ServiceCall,
     TaskClosed,
     TaskOpened,
+    TimerSet,
     Token,
     Wait,
     definition_of,
@@ -78,6 +80,7 @@ DEFINITION = Definition(
   <process id="k" isExecutable="true"><startEvent id="s"/></process></definitions>""").process("k"),
 )
 COMPILED = {text: compile_expression(text) for text in TEXTS}
+NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
 
 @given(st.sampled_from(TEXTS), variables)
@@ -174,7 +177,13 @@ def test_each_step_says_what_its_node_says() -> None:
 
 @pytest.mark.parametrize(
     ("cls", "args"),
-    [(TaskOpened, (3, "a", 2)), (ServiceCall, (1, "b", 7)), (TaskClosed, (4, "c", True)), (Ended, ("done",))],
+    [
+        (TaskOpened, (3, "a", 2)),
+        (ServiceCall, (1, "b", 7)),
+        (TaskClosed, (4, "c", True)),
+        (Ended, ("done",)),
+        (TimerSet, (2, "t", 1, NOW, 3)),
+    ],
 )
 def test_an_effect_made_by_its_quick_init_is_the_dataclass_it_was(cls: type, args: tuple[Any, ...]) -> None:
     made = cls(*args)

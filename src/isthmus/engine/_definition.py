@@ -272,7 +272,10 @@ class Definition:
         return from_feel(self._evaluate(text, context))
 
     def is_true(self, text: str, context: Mapping[str, Any]) -> bool:
-        return self._evaluate(text, context) is True  # from_feel keeps True as it is
+        # _evaluate(), inline: every gateway condition of every instance comes here
+        expression = self._feel.get(text) or self.expression(text)
+        scope = {name: to_feel(context[name]) for name in expression.names if name in context}
+        return expression.evaluate(scope) is True  # from_feel keeps True as it is
 
     def _evaluate(self, text: str, context: Mapping[str, Any]) -> Any:
         # only the variables the text names are converted to FEEL values (a text cannot read a

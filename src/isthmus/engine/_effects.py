@@ -118,6 +118,18 @@ def _quick_inits() -> None:
         closed_node(self, node)
         closed_cancelled(self, cancelled)
 
+    timer_setters = _setters(TimerSet, "token", "node", "activation", "due", "fired")
+
+    def timer_set(
+        self: TimerSet, token: int, node: str, activation: int, due: datetime, fired: int = 0
+    ) -> None:
+        set_token, set_node, set_activation, set_due, set_fired = timer_setters
+        set_token(self, token)
+        set_node(self, node)
+        set_activation(self, activation)
+        set_due(self, due)
+        set_fired(self, fired)
+
     (set_status,) = _setters(Ended, "status")
 
     def ended(self: Ended, status: str) -> None:
@@ -127,6 +139,7 @@ def _quick_inits() -> None:
         (TaskOpened, task_opened),
         (ServiceCall, service_call),
         (TaskClosed, task_closed),
+        (TimerSet, timer_set),
         (Ended, ended),
     )
     for cls, init in inits:
