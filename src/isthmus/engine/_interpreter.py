@@ -333,14 +333,23 @@ class Interpreter:
         self.leave(token, node)
 
     def _rule_task(self, token: Token, node: NodeSpec) -> None:
-        if self.decisions is None or not node.props.decision_ref:
+        props = node.props
+        ref = props.decision_ref
+        if self.decisions is None or not ref:
             raise EngineIncident("business rule task {node} has no decision to evaluate", node=node.id)
-        value = self.decisions.decide(node.props.decision_ref, self.inputs(token, node))
-        if node.props.result_variable:
-            result = {node.props.result_variable: value}
+        plain = token.scope == ROOT_SCOPE  # no scope overlays the instance's variables
+        # inputs() and apply_outputs(), their common case inline: a copy of the instance's variables in,
+        # the result onto the instance
+        variables = dict(self.state.variables) if plain and not props.inputs else self.inputs(token, node)
+        value = self.decisions.decide(ref, variables)
+        if props.result_variable:
+            result = {props.result_variable: value}
         else:
             result = dict(value) if isinstance(value, Mapping) else {}
-        self.apply_outputs(token, node, result)
+        if plain and not props.outputs:
+            self.state.variables.update(result)
+        else:
+            self.apply_outputs(token, node, result)
         self.leave(token, node)
 
     def _exclusive(self, token: Token, node: NodeSpec) -> None:
