@@ -140,14 +140,27 @@ class Interpreter:
     def run(self) -> None:
         tokens = self.state.tokens
         joins = self.d.inclusive_joins
+        steps = self.d.steps
+        effects = self.effects
         for _ in range(MAX_MOVES):
             for token in tokens:
                 if token.wait is READY:
-                    self.execute(token)
                     break
             else:
-                if not (joins and _events.fire_inclusive_joins(self)):
-                    break
+                if joins and _events.fire_inclusive_joins(self):
+                    continue
+                break
+            # execute(token), inline: one call less per move
+            step = steps.get(token.node) or self.d.step(token.node)
+            if step.multi and not _multi.is_body(self.state, token):
+                _multi.begin(self, token, step.node)
+            else:
+                if not step.gateway:
+                    effects.append(step.started)
+                if step.action is PASS:
+                    self._leave(token, step.node, step, None)
+                else:
+                    DISPATCH[step.action](self, token, step.node)
         else:
             raise EngineIncident("the instance moved {n} times without waiting: a loop?", n=MAX_MOVES)
         if not tokens and self.state.status is ACTIVE:
