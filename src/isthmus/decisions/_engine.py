@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from isthmus.errors import InvalidInput
 from isthmus.feel import FeelFunction
@@ -101,6 +101,18 @@ class _Run:
         )
         if model is self.engine.models.main:
             scope = {**self._undeclared(), **scope}
+        return self._decide(model, decision, scope)
+
+    def inputs_only(self, model: m.Definitions, decision: m.Decision, required: Sequence[m.InputData]) -> Any:
+        """:meth:`value` of a main-model decision that requires only input data of its own model
+        (``required``): the same scope, in the same order, without walking the requirement graph."""
+        scope = self._undeclared()
+        for element in required:
+            scope[element.name] = self.value(model, element)
+        value = self.memo[(model.namespace, decision.id)] = self._decide(model, decision, scope)
+        return value
+
+    def _decide(self, model: m.Definitions, decision: m.Decision, scope: dict[str, Any]) -> Any:
         ev = self.evaluator(model.namespace)
         ev.current = decision.name
         value = evaluate_expression(decision.expression, scope, ev)
@@ -199,6 +211,7 @@ class DecisionEngine:
         #: the FEEL built-in type each of them declares (None: not a built-in, or no typeRef)
         self.input_builtins = {name: builtin_name(ref or "") for name, ref in self.input_types.items()}
         self._found: dict[tuple[str, str | None], tuple[m.Definitions, m.DrgElement]] = {}
+        self._direct: dict[tuple[str, str | None], tuple[m.InputData, ...] | None] = {}
         self._requirements: dict[tuple[str, str], list[tuple[m.Definitions, m.DrgElement, str | None]]] = {}
 
     def requirements(
@@ -253,10 +266,35 @@ class DecisionEngine:
         if isinstance(element, m.InputData):
             raise InvalidInput("{name!r} is input data, not a decision", name=element.name)
         run = _Run(self, inputs, namespaced_inputs or {})
-        value = run.value(model, element)
+        required = self._inputs_only(key, model, element)
+        if required is not None:
+            value = run.inputs_only(model, cast(m.Decision, element), required)
+        else:
+            value = run.value(model, element)
         return DecisionResult(
             element.id, element.name, value, dict(run.results), tuple(run.warnings), dict(run.matched)
         )
+
+    def _inputs_only(
+        self, key: tuple[str, str | None], model: m.Definitions, element: m.DrgElement
+    ) -> tuple[m.InputData, ...] | None:
+        """The input data a decision of the main model requires when that is all it requires (all of
+        its own model: no import prefix), else None; worked out once per decision asked for."""
+        if key in self._direct:
+            return self._direct[key]
+        found: tuple[m.InputData, ...] | None = None
+        if (
+            isinstance(element, m.Decision)
+            and model is self.models.main
+            and not element.required_decisions
+            and not element.required_knowledge
+            and all(h.namespace == model.namespace for h in element.required_inputs)
+        ):
+            required = tuple(self.element(h) for h in element.required_inputs)
+            if all(isinstance(r, m.InputData) for r in required):
+                found = cast(tuple[m.InputData, ...], required)
+        self._direct[key] = found
+        return found
 
     def invoke_service(
         self, service: str, inputs: Mapping[str, Any], *, namespace: str | None = None
