@@ -151,7 +151,10 @@ class Interpreter:
                     continue
                 break
             # execute(token), inline: one call less per move
-            step = steps.get(token.node) or self.d.step(token.node)
+            try:
+                step = steps[token.node]
+            except KeyError:
+                step = self.d.step(token.node)  # raises EngineModelError naming the node
             if step.multi and not _multi.is_body(self.state, token):
                 _multi.begin(self, token, step.node)
             else:
