@@ -20,6 +20,7 @@ from . import _model as m
 from ._boxed import Evaluator, evaluate_expression, make_function
 from ._feel import Compiler
 from ._graph import Key, ModelSet
+from ._tables import evaluate_table
 from ._types import TypeSystem, builtin_name
 
 
@@ -107,15 +108,24 @@ class _Run:
         """:meth:`value` of a main-model decision that requires only input data of its own model
         (``required``): the same scope, in the same order, without walking the requirement graph."""
         scope = self._undeclared()
+        memo, namespace = self.memo, model.namespace
         for element in required:
-            scope[element.name] = self.value(model, element)
+            key = (namespace, element.id)
+            value = memo.get(key, _MISSING)  # value(), inline: an input required twice is read once
+            if value is _MISSING:
+                value = memo[key] = self._input(model, element)
+            scope[element.name] = value
         value = self.memo[(model.namespace, decision.id)] = self._decide(model, decision, scope)
         return value
 
     def _decide(self, model: m.Definitions, decision: m.Decision, scope: dict[str, Any]) -> Any:
         ev = self.evaluator(model.namespace)
         ev.current = decision.name
-        value = evaluate_expression(decision.expression, scope, ev)
+        expression = decision.expression
+        if expression.__class__ is m.DecisionTable and not expression.type_ref:
+            value = evaluate_table(expression, scope, ev)  # what evaluate_expression does with it
+        else:
+            value = evaluate_expression(expression, scope, ev)
         if decision.type_ref:
             value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
         self.results[self.qualified(model, decision.name)] = value

@@ -256,7 +256,18 @@ class UnaryTests:
                 return False
 
             return one
-        return lambda input_value, scope: self._in_shared_run(tests, input_value, scope)
+
+        def many(input_value: Any, scope: dict[str, Any]) -> bool:
+            try:
+                for test in tests:
+                    if test(input_value, scope) is True:
+                        return not negated
+                return negated
+            except Exception as error:
+                _warn_failure(error)
+            return False
+
+        return many
 
     def _in_shared_run(self, tests: list[Test], input_value: Any, scope: Any) -> bool:
         """The tests inside an open :class:`shared_run`, with :func:`_guarded`'s failure handling."""
