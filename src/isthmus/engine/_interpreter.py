@@ -72,7 +72,13 @@ class Interpreter:
 
     def complete(self, token_id: int, variables: Mapping[str, Any], activation: int | None = None) -> None:
         """The task, service call, message wait or called instance of ``token_id`` is done."""
-        token = self.waiting(token_id, activation)
+        for token in self.state.tokens:  # waiting(), inline: this runs at every wait of every instance
+            if token.id == token_id:
+                break
+        else:
+            token = self.waiting(token_id, activation)  # raises
+        if token.wait not in WAITING or (activation is not None and token.activation != activation):
+            token = self.waiting(token_id, activation)  # raises
         step = self.d.steps.get(token.node) or self.d.step(token.node)
         node = step.node
         if token.wait is TASK:
@@ -325,15 +331,25 @@ class Interpreter:
             _events.arm_boundaries(self, token, node)
 
     def _user_task(self, token: Token, node: NodeSpec) -> None:
-        self._wait(token, node, TASK)
-        self.effects.append(TaskOpened(token.id, node.id, token.activation))
+        # _wait(token, node, TASK), inline
+        token.wait = TASK
+        activations = self.state.activations
+        token.activation = activations[node.id] = activation = activations.get(node.id, 0) + 1
+        if node.id in self.d.boundaries:
+            _events.arm_boundaries(self, token, node)
+        self.effects.append(TaskOpened(token.id, node.id, activation))
 
     def _service_task(self, token: Token, node: NodeSpec) -> None:
         if node.kind is _SEND_TASK and not node.props.task_type:
             self.leave(token, node)  # an unbound send task has nothing to deliver
             return
-        self._wait(token, node, SERVICE)
-        self.effects.append(ServiceCall(token.id, node.id, token.activation))
+        # _wait(token, node, SERVICE), inline
+        token.wait = SERVICE
+        activations = self.state.activations
+        token.activation = activations[node.id] = activation = activations.get(node.id, 0) + 1
+        if node.id in self.d.boundaries:
+            _events.arm_boundaries(self, token, node)
+        self.effects.append(ServiceCall(token.id, node.id, activation))
 
     def service(self, token: Token, node: NodeSpec) -> None:
         self._wait(token, node, SERVICE)
