@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +24,10 @@ from isthmus.engine import (
     InstanceState,
     InstanceStatus,
     Scope,
+    ServiceCall,
+    TaskClosed,
+    TaskOpened,
+    TimerSet,
     Token,
     Wait,
     definition_of,
@@ -29,6 +36,7 @@ from isthmus.engine import (
     state_to_json,
 )
 from isthmus.engine._definition import feel_context
+from isthmus.engine._effects import Ended
 from isthmus.feel import compile_expression, from_feel
 from isthmus.models import parse_bpmn
 
@@ -72,6 +80,7 @@ DEFINITION = Definition(
   <process id="k" isExecutable="true"><startEvent id="s"/></process></definitions>""").process("k"),
 )
 COMPILED = {text: compile_expression(text) for text in TEXTS}
+NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
 
 @given(st.sampled_from(TEXTS), variables)
@@ -145,6 +154,10 @@ def test_each_step_says_what_its_node_says() -> None:
             definition.flows[f].condition is not None for f in node.outgoing
         )
         assert step.uncontrolled == (None if conditional else node.outgoing)
+        if step.uncontrolled is not None and len(step.uncontrolled) == 1:
+            assert step.single == (node.outgoing[0], definition.flows[node.outgoing[0]].target)
+        else:
+            assert step.single is None
     actions = {node_id: step.action for node_id, step in definition.steps.items()}
     assert {n for n, a in actions.items() if a == "pass"} == {
         "order_received",
@@ -160,3 +173,30 @@ def test_each_step_says_what_its_node_says() -> None:
     assert definition.steps["fork"].uncontrolled == ("f_notify", "f_reserve")
     assert definition.steps["check_stock"].timers
     assert not definition.steps["enter_order"].timers
+
+
+@pytest.mark.parametrize(
+    ("cls", "args"),
+    [
+        (TaskOpened, (3, "a", 2)),
+        (ServiceCall, (1, "b", 7)),
+        (TaskClosed, (4, "c", True)),
+        (Ended, ("done",)),
+        (TimerSet, (2, "t", 1, NOW, 3)),
+    ],
+)
+def test_an_effect_made_by_its_quick_init_is_the_dataclass_it_was(cls: type, args: tuple[Any, ...]) -> None:
+    made = cls(*args)
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert [getattr(made, n) for n in names] == list(args)
+    assert made == cls(**dict(zip(names, args, strict=True)))
+    assert hash(made) == hash(cls(*args))
+    assert (
+        repr(made)
+        == f"{cls.__name__}(" + ", ".join(f"{n}={a!r}" for n, a in zip(names, args, strict=True)) + ")"
+    )
+    assert dataclasses.replace(made) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, names[0], 99)
+    with pytest.raises(TypeError):
+        cls(*args, 1)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,6 +46,13 @@ TESTS = ["< 10", ">= a", "[1..5]", '"x", "y"', "not(3)", "-", "? > b", "> unknow
 # compiled once here: the first compile loads the grammar, slower than hypothesis' deadline
 COMPILED = {text: compile_expression(text) for text in EXPRESSIONS}
 COMPILED_TESTS = {text: compile_unary_tests(text) for text in TESTS}
+#: loops, filters and FEEL function calls: bounded by a run of their own
+NEEDS_A_RUN = {
+    "for i in [1, 2] return i * a",
+    "some i in [a, b] satisfies i > 1",
+    "[a, b, c][item > 0]",
+    "(function(n) n + 1)(a)",
+}
 
 scalars = st.one_of(
     st.none(),
@@ -98,6 +106,50 @@ def test_the_names_an_expression_reads_are_all_it_needs(text: str, context: dict
     got = expression.evaluate(narrowed, warnings=narrow_warnings)
     assert got == expected or (_nan(got) and _nan(expected))
     assert narrow_warnings == full_warnings
+
+
+@given(st.sampled_from(EXPRESSIONS), contexts)
+def test_an_expression_s_shared_run_form_is_its_evaluate(text: str, context: dict[str, Any]) -> None:
+    expression = COMPILED[text]
+    alone: list[str] = []
+    expected = expression.evaluate(context, warnings=alone)
+    direct = expression.in_shared_run()
+    assert (direct is None) == (text in NEEDS_A_RUN)
+    if direct is None:
+        return
+    shared: list[str] = []
+    with shared_run(shared):
+        got = direct(context)
+    assert got == expected or (_nan(got) and _nan(expected))
+    assert shared == alone
+
+
+@given(st.sampled_from(TESTS), values, contexts)
+def test_unary_tests_shared_run_form_is_their_matches(text: str, value: Any, context: dict[str, Any]) -> None:
+    tests = COMPILED_TESTS[text]
+    alone: list[str] = []
+    expected = tests.matches(value, context, warnings=alone)
+    direct = tests.in_shared_run()
+    assert direct is not None
+    shared: list[str] = []
+    with shared_run(shared):
+        got = direct(value, context)
+    assert got is expected
+    assert shared == alone
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [('"director"', "director"), ("false", False), ("12", Decimal(12)), ("null", None)]
+)
+def test_a_literal_says_its_value(text: str, value: Any) -> None:
+    expression = compile_expression(text)
+    assert expression.is_constant
+    assert expression.constant == value == expression.evaluate({})
+
+
+@pytest.mark.parametrize("text", ["a", "1 + 2", '"x" + a', "[1]"])
+def test_other_texts_are_not_literals(text: str) -> None:
+    assert not compile_expression(text).is_constant
 
 
 def test_a_shared_run_with_other_warnings_is_not_joined() -> None:

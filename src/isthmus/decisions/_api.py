@@ -42,7 +42,11 @@ def _feel_inputs(engine: DecisionEngine, inputs: Mapping[str, Any]) -> dict[str,
     declared = engine.input_builtins
     converted: dict[str, Any] = {}
     for name, raw in inputs.items():
-        value = to_feel(raw)
+        cls = raw.__class__
+        if cls is bool or raw is None:  # to_feel's answer, without the call
+            converted[name] = raw
+            continue
+        value = raw if cls is str else to_feel(raw)
         if isinstance(value, str):
             builtin = declared.get(name)
             if builtin in _CONSTRUCTORS:

@@ -65,7 +65,10 @@ class Evaluator:
     def coerce(self, value: Any, type_ref: str | None, what: str) -> Any:
         if not type_ref:
             return value
-        if value.__class__ is self.types.plain_class(type_ref, self.namespace):
+        plain = self.types.plain.get((self.namespace, type_ref))  # plain_class(), once looked up
+        if plain is None:
+            plain = self.types.plain_class(type_ref, self.namespace)
+        if value.__class__ is plain:
             return value  # a Decimal declared number, a str declared string …: nothing to check
         return self.types.coerce(value, self.resolve(type_ref), self.warnings, what)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from isthmus.errors import InvalidInput
 from isthmus.feel import FeelFunction
@@ -20,6 +20,7 @@ from . import _model as m
 from ._boxed import Evaluator, evaluate_expression, make_function
 from ._feel import Compiler
 from ._graph import Key, ModelSet
+from ._tables import evaluate_table
 from ._types import TypeSystem, builtin_name
 
 
@@ -65,10 +66,9 @@ class _Run:
 
     def value(self, model: m.Definitions, element: m.DrgElement) -> Any:
         key = (model.namespace, element.id)
-        if key in self.memo:
-            return self.memo[key]
-        value = self._compute(model, element)
-        self.memo[key] = value
+        value = self.memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.memo[key] = self._compute(model, element)
         return value
 
     def _compute(self, model: m.Definitions, element: m.DrgElement) -> Any:
@@ -81,7 +81,8 @@ class _Run:
         return self._service_function(model, element)
 
     def _input(self, model: m.Definitions, element: m.InputData) -> Any:
-        value = self.namespaced.get((model.namespace, element.name), _MISSING)
+        namespaced = self.namespaced
+        value = namespaced.get((model.namespace, element.name), _MISSING) if namespaced else _MISSING
         if value is _MISSING and model is self.engine.models.main:
             value = self.inputs.get(element.name, self.inputs.get(element.id, _MISSING))
         if value is _MISSING:
@@ -94,13 +95,37 @@ class _Run:
 
     def _decision(self, model: m.Definitions, decision: m.Decision) -> Any:
         scope = self.scope(
-            model, (*decision.required_inputs, *decision.required_decisions), decision.required_knowledge
+            model,
+            (*decision.required_inputs, *decision.required_decisions),
+            decision.required_knowledge,
+            decision.id,
         )
         if model is self.engine.models.main:
             scope = {**self._undeclared(), **scope}
+        return self._decide(model, decision, scope)
+
+    def inputs_only(self, model: m.Definitions, decision: m.Decision, required: Sequence[m.InputData]) -> Any:
+        """:meth:`value` of a main-model decision that requires only input data of its own model
+        (``required``): the same scope, in the same order, without walking the requirement graph."""
+        scope = self._undeclared()
+        memo, namespace = self.memo, model.namespace
+        for element in required:
+            key = (namespace, element.id)
+            value = memo.get(key, _MISSING)  # value(), inline: an input required twice is read once
+            if value is _MISSING:
+                value = memo[key] = self._input(model, element)
+            scope[element.name] = value
+        value = self.memo[(model.namespace, decision.id)] = self._decide(model, decision, scope)
+        return value
+
+    def _decide(self, model: m.Definitions, decision: m.Decision, scope: dict[str, Any]) -> Any:
         ev = self.evaluator(model.namespace)
         ev.current = decision.name
-        value = evaluate_expression(decision.expression, scope, ev)
+        expression = decision.expression
+        if expression.__class__ is m.DecisionTable and not expression.type_ref:
+            value = evaluate_table(expression, scope, ev)  # what evaluate_expression does with it
+        else:
+            value = evaluate_expression(expression, scope, ev)
         if decision.type_ref:
             value = ev.coerce(value, decision.type_ref, f"decision {decision.name!r}")
         self.results[self.qualified(model, decision.name)] = value
@@ -118,26 +143,24 @@ class _Run:
         return f"{prefix}.{name}" if prefix else name
 
     def scope(
-        self, model: m.Definitions, information: Sequence[m.Href], knowledge: Sequence[m.Href]
+        self,
+        model: m.Definitions,
+        information: Sequence[m.Href],
+        knowledge: Sequence[m.Href],
+        element_id: str | None = None,
     ) -> dict[str, Any]:
-        """Names visible to an element of ``model`` that requires ``information`` and ``knowledge``."""
+        """Names visible to an element of ``model`` that requires ``information`` and ``knowledge``
+        (``element_id``: that element's id, to look the requirements up once per engine)."""
         scope: dict[str, Any] = {}
-        for href in (*information, *knowledge):
-            target = self.engine.element(href)
-            owner = self.engine.models.by_namespace[href.namespace]
-            self._place(scope, model, href.namespace, target.name, self.value(owner, target))
+        for owner, target, prefix in self.engine.requirements(model, information, knowledge, element_id):
+            value = self.value(owner, target)
+            if not prefix:
+                scope[target.name] = value
+                continue
+            inner = scope.setdefault(prefix, {})
+            if isinstance(inner, dict):
+                inner[target.name] = value
         return scope
-
-    def _place(
-        self, scope: dict[str, Any], model: m.Definitions, namespace: str, name: str, value: Any
-    ) -> None:
-        prefix = self.engine.models.prefix(model, namespace)
-        if not prefix:
-            scope[name] = value
-            return
-        inner = scope.setdefault(prefix, {})
-        if isinstance(inner, dict):
-            inner[name] = value
 
     def _bkm(self, model: m.Definitions, bkm: m.BusinessKnowledgeModel) -> Any:
         if bkm.logic is None:
@@ -198,6 +221,32 @@ class DecisionEngine:
         #: the FEEL built-in type each of them declares (None: not a built-in, or no typeRef)
         self.input_builtins = {name: builtin_name(ref or "") for name, ref in self.input_types.items()}
         self._found: dict[tuple[str, str | None], tuple[m.Definitions, m.DrgElement]] = {}
+        self._direct: dict[tuple[str, str | None], tuple[m.InputData, ...] | None] = {}
+        self._requirements: dict[tuple[str, str], list[tuple[m.Definitions, m.DrgElement, str | None]]] = {}
+
+    def requirements(
+        self,
+        model: m.Definitions,
+        information: Sequence[m.Href],
+        knowledge: Sequence[m.Href],
+        element_id: str | None = None,
+    ) -> list[tuple[m.Definitions, m.DrgElement, str | None]]:
+        """Each required element with the model that owns it and the import name ``model`` knows
+        it under (None: the same model); the models never change, so a decision's are found once."""
+        key = (model.namespace, element_id) if element_id is not None else None
+        found = self._requirements.get(key) if key is not None else None
+        if found is None:
+            found = [
+                (
+                    self.models.by_namespace[href.namespace],
+                    self.element(href),
+                    self.models.prefix(model, href.namespace),
+                )
+                for href in (*information, *knowledge)
+            ]
+            if key is not None:
+                self._requirements[key] = found
+        return found
 
     def element(self, href: m.Href) -> m.DrgElement:
         found = self.models.get(href)
@@ -227,10 +276,35 @@ class DecisionEngine:
         if isinstance(element, m.InputData):
             raise InvalidInput("{name!r} is input data, not a decision", name=element.name)
         run = _Run(self, inputs, namespaced_inputs or {})
-        value = run.value(model, element)
+        required = self._inputs_only(key, model, element)
+        if required is not None:
+            value = run.inputs_only(model, cast(m.Decision, element), required)
+        else:
+            value = run.value(model, element)
         return DecisionResult(
             element.id, element.name, value, dict(run.results), tuple(run.warnings), dict(run.matched)
         )
+
+    def _inputs_only(
+        self, key: tuple[str, str | None], model: m.Definitions, element: m.DrgElement
+    ) -> tuple[m.InputData, ...] | None:
+        """The input data a decision of the main model requires when that is all it requires (all of
+        its own model: no import prefix), else None; worked out once per decision asked for."""
+        if key in self._direct:
+            return self._direct[key]
+        found: tuple[m.InputData, ...] | None = None
+        if (
+            isinstance(element, m.Decision)
+            and model is self.models.main
+            and not element.required_decisions
+            and not element.required_knowledge
+            and all(h.namespace == model.namespace for h in element.required_inputs)
+        ):
+            required = tuple(self.element(h) for h in element.required_inputs)
+            if all(isinstance(r, m.InputData) for r in required):
+                found = cast(tuple[m.InputData, ...], required)
+        self._direct[key] = found
+        return found
 
     def invoke_service(
         self, service: str, inputs: Mapping[str, Any], *, namespace: str | None = None

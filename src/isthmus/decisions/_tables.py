@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from isthmus.feel import shared_run
+from isthmus.feel import Expression, UnaryTests, shared_run
 
 from . import _model as m
 from ._feel import Compiler, run_expression, run_tests, scope_names
@@ -83,17 +83,31 @@ def _plan(table: m.DecisionTable, names: frozenset[str], host: TableHost) -> _Pl
     return plan if plan.ok else None
 
 
-_Input = tuple[m.InputClause, Any, Any, str]
+#: an input column: clause, compiled expression, its shared-run form (None: use the compiled one),
+#: the compiled input values (None: any), their shared-run form, what a violation names
+_Input = tuple[m.InputClause, Any, Any, Any, Any, str]
 #: single-hit policies that return a lone matched row shaped and nothing else (PRIORITY ranks it first,
 #: which may evaluate output values)
 _ONE_ROW_AS_IS = (m.HitPolicy.UNIQUE, m.HitPolicy.ANY, m.HitPolicy.FIRST)
-_Output = tuple[m.OutputClause, str, Any, Any, str]
+#: an output cell: clause, text, compiled expression (None: empty cell), whether it is a literal,
+#: its shared-run form, the compiled output values, their shared-run form, what a violation names
+_Output = tuple[m.OutputClause, str, Any, Any, Any, Any, Any, str]
+#: an input entry that is not ``-``: column, text, compiled tests, their shared-run form
+_Test = tuple[int, str, Any, Any]
+
+
+def _fast(compiled: Any) -> Any:
+    """The form of a compiled expression or test to call inside the table's shared run (None: the
+    text failed to compile or needs a run of its own; the plain ``run_*`` path handles it)."""
+    return compiled.in_shared_run() if isinstance(compiled, Expression | UnaryTests) else None
 
 
 class _Plan:
     """A decision table compiled for one set of scope names: every cell's compiled FEEL in place,
-    the ``-`` entries dropped, so evaluating is a walk over closures (DMN 1.5 §8.3 semantics, in
-    the order :func:`_evaluate_cells` evaluates them: inputs, every rule, the matched outputs)."""
+    the ``-`` entries dropped, literal outputs as values, and the cells' shared-run forms (the
+    table's evaluation opens one :func:`~isthmus.feel.shared_run`), so evaluating is a walk over
+    closures (DMN 1.5 §8.3 semantics, in the order :func:`_evaluate_cells` evaluates them: inputs,
+    every rule, the matched outputs)."""
 
     __slots__ = ("inputs", "names", "ok", "rules", "table")
 
@@ -115,87 +129,107 @@ class _Plan:
         )
         if not self.ok:
             self.inputs: list[_Input] = []
-            self.rules: list[tuple[m.Rule, tuple[tuple[int, str, Any], ...], tuple[_Output, ...]]] = []
+            self.rules: list[tuple[m.Rule, tuple[_Test, ...], tuple[_Output, ...]]] = []
             return
 
         def allowed(text: str | None) -> Any:
             return compiler.tests(text, names, namespace) if text and text.strip() else None
 
-        self.inputs = [
-            (
-                clause,
-                compiler.expression(clause.expression, names, namespace),
-                allowed(clause.input_values),
-                f"input {clause.expression!r}",
-            )
-            for clause in table.inputs
-        ]
-        outputs_of = [
-            (clause, allowed(clause.output_values), f"output {clause.name or ''}".strip())
-            for clause in table.outputs
-        ]
+        self.inputs = []
+        for clause in table.inputs:
+            compiled = compiler.expression(clause.expression, names, namespace)
+            values = allowed(clause.input_values)
+            what = f"input {clause.expression!r}"
+            self.inputs.append((clause, compiled, _fast(compiled), values, _fast(values), what))
+        outputs_of: list[tuple[m.OutputClause, Any, Any, str]] = []
+        for out in table.outputs:
+            values = allowed(out.output_values)
+            outputs_of.append((out, values, _fast(values), f"output {out.name or ''}".strip()))
         self.rules = []
         for rule in table.rules:
-            tests = tuple(
-                (i, text, compiler.tests(text, names, namespace))
-                for i, text in enumerate(e.strip() for e in rule.input_entries)
-                if text not in ("", "-")
-            )
-            outputs = tuple(
-                (
-                    clause,
-                    text,
-                    compiler.expression(text, names, namespace) if text.strip() else None,
-                    ok,
-                    what,
-                )
-                for (clause, ok, what), text in zip(outputs_of, rule.output_entries, strict=True)
-            )
-            self.rules.append((rule, tests, outputs))
+            tests: list[_Test] = []
+            for i, text in enumerate(e.strip() for e in rule.input_entries):
+                if text not in ("", "-"):
+                    compiled = compiler.tests(text, names, namespace)
+                    tests.append((i, text, compiled, _fast(compiled)))
+            outputs: list[_Output] = []
+            for (out, values, values_fast, what), text in zip(outputs_of, rule.output_entries, strict=True):
+                compiled = compiler.expression(text, names, namespace) if text.strip() else None
+                literal = isinstance(compiled, Expression) and compiled.is_constant
+                outputs.append((out, text, compiled, literal, _fast(compiled), values, values_fast, what))
+            self.rules.append((rule, tuple(tests), tuple(outputs)))
 
     def evaluate(self, scope: Mapping[str, Any], host: TableHost) -> Any:
+        if scope.__class__ is not dict:
+            scope = dict(scope)  # what each cell's evaluate() would do
         warnings = host.warnings
-        values = []
-        for clause, compiled, allowed, what in self.inputs:
-            value = run_expression(compiled, clause.expression, scope, warnings)
-            if clause.type_ref:
-                value = host.coerce(value, clause.type_ref, what)
-            if (
-                allowed is not None
-                and value is not None
-                and not run_tests(allowed, clause.input_values or "", value, scope, warnings)
-            ):
-                raise _Violation(
-                    f"input {clause.expression!r} = {value!r} is not among {clause.input_values}"
-                )
-            values.append(value)
+        values = self._input_values(scope, host)
         matched = []
         for rule, tests, outputs in self.rules:
-            for index, text, compiled in tests:
-                if not run_tests(compiled, text, values[index], scope, warnings):
+            for index, text, compiled, fast in tests:
+                if fast is not None:
+                    if not fast(values[index], scope):
+                        break
+                elif not run_tests(compiled, text, values[index], scope, warnings):
                     break
             else:
                 matched.append((rule, outputs))
         host.record_matches([rule.id for rule, _ in matched])
         if not matched:
             return _no_match(self.table, scope, host)
-        rows = [self._row(outputs, scope, host) for _, outputs in matched]
-        if len(rows) == 1 and self.table.hit_policy in _ONE_ROW_AS_IS:
-            row = rows[0]  # what _apply_policy does with one row under these policies
+        if len(matched) == 1 and self.table.hit_policy in _ONE_ROW_AS_IS:
+            row = self._row(matched[0][1], scope, host)  # what _apply_policy does with one row here
             return row[0] if len(row) == 1 else dict(zip(self.names, row, strict=True))
+        rows = [self._row(outputs, scope, host) for _, outputs in matched]
         return _apply_policy(self.table, rows, scope, host)
 
-    @staticmethod
-    def _row(outputs: tuple[_Output, ...], scope: Mapping[str, Any], host: TableHost) -> tuple[Any, ...]:
-        row = []
-        for clause, text, compiled, allowed, what in outputs:
-            value = None if compiled is None else run_expression(compiled, text, scope, host.warnings)
+    def _input_values(self, scope: dict[str, Any], host: TableHost) -> list[Any]:
+        warnings = host.warnings
+        values = []
+        for clause, compiled, fast, allowed, allowed_fast, what in self.inputs:
+            if fast is not None:
+                value = fast(scope)
+            else:
+                value = run_expression(compiled, clause.expression, scope, warnings)
             if clause.type_ref:
                 value = host.coerce(value, clause.type_ref, what)
             if (
                 allowed is not None
                 and value is not None
-                and not run_tests(allowed, clause.output_values or "", value, scope, host.warnings)
+                and not (
+                    allowed_fast(value, scope)
+                    if allowed_fast is not None
+                    else run_tests(allowed, clause.input_values or "", value, scope, warnings)
+                )
+            ):
+                raise _Violation(
+                    f"input {clause.expression!r} = {value!r} is not among {clause.input_values}"
+                )
+            values.append(value)
+        return values
+
+    @staticmethod
+    def _row(outputs: tuple[_Output, ...], scope: dict[str, Any], host: TableHost) -> tuple[Any, ...]:
+        row = []
+        for clause, text, compiled, literal, fast, allowed, allowed_fast, what in outputs:
+            if literal:
+                value = compiled.constant
+            elif compiled is None:
+                value = None
+            elif fast is not None:
+                value = fast(scope)
+            else:
+                value = run_expression(compiled, text, scope, host.warnings)
+            if clause.type_ref:
+                value = host.coerce(value, clause.type_ref, what)
+            if (
+                allowed is not None
+                and value is not None
+                and not (
+                    allowed_fast(value, scope)
+                    if allowed_fast is not None
+                    else run_tests(allowed, clause.output_values or "", value, scope, host.warnings)
+                )
             ):
                 raise _Violation(f"output {value!r} is not among {clause.output_values}")
             row.append(value)

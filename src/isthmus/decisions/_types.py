@@ -102,14 +102,15 @@ class TypeSystem:
         self._models = models
         self._compiler = compiler
         self._cache: dict[tuple[str, str], ResolvedType] = {}
-        self._plain: dict[tuple[str, str], type | None] = {}
+        #: plain_class() answers by (namespace, typeRef), for callers that read it inline
+        self.plain: dict[tuple[str, str], type | None] = {}
 
     def plain_class(self, type_ref: str, namespace: str) -> type | None:
         """The one class whose values conform to ``type_ref`` as they are, when the type is a bare
         ``number`` (Decimal), ``string`` or ``boolean``: no base, no constraints, no conversion."""
         key = (namespace, type_ref)
         try:
-            return self._plain[key]
+            return self.plain[key]
         except KeyError:
             pass
         resolved = self.resolve(type_ref, namespace)
@@ -122,7 +123,7 @@ class TypeSystem:
             and not (resolved.type_constraint and resolved.type_constraint.strip())
             else None
         )
-        self._plain[key] = found
+        self.plain[key] = found
         return found
 
     def resolve(self, type_ref: str | None, namespace: str) -> ResolvedType:

@@ -79,7 +79,7 @@ class Step:
 
     ``started``/``completed`` are the node's history lines (shared: effects are immutable);
     ``uncontrolled`` is the node's outgoing flows when none is conditional or default (a token
-    simply takes them all), else None; ``kind`` is the node kind's text (cheaper to hash than the
+    simply takes them all), else None; ``single`` is (flow, target) when that is exactly one flow; ``kind`` is the node kind's text (cheaper to hash than the
     enum member); ``action`` is what the interpreter runs for the node: the kind's text, or
     ``pass`` when all the node does is let the token leave (a none start or end event, a plain
     task, a gateway that neither chooses nor joins).
@@ -92,11 +92,13 @@ class Step:
     multi: bool
     timers: bool
     uncontrolled: tuple[str, ...] | None
+    single: tuple[str, str] | None
     started: HistoryEvent
     completed: HistoryEvent
 
 
 PASS = "pass"
+_NO_EVENT = EventKind.NONE  # a global: reading an enum member off its class is a slow lookup
 _LEAVING = (NodeKind.START_EVENT, NodeKind.TASK, NodeKind.MANUAL_TASK, NodeKind.BOUNDARY_EVENT)
 
 
@@ -137,6 +139,7 @@ class Definition:
     inclusive_joins: bool = field(init=False)
     _reach: dict[str, frozenset[str]] = field(init=False)
     _starts: dict[tuple[str, EventKind], tuple[ProcessSpec, NodeSpec]] = field(init=False)
+    _start: NodeSpec | None = field(init=False)
     _feel: dict[str, Expression] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +164,7 @@ class Definition:
         )
         self._reach = {}
         self._starts = {}
+        self._start = None
         self._feel = {}
 
     def _step(self, node: NodeSpec) -> Step:
@@ -171,6 +175,11 @@ class Definition:
             b.event is not None and b.event.kind is EventKind.TIMER for b in self.boundaries.get(node.id, ())
         )
         uncontrolled = None if conditional else node.outgoing
+        single = (
+            (node.outgoing[0], self.flows[node.outgoing[0]].target)
+            if uncontrolled is not None and len(uncontrolled) == 1 and uncontrolled[0] in self.flows
+            else None
+        )
         return Step(
             node,
             node.kind.value,
@@ -179,6 +188,7 @@ class Definition:
             node.multi_instance is not None,
             timers,
             uncontrolled,
+            single,
             HistoryEvent(node.id, node.label, "start", None),
             HistoryEvent(node.id, node.label, "complete", None),
         )
@@ -196,10 +206,14 @@ class Definition:
             raise EngineModelError(f"{self.key} v{self.version} has no node {node_id!r}") from None
 
     def start_event(self, scope: ProcessSpec, event: EventKind = EventKind.NONE) -> NodeSpec:
+        if scope is self.process and event is _NO_EVENT and self._start is not None:
+            return self._start  # every instance's start: no enum hashing
         key = (scope.id, event)
         found = self._starts.get(key)
         if found is None or found[0] is not scope:
             found = self._starts[key] = (scope, self._start_event(scope, event))
+            if scope is self.process and event is _NO_EVENT:
+                self._start = found[1]
         return found[1]
 
     def _start_event(self, scope: ProcessSpec, event: EventKind) -> NodeSpec:
@@ -258,7 +272,10 @@ class Definition:
         return from_feel(self._evaluate(text, context))
 
     def is_true(self, text: str, context: Mapping[str, Any]) -> bool:
-        return self._evaluate(text, context) is True  # from_feel keeps True as it is
+        # _evaluate(), inline: every gateway condition of every instance comes here
+        expression = self._feel.get(text) or self.expression(text)
+        scope = {name: to_feel(context[name]) for name in expression.names if name in context}
+        return expression.evaluate(scope) is True  # from_feel keeps True as it is
 
     def _evaluate(self, text: str, context: Mapping[str, Any]) -> Any:
         # only the variables the text names are converted to FEEL values (a text cannot read a

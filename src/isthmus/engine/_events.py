@@ -19,6 +19,8 @@ from isthmus.models import EventDefinition, EventKind, NodeKind, NodeSpec, RefSp
 if TYPE_CHECKING:
     from isthmus.engine._interpreter import Interpreter
 
+# read at every activity with a boundary timer: globals, not enum members looked up on their class
+_DATE, _DURATION, _TIMER = TimerKind.DATE, TimerKind.DURATION, EventKind.TIMER
 WAITING = (Wait.TASK, Wait.SERVICE, Wait.TIMER, Wait.MESSAGE, Wait.SIGNAL, Wait.SCOPE, Wait.CALL)
 
 
@@ -40,10 +42,11 @@ def timer_due(
                 "timer {node}: {text!r} gave {value!r}", node=node.id, text=text, value=value
             )
         text = value
-    if spec.kind is TimerKind.DATE:
-        return parse_instant(text)
-    if spec.kind is TimerKind.DURATION:
+    kind = spec.kind
+    if kind is _DURATION:
         return walk.now + parse_duration(text)
+    if kind is _DATE:
+        return parse_instant(text)
     cycle = parse_cycle(text)
     if cycle.repeat is not None and fired >= cycle.repeat:
         return None
@@ -70,7 +73,7 @@ def _is(event: EventDefinition | None, kind: EventKind) -> bool:
 
 def arm_boundaries(walk: Interpreter, token: Token, node: NodeSpec) -> None:
     for boundary in walk.d.boundaries.get(node.id, ()):
-        if _is(boundary.event, EventKind.TIMER):
+        if _is(boundary.event, _TIMER):
             arm_timer(walk, token, boundary, token.activation)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from isthmus.engine import _events, _multi
-from isthmus.engine._definition import PASS, Definition, EngineModelError
+from isthmus.engine._definition import PASS, Definition, EngineModelError, Step
 from isthmus.engine._effects import (
     Effect,
     EngineIncident,
@@ -62,28 +62,40 @@ class Interpreter:
 
     def start(self, variables: Mapping[str, Any], *, event: EventKind = EventKind.NONE) -> None:
         """Put a token on the start event of the process (a ``message``/``signal`` one when asked)."""
-        self.state.variables.update(variables)
+        state = self.state
+        state.variables.update(variables)
         start = self.d.start_event(self.d.process, event)
-        self.state.tokens.append(Token(self.state.new_id(), start.id))
+        state.tokens.append(Token(state.new_id(), start.id))
         if self.d.event_subprocesses:
             _events.arm_event_subprocesses(self, self.d.process.id, ROOT_SCOPE, 0, 0)
         self.run()
 
     def complete(self, token_id: int, variables: Mapping[str, Any], activation: int | None = None) -> None:
         """The task, service call, message wait or called instance of ``token_id`` is done."""
-        token = self.waiting(token_id, activation)
-        node = self.d.node(token.node)
-        if token.wait is Wait.TASK:
-            self.effects.append(TaskClosed(token.id, node.id, cancelled=False))
+        for token in self.state.tokens:  # waiting(), inline: this runs at every wait of every instance
+            if token.id == token_id:
+                break
+        else:
+            token = self.waiting(token_id, activation)  # raises
+        if token.wait not in WAITING or (activation is not None and token.activation != activation):
+            token = self.waiting(token_id, activation)  # raises
+        step = self.d.steps.get(token.node) or self.d.step(token.node)
+        node = step.node
+        if token.wait is TASK:
+            self.effects.append(TaskClosed(token.id, node.id, False))
         if token.scope == ROOT_SCOPE and not node.props.outputs:
             self.state.variables.update(variables)  # apply_outputs, its common case inline
         else:
             self.apply_outputs(token, node, variables)
-        self.leave(token, node)
+        self._leave(token, node, step, None)
         self.run()
 
     def waiting(self, token_id: int, activation: int | None = None) -> Token:
-        token = self.state.token(token_id)
+        for token in self.state.tokens:  # state.token(), inline
+            if token.id == token_id:
+                break
+        else:
+            token = None
         if (
             token is None
             or token.wait not in WAITING
@@ -134,18 +146,34 @@ class Interpreter:
     def run(self) -> None:
         tokens = self.state.tokens
         joins = self.d.inclusive_joins
+        steps = self.d.steps
+        effects = self.effects
         for _ in range(MAX_MOVES):
             for token in tokens:
                 if token.wait is READY:
-                    self.execute(token)
                     break
             else:
-                if not (joins and _events.fire_inclusive_joins(self)):
-                    break
+                if joins and _events.fire_inclusive_joins(self):
+                    continue
+                break
+            # execute(token), inline: one call less per move
+            try:
+                step = steps[token.node]
+            except KeyError:
+                step = self.d.step(token.node)  # raises EngineModelError naming the node
+            if step.multi and not _multi.is_body(self.state, token):
+                _multi.begin(self, token, step.node)
+            else:
+                if not step.gateway:
+                    effects.append(step.started)
+                if step.action is PASS:
+                    self._leave(token, step.node, step, None)
+                else:
+                    DISPATCH[step.action](self, token, step.node)
         else:
             raise EngineIncident("the instance moved {n} times without waiting: a loop?", n=MAX_MOVES)
-        if not tokens and self.state.status is InstanceStatus.ACTIVE:
-            self.state.status = InstanceStatus.COMPLETED
+        if not tokens and self.state.status is ACTIVE:
+            self.state.status = COMPLETED
             _events.ended(self)
 
     def execute(self, token: Token) -> None:
@@ -156,13 +184,18 @@ class Interpreter:
             return
         if not step.gateway:
             self.effects.append(step.started)
+        if step.action is PASS:
+            self._leave(token, node, step, None)
+            return
         DISPATCH[step.action](self, token, node)
 
     def leave(self, token: Token, node: NodeSpec, flows: tuple[str, ...] | None = None) -> None:
         """Complete ``node`` and move ``token`` along ``flows`` (default: the enabled outgoing flows)."""
+        self._leave(token, node, self.d.steps.get(node.id) or self.d.step(node.id), flows)
+
+    def _leave(self, token: Token, node: NodeSpec, step: Step, flows: tuple[str, ...] | None) -> None:
         state = self.state
         state.completed.append(node.id)
-        step = self.d.steps.get(node.id) or self.d.step(node.id)
         if not step.gateway:
             self.effects.append(
                 step.completed if self.actor is None or step.kind != _USER_TASK else self._done(node)
@@ -171,6 +204,10 @@ class Interpreter:
             _multi.body_done(self, token, node)
             return
         if flows is None:
+            single = step.single
+            if single is not None:  # one unconditional flow out: the common case of move(), inline
+                token.node, token.flow, token.wait, token.child = single[1], single[0], READY, None
+                return
             flows = step.uncontrolled
             if flows is None:
                 flows = self.enabled_flows(token, node)
@@ -288,22 +325,34 @@ class Interpreter:
 
     def _wait(self, token: Token, node: NodeSpec, wait: Wait) -> None:
         token.wait = wait
-        token.activation = self.state.activate(node.id)
+        activations = self.state.activations  # state.activate(), inline
+        token.activation = activations[node.id] = activations.get(node.id, 0) + 1
         if node.id in self.d.boundaries:
             _events.arm_boundaries(self, token, node)
 
     def _user_task(self, token: Token, node: NodeSpec) -> None:
-        self._wait(token, node, Wait.TASK)
-        self.effects.append(TaskOpened(token.id, node.id, token.activation))
+        # _wait(token, node, TASK), inline
+        token.wait = TASK
+        activations = self.state.activations
+        token.activation = activations[node.id] = activation = activations.get(node.id, 0) + 1
+        if node.id in self.d.boundaries:
+            _events.arm_boundaries(self, token, node)
+        self.effects.append(TaskOpened(token.id, node.id, activation))
 
     def _service_task(self, token: Token, node: NodeSpec) -> None:
-        if node.kind is NodeKind.SEND_TASK and not node.props.task_type:
+        if node.kind is _SEND_TASK and not node.props.task_type:
             self.leave(token, node)  # an unbound send task has nothing to deliver
             return
-        self.service(token, node)
+        # _wait(token, node, SERVICE), inline
+        token.wait = SERVICE
+        activations = self.state.activations
+        token.activation = activations[node.id] = activation = activations.get(node.id, 0) + 1
+        if node.id in self.d.boundaries:
+            _events.arm_boundaries(self, token, node)
+        self.effects.append(ServiceCall(token.id, node.id, activation))
 
     def service(self, token: Token, node: NodeSpec) -> None:
-        self._wait(token, node, Wait.SERVICE)
+        self._wait(token, node, SERVICE)
         self.effects.append(ServiceCall(token.id, node.id, token.activation))
 
     def _script_task(self, token: Token, node: NodeSpec) -> None:
@@ -316,23 +365,33 @@ class Interpreter:
         self.leave(token, node)
 
     def _rule_task(self, token: Token, node: NodeSpec) -> None:
-        if self.decisions is None or not node.props.decision_ref:
+        props = node.props
+        ref = props.decision_ref
+        if self.decisions is None or not ref:
             raise EngineIncident("business rule task {node} has no decision to evaluate", node=node.id)
-        value = self.decisions.decide(node.props.decision_ref, self.inputs(token, node))
-        if node.props.result_variable:
-            result = {node.props.result_variable: value}
+        plain = token.scope == ROOT_SCOPE  # no scope overlays the instance's variables
+        # inputs() and apply_outputs(), their common case inline: a copy of the instance's variables in,
+        # the result onto the instance
+        variables = dict(self.state.variables) if plain and not props.inputs else self.inputs(token, node)
+        value = self.decisions.decide(ref, variables)
+        if props.result_variable:
+            result = {props.result_variable: value}
         else:
             result = dict(value) if isinstance(value, Mapping) else {}
-        self.apply_outputs(token, node, result)
+        if plain and not props.outputs:
+            self.state.variables.update(result)
+        else:
+            self.apply_outputs(token, node, result)
         self.leave(token, node)
 
     def _exclusive(self, token: Token, node: NodeSpec) -> None:
         if len(node.outgoing) <= 1:
             self.leave(token, node)
             return
-        context = self.view(token)
+        context = self.state.variables if token.scope == ROOT_SCOPE else self.context(token)  # view()
+        flows = self.d.flows
         for flow_id in node.outgoing:
-            condition = self.d.flows[flow_id].condition
+            condition = flows[flow_id].condition
             if flow_id != node.default_flow and (condition is None or self.d.is_true(condition, context)):
                 self.leave(token, node, (flow_id,))
                 return
@@ -344,7 +403,7 @@ class Interpreter:
 
     def _inclusive(self, token: Token, node: NodeSpec) -> None:
         if len(node.incoming) > 1:
-            token.wait = Wait.JOIN  # _events.fire_inclusive_joins releases it
+            token.wait = JOIN  # _events.fire_inclusive_joins releases it
             return
         self._inclusive_split(token, node)
 
@@ -366,12 +425,13 @@ class Interpreter:
             for other in self.state.tokens:
                 if other.wait is JOIN and other.node == node.id and other.scope == token.scope:
                     arrived.setdefault(other.flow, other)
-            if any(flow not in arrived for flow in node.incoming):
-                return
+            for flow in node.incoming:
+                if flow not in arrived:
+                    return
             for other in arrived.values():
                 if other is not token:
                     self.state.tokens.remove(other)
-            token.wait = Wait.READY
+            token.wait = READY
         self.leave(token, node, node.outgoing)
 
     def service_result(self, token_id: int) -> tuple[Token, NodeSpec]:
@@ -380,8 +440,12 @@ class Interpreter:
 
 
 GATEWAYS = frozenset(k for k in NodeKind if k.is_gateway)
-READY, JOIN = Wait.READY, Wait.JOIN
+# members as module constants: reading ``Wait.READY`` goes through the enum class's attribute
+# lookup (a few hundred ns), reading a global does not
+READY, JOIN, TASK, SERVICE = Wait.READY, Wait.JOIN, Wait.TASK, Wait.SERVICE
+ACTIVE, COMPLETED = InstanceStatus.ACTIVE, InstanceStatus.COMPLETED
 _USER_TASK = NodeKind.USER_TASK.value
+_SEND_TASK = NodeKind.SEND_TASK
 
 # One table for every instance: building it per step cost more than some steps themselves. Keyed
 # by the kind's text: hashing a str is a C call, hashing an enum member a Python one.

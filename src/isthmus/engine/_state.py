@@ -160,12 +160,14 @@ class StateVersionError(ValueError):
 
 def load_state(raw: dict[str, Any]) -> InstanceState:
     """Rebuild an :class:`InstanceState` from :meth:`InstanceState.dump` output of any version."""
-    version = int(raw.get("v", 0))
-    if version > SCHEMA_VERSION:
-        raise StateVersionError(f"instance state version {version} is newer than {SCHEMA_VERSION}")
-    while version < SCHEMA_VERSION:
-        raw = MIGRATIONS[version](raw)
-        version += 1
+    version = raw.get("v", 0)
+    if version.__class__ is not int or version != SCHEMA_VERSION:  # not the current version's int
+        version = int(version)
+        if version > SCHEMA_VERSION:
+            raise StateVersionError(f"instance state version {version} is newer than {SCHEMA_VERSION}")
+        while version < SCHEMA_VERSION:
+            raw = MIGRATIONS[version](raw)
+            version += 1
     scopes = {s.id: s for s in map(Scope.load, raw["scopes"])} if "scopes" in raw else {}
     waits = _WAITS
     return InstanceState(

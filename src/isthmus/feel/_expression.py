@@ -80,6 +80,13 @@ class shared_run:  # noqa: N801 - used like a function: ``with shared_run(warnin
             CURRENT.reset(self._token)
 
 
+_NOT_CONSTANT: Any = object()
+
+
+def _always(input_value: Any, scope: Any) -> bool:
+    return True
+
+
 def _scope(context: Mapping[str, Any]) -> Any:
     return context if context.__class__ is dict else dict(context)
 
@@ -91,10 +98,16 @@ class Expression:
     Decimal('120')
     """
 
-    __slots__ = ("_fn", "_simple", "limits", "names", "text")
+    __slots__ = ("_fn", "_simple", "constant", "is_constant", "limits", "names", "text")
 
     def __init__(
-        self, text: str, fn: Fn, simple: bool, limits: EvaluationLimits, names: frozenset[str] = frozenset()
+        self,
+        text: str,
+        fn: Fn,
+        simple: bool,
+        limits: EvaluationLimits,
+        names: frozenset[str] = frozenset(),
+        constant: Any = _NOT_CONSTANT,
     ) -> None:
         self.text = text
         self._fn = fn
@@ -102,6 +115,27 @@ class Expression:
         self.limits = limits
         #: every name the text reads: a caller may pass a context holding only these
         self.names = names
+        #: whether the text is a literal (``"director"``, ``false``, ``12``): then ``constant`` is its value
+        self.is_constant = constant is not _NOT_CONSTANT
+        self.constant = constant if self.is_constant else None
+
+    def in_shared_run(self) -> Callable[[dict[str, Any]], Any] | None:
+        """``evaluate(scope, warnings=w)`` for a caller inside an open :class:`shared_run` on ``w``
+        with this expression's limits, passing a ``dict``: the compiled closure with the shared run's
+        failure handling and none of the per-call checks. None when the text needs a run of its own
+        (loops, calls of FEEL functions): the caller then uses :meth:`evaluate`."""
+        if not self._simple:
+            return None
+        fn = self._fn
+
+        def run(scope: dict[str, Any]) -> Any:
+            try:
+                return fn(scope)
+            except Exception as error:
+                _warn_failure(error)
+            return None
+
+        return run
 
     def evaluate(self, context: Mapping[str, Any], *, warnings: list[str] | None = None) -> Any:
         """The value in ``context``; a runtime error is null with a message appended to ``warnings``."""
@@ -141,7 +175,8 @@ def compile_expression(
     tree = parse(text, names)
     compiler = Compiler(types)
     fn = _compile_guarded(compiler, tree, text)
-    return Expression(text, fn, compiler.simple, limits, frozenset(compiler.names))
+    constant = compiler.constants.get(fn, _NOT_CONSTANT)
+    return Expression(text, fn, compiler.simple, limits, frozenset(compiler.names), constant)
 
 
 def _compile_guarded(compiler: Compiler, tree: Tree[Token], text: str) -> Fn:
@@ -197,6 +232,42 @@ class UnaryTests:
         if self._simple and _shares_run(warnings, self.limits):
             return self._in_shared_run(tests, input_value, scope)
         return _guarded(run, self.limits, warnings, False) is True
+
+    def in_shared_run(self) -> Callable[[Any, dict[str, Any]], bool] | None:
+        """``matches(value, scope, warnings=w)`` for a caller inside an open :class:`shared_run` on
+        ``w`` with these tests' limits, passing a ``dict``; None when the tests need a run of their
+        own (see :meth:`Expression.in_shared_run`)."""
+        tests = self._tests
+        if tests is None:
+            return _always
+        if not self._simple:
+            return None
+        negated = self._negated
+        if len(tests) == 1:
+            (test,) = tests
+
+            def one(input_value: Any, scope: dict[str, Any]) -> bool:
+                try:
+                    if test(input_value, scope) is True:
+                        return not negated
+                    return negated
+                except Exception as error:
+                    _warn_failure(error)
+                return False
+
+            return one
+
+        def many(input_value: Any, scope: dict[str, Any]) -> bool:
+            try:
+                for test in tests:
+                    if test(input_value, scope) is True:
+                        return not negated
+                return negated
+            except Exception as error:
+                _warn_failure(error)
+            return False
+
+        return many
 
     def _in_shared_run(self, tests: list[Test], input_value: Any, scope: Any) -> bool:
         """The tests inside an open :class:`shared_run`, with :func:`_guarded`'s failure handling."""

@@ -181,6 +181,9 @@ def _from_float(value: float) -> Decimal | None:
     return Decimal(repr(value))
 
 
+_AS_IS = frozenset({str, bool})
+
+
 def to_feel(value: Any) -> Any:
     """Convert JSON-like Python data into FEEL values, deeply.
 
@@ -196,8 +199,11 @@ def to_feel(value: Any) -> Any:
         return value
     if cls is int:
         return Decimal(value)
-    if cls is dict:
-        return {k if k.__class__ is str else str(k): to_feel(v) for k, v in value.items()}
+    if cls is dict:  # text, booleans and nulls stay as they are without a call per entry
+        return {
+            k if k.__class__ is str else str(k): v if v.__class__ in _AS_IS or v is None else to_feel(v)
+            for k, v in value.items()
+        }
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
