@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.engine import Prepared, deferred, new_id, send_deferred
+from isthmus.adapters.storage.engine import Prepared, deferred, load_json, new_id, send_deferred
 from isthmus.adapters.storage.tables import UtcDateTime, jobs
 from isthmus.errors import Conflict, NotFound
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
@@ -78,20 +78,24 @@ def _job(row: Any) -> Job:
 
 _COLUMNS = [column.name for column in jobs.columns]
 _RETURNING = ", ".join(_COLUMNS)
+# PostgreSQL: the JSON columns come back as their text, parsed here by load_json (orjson) and the
+# policy's text used as its cache key as it is — psycopg's JSON loader parsed both with the
+# standard library, and each policy was dumped again to find its cached RetryPolicy
+_RETURNING_PG = ", ".join(f"{name}::text" if name in ("payload", "policy") else name for name in _COLUMNS)
 # one statement marks the chosen jobs running and returns them (SQLite ≥ 3.35, PostgreSQL)
 _SET = "UPDATE jobs SET state = 'running', locked_by = {p}, attempts = attempts + 1, locked_until = {p}, "
 _TAKE = {
     "sqlite": _SET.format(p="?")  # noqa: S608 — our own column names
     + "updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING "
     + _RETURNING,
-    "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING,
+    "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING_PG,
     # PostgreSQL, jobs with serial keys (locked by this transaction first, see _serial_guard):
     # taken only when no other job of their key is running — checked in this statement, whose
     # snapshot is taken after the locks were granted, so a claim that committed meanwhile shows
     "postgresql-guarded": _SET.format(p="%s")  # noqa: S608 — our own column names
     + "updated_at = %s WHERE id = ANY(%s) AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs"
     " AS other WHERE other.serial_key = jobs.serial_key AND other.id <> jobs.id AND other.state ="
-    " 'running' AND other.locked_until >= %s)) RETURNING " + _RETURNING,
+    " 'running' AND other.locked_until >= %s)) RETURNING " + _RETURNING_PG,
 }
 _LOCK_SERIALS = "SELECT k FROM unnest(%s::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))"
 _POLICIES: dict[str, RetryPolicy] = {}
@@ -145,7 +149,7 @@ def _utc(value: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return load_json(value) if isinstance(value, str | bytes) else value
 
 
 def _raw_job(row: Any) -> Job:
