@@ -18,7 +18,7 @@ in a child process of its own (peak RSS is that process's high-water mark), agai
   the file pulled from its inbound folder in 50,000-row chunks mapped in FEEL batch mode, each chunk
   one outbox message + one delivery job (rejected rows dead-lettered with their row numbers; the
   chunk's rows in a claim-check file in the data dir, the message holding its name and digest),
-  then the job runner delivering every chunk by bulk upsert (staged through ADBC on SQLite; on
+  and a thread of the same process delivering the chunks stored meanwhile (then the rest), by bulk upsert (staged through ADBC on SQLite; on
   PostgreSQL a chunk whose key range holds no row yet is COPYed straight into the table, others
   staged by COPY and upserted; before the job's transaction opens). The outbox is on the same kind
   of database as the target (SQLite file / the PostgreSQL server). **isthmus+w**: the same with a
@@ -185,14 +185,16 @@ def run_dlt(csv_path: Path, target: str, work: Path) -> float:
 
 
 def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongside: bool = False) -> float:
-    """``isthmus flow run``: pull, then deliver. ``alongside``: a worker process delivers while the
-    file is pulled (``isthmus worker`` running beside ``flow run --no-deliver``)."""
+    """``isthmus flow run``: pull with a thread delivering the chunks stored meanwhile, then deliver
+    the rest. ``alongside``: a worker process delivers instead (``isthmus worker`` running beside
+    ``flow run --no-deliver``)."""
     import multiprocessing
 
     from isthmus.adapters.connectors import make_target
     from isthmus.adapters.connectors.sources import pull
     from isthmus.adapters.storage import Database
     from isthmus.adapters.storage.chunk_files import FileChunkStore
+    from isthmus.adapters.worker.alongside import running_alongside
     from isthmus.security import SYSTEM
     from isthmus.services.integration import DELIVER, FlowService
     from isthmus.services.jobs import JobRunner
@@ -229,7 +231,13 @@ def run_isthmus(csv_path: Path, target: str, outbox: str, work: Path, *, alongsi
     if alongside:
         worker = multiprocessing.get_context("fork").Process(target=deliver, args=(True,))
         worker.start()
-    run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
+        run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
+    else:  # as `isthmus flow run`: a thread delivers the chunks stored meanwhile
+        beside = FlowService(db.unit_of_work, clock, make_target, chunks=chunks)
+        runner = JobRunner(db.unit_of_work, clock, {DELIVER: beside.delivery}, "bench-run")
+        with running_alongside(runner):
+            run = pull(flows, SYSTEM, "bench-orders", cursor_dir=work / "cursors")
+        beside.close()
     assert run.files == {"orders.csv": "processed"}, run.files
     PULLED.append(time.perf_counter() - started)
     if worker is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from isthmus.adapters.cli.context import state
 from isthmus.adapters.cli.output import console, emit_json, err_console
 from isthmus.adapters.connectors.sources import pull
+from isthmus.adapters.worker.alongside import running_alongside
 from isthmus.errors import InvalidInput, IsthmusError, Location
 from isthmus.integration import COLUMNS, MessageState, table2_workbook
 from isthmus.services.integration import AcceptReport
@@ -112,13 +114,15 @@ def run_flow(
         report: AcceptReport = container.flows.accept(principal, flow_id, _records(input_), first_row=1)
         result = report.as_dict()
     else:
-        result = pull(
-            container.flows,
-            principal,
-            flow_id,
-            cursor_dir=container.settings.data_dir / "flow-cursors",
-            registry=container.systems.options_for,
-        ).as_dict()
+        # chunks go to the target while the next ones are read (then the rest below)
+        with running_alongside(container.job_runner()) if deliver else nullcontext():
+            result = pull(
+                container.flows,
+                principal,
+                flow_id,
+                cursor_dir=container.settings.data_dir / "flow-cursors",
+                registry=container.systems.options_for,
+            ).as_dict()
     if deliver:
         container.job_runner().run_until_idle()
     result["metrics"] = container.flows.metrics(principal, flow_id).as_dict()
