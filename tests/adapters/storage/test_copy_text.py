@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from psycopg.types.json import Json, Jsonb
 
 from isthmus.adapters.storage.engine import _copy_field, _copy_text, _NotPlain
 
-_texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+# the characters COPY escapes come up often (each one alone must be escaped), any other too
+_texts = st.text(
+    alphabet=st.sampled_from("\\\t\n\rN a中")
+    | st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+)
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_texts, inner, max_size=3),
@@ -46,6 +50,7 @@ def _one_by_one(rows: list[tuple[Any, ...]]) -> str:
     st.lists(st.lists(_values, min_size=1, max_size=8), min_size=1, max_size=5),
     st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=10),
 )
+@example([["a\\b", "a\tb", "a\nb", "a\rb", "\\N", None]], [])  # each escaped character alone
 def test_copy_text_equals_the_fields_converted_one_by_one(
     rows: list[list[Any]], shares: list[tuple[int, int]]
 ) -> None:
