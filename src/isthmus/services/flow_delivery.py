@@ -170,8 +170,7 @@ class BatchDelivery:
         jobs = [a.job for a in attempts] + done
         try:
             with self._uow() as uow:
-                self._record(uow, attempts, outcomes)
-                if self._complete(uow, [job.id for job in jobs]):
+                if self._complete(uow, self._record(uow, attempts, outcomes), [job.id for job in jobs]):
                     uow.commit()
                     return 0
         except Exception:  # e.g. a failure's bookkeeping: write each one alone below
@@ -180,25 +179,22 @@ class BatchDelivery:
         for job in jobs:
             mine = [a for a in attempts if a.job.id == job.id]
             with self._uow() as uow:
-                self._record(uow, mine, outcomes)
-                if self._complete(uow, [job.id]):
+                if self._complete(uow, self._record(uow, mine, outcomes), [job.id]):
                     uow.commit()
                 else:
                     lost += 1
         return lost
 
-    def _complete(self, uow: UnitOfWork, job_ids: list[JobId]) -> bool:
-        """All in one statement where the repository can; False when any lease was lost."""
-        now = self._clock.now()
-        complete_many = getattr(uow.jobs, "complete_many", None)
-        if complete_many is not None:
-            return bool(complete_many(job_ids, self.worker_id, now))
-        return all(uow.jobs.complete(job_id, self.worker_id, now) for job_id in job_ids)
+    def _complete(self, uow: UnitOfWork, delivered: list[tuple[int, int]], job_ids: list[JobId]) -> bool:
+        """Mark ``delivered`` and complete the jobs (one statement on PostgreSQL); False when any
+        lease was lost."""
+        return uow.flows.complete_delivered(delivered, job_ids, uow.jobs, self.worker_id, self._clock.now())
 
     def _record(
         self, uow: UnitOfWork, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None]
-    ) -> None:
-        now = self._clock.now()
+    ) -> list[tuple[int, int]]:
+        """Write the failures (retry, backoff, dead letter); the (message id, attempts) pairs
+        delivered, for :meth:`_complete` to mark."""
         delivered: list[tuple[int, int]] = []
         for attempt in attempts:
             error = outcomes[attempt.job.id]
@@ -208,4 +204,4 @@ class BatchDelivery:
                 self._flows.record_failure(
                     uow, attempt.job, attempt.message, attempt.message.attempts + 1, error, attempt.flow
                 )
-        uow.flows.mark_delivered(delivered, now)
+        return delivered

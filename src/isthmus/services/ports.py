@@ -412,6 +412,18 @@ class FlowRepository(Protocol):
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         """(message id, attempts) pairs: delivered at ``now``."""
 
+    def complete_delivered(
+        self,
+        delivered: Sequence[tuple[int, int]],
+        job_ids: list[JobId],
+        queue: JobRepository,
+        worker: str,
+        now: datetime,
+    ) -> bool:
+        """A delivery round's last write: ``delivered`` as :meth:`mark_delivered`, and the jobs
+        ``job_ids`` completed on ``queue`` (leased to ``worker``). False when any lease was lost —
+        the caller rolls back. PostgreSQL does both in one statement."""
+
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, object], display: dict[str, object]
     ) -> None:

@@ -19,11 +19,13 @@ from isthmus.integration import (
     TestStatus,
     records_in,
 )
-from isthmus.jobs import NewJob
+from isthmus.jobs import JobId, NewJob
 
 
 class _Queue(Protocol):
     def enqueue_many(self, new_jobs: Sequence[NewJob], now: datetime) -> None: ...
+
+    def complete_many(self, job_ids: list[JobId], worker: str, now: datetime) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -137,6 +139,17 @@ class InMemoryFlowRepository:
 
     def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
         return {i: copy.deepcopy(self._rows.messages[i]) for i in message_ids if i in self._rows.messages}
+
+    def complete_delivered(
+        self,
+        delivered: Sequence[tuple[int, int]],
+        job_ids: list[JobId],
+        queue: _Queue,
+        worker: str,
+        now: datetime,
+    ) -> bool:
+        self.mark_delivered(delivered, now)
+        return queue.complete_many(job_ids, worker, now)
 
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         for message_id, attempts in delivered:

@@ -19,7 +19,7 @@ from isthmus.adapters.storage.job_queue import new_job_row
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
 from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus, records_in
-from isthmus.jobs import NewJob
+from isthmus.jobs import JobId, NewJob
 from isthmus.services.ports import JobRepository
 
 _f = integration_flows
@@ -79,6 +79,17 @@ _MARK_DELIVERED_PG = (
     "UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, updated_at = %(now)s, "
     "delivered_at = %(now)s FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(attempts)s AS int[])) "
     "AS d(id, attempts) WHERE m.id = d.id"
+)
+# a delivery round's last write: the delivered messages and the round's jobs in one statement;
+# the count of jobs completed tells whether every lease was still held
+_COMPLETE_DELIVERED_PG = (
+    "WITH done AS (UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, "
+    "last_error = NULL, updated_at = %(now)s WHERE id = ANY(CAST(%(jobs)s AS bigint[])) "
+    "AND locked_by = %(worker)s AND state = 'running' RETURNING 1), "
+    "delivered AS (UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, "
+    "updated_at = %(now)s, delivered_at = %(now)s FROM unnest(CAST(%(ids)s AS bigint[]), "
+    "CAST(%(attempts)s AS int[])) AS d(id, attempts) WHERE m.id = d.id) "
+    "SELECT count(*) FROM done"
 )
 _LATEST_VERSIONS = (
     select(_f.c.flow_id, func.max(_f.c.version))
@@ -402,6 +413,34 @@ class SqlFlowRepository:
                     for message_id, attempts in delivered
                 ],
             )
+
+    def complete_delivered(
+        self,
+        delivered: Sequence[tuple[int, int]],
+        job_ids: list[JobId],
+        queue: JobRepository,
+        worker: str,
+        now: datetime,
+    ) -> bool:
+        """PostgreSQL: one statement, one round trip (a round used to send two)."""
+        if self._db.dialect.name != "postgresql" or not job_ids:
+            self.mark_delivered(delivered, now)
+            return queue.complete_many(job_ids, worker, now) if job_ids else True
+        send_deferred(self._db)
+        cursor = self._dbapi().cursor()
+        cursor.execute(
+            _COMPLETE_DELIVERED_PG,
+            {
+                "jobs": job_ids,
+                "worker": worker,
+                "ids": [i for i, _ in delivered],
+                "attempts": [a for _, a in delivered],
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+        cursor.close()
+        return row is not None and int(row[0]) == len(set(job_ids))
 
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]

@@ -1,0 +1,72 @@
+"""A delivery round's last write (one statement on PostgreSQL): the delivered messages marked and
+the round's jobs completed together, and a lost lease reported so the caller can roll back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from isthmus.adapters.storage import Database
+from isthmus.integration import MessageState, NewMessage
+from isthmus.jobs import JobState, NewJob
+
+NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
+LATER = NOW + timedelta(seconds=5)
+
+
+def _setup(database: Database, n: int) -> tuple[list[int], list[int]]:
+    """``n`` pending messages, each with a delivery job claimed by w1 (lease 60 s)."""
+    with database.unit_of_work() as uow:
+        ids = uow.flows.insert_messages(
+            [
+                NewMessage(flow_id="f", idempotency_key=f"k{i}", payload={"i": i}, display={})
+                for i in range(n)
+            ],
+            NOW,
+        )
+        message_ids = [ids[("f", f"k{i}")] for i in range(n)]
+        uow.jobs.enqueue_many([NewJob(kind="flow.deliver", payload={"message": m}) for m in message_ids], NOW)
+        jobs = uow.jobs.claim("w1", NOW, 60, n, kinds=("flow.deliver",))
+        uow.commit()
+    assert len(jobs) == n
+    by_message = {int(job.payload["message"]): int(job.id) for job in jobs}
+    return message_ids, [by_message[m] for m in message_ids]
+
+
+def test_delivered_messages_and_their_jobs_are_written_together(database: Database) -> None:
+    messages, jobs = _setup(database, 3)
+    with database.unit_of_work() as uow:
+        # two delivered; the third's job completes with nothing to mark (its message was done before)
+        assert uow.flows.complete_delivered(
+            [(messages[0], 1), (messages[1], 4)], jobs, uow.jobs, "w1", LATER
+        )
+        uow.commit()
+    with database.unit_of_work() as uow:
+        found = uow.flows.messages_by_id(messages)
+        states = {job_id: uow.jobs.get(job_id) for job_id in jobs}  # type: ignore[arg-type]
+    assert [found[m].state for m in messages] == [
+        MessageState.DELIVERED,
+        MessageState.DELIVERED,
+        MessageState.PENDING,
+    ]
+    assert [found[m].attempts for m in messages] == [1, 4, 0]
+    assert found[messages[0]].delivered_at == LATER
+    assert found[messages[0]].updated_at == LATER
+    assert found[messages[2]].delivered_at is None
+    for job in states.values():
+        assert job is not None
+        assert job.state is JobState.DONE
+        assert job.locked_by is None
+
+
+def test_a_job_leased_to_another_worker_is_reported_and_left_alone(database: Database) -> None:
+    messages, jobs = _setup(database, 2)
+    with database.unit_of_work() as uow:
+        assert not uow.flows.complete_delivered(
+            [(messages[0], 1)], jobs, uow.jobs, "w2", LATER
+        )  # not w2's leases: nothing completed
+        assert uow.flows.complete_delivered([], [], uow.jobs, "w2", LATER)  # nothing to do: done
+    with database.unit_of_work() as uow:
+        one = uow.jobs.get(jobs[0])  # type: ignore[arg-type]
+    assert one is not None
+    assert one.state is JobState.RUNNING
+    assert one.locked_by == "w1"
