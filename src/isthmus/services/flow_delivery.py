@@ -129,8 +129,8 @@ class BatchDelivery:
         attempts: list[_Attempt] = []
         done: list[Job] = []
         single: list[Job] = []
-        found = uow.flows.messages_by_id([int(job.payload["message"]) for job in claimed])
-        deployed = self._deployed(uow, {m.flow_id for m in found.values()})
+        found, latest = uow.flows.delivery_messages([int(job.payload["message"]) for job in claimed])
+        deployed = self._deployed(uow, {m.flow_id for m in found.values()}, latest)
         for job in claimed:
             message = found.get(int(job.payload["message"]))
             if message is None or message.state not in (MessageState.PENDING, MessageState.RETRYING):
@@ -148,10 +148,11 @@ class BatchDelivery:
                 attempts.append(_Attempt(job, message, *plan))
         return attempts, done, single
 
-    def _deployed(self, uow: UnitOfWork, flow_ids: set[str]) -> dict[str, DeployedFlow | None]:
-        """Each flow's latest version: its number read every round, its definition once per
-        version (versions never change, and the definition is the larger read)."""
-        latest = uow.flows.latest_versions(flow_ids) if flow_ids else {}
+    def _deployed(
+        self, uow: UnitOfWork, flow_ids: set[str], latest: dict[str, int]
+    ) -> dict[str, DeployedFlow | None]:
+        """Each flow's latest version: its number read every round (with the messages), its
+        definition once per version (versions never change, and the definition is the larger read)."""
         deployed: dict[str, DeployedFlow | None] = {}
         for flow_id in flow_ids:
             version = latest.get(flow_id)

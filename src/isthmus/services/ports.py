@@ -409,13 +409,19 @@ class FlowRepository(Protocol):
     def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
         """The messages found among ``message_ids``, by id."""
 
+    def delivery_messages(
+        self, message_ids: Collection[int]
+    ) -> tuple[dict[int, FlowMessage], dict[str, int]]:
+        """A delivery round's read: the messages found among ``message_ids`` by id, and the latest
+        version of each of their flows. PostgreSQL reads both in one statement."""
+
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         """(message id, attempts) pairs: delivered at ``now``."""
 
     def complete_delivered(
         self,
         delivered: Sequence[tuple[int, int]],
-        job_ids: list[JobId],
+        job_ids: builtins.list[JobId],
         queue: JobRepository,
         worker: str,
         now: datetime,

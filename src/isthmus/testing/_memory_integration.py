@@ -143,13 +143,19 @@ class InMemoryFlowRepository:
     def complete_delivered(
         self,
         delivered: Sequence[tuple[int, int]],
-        job_ids: list[JobId],
+        job_ids: builtins.list[JobId],
         queue: _Queue,
         worker: str,
         now: datetime,
     ) -> bool:
         self.mark_delivered(delivered, now)
         return queue.complete_many(job_ids, worker, now)
+
+    def delivery_messages(
+        self, message_ids: Collection[int]
+    ) -> tuple[dict[int, FlowMessage], dict[str, int]]:
+        found = self.messages_by_id(message_ids)
+        return found, self.latest_versions({m.flow_id for m in found.values()})
 
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         for message_id, attempts in delivered:

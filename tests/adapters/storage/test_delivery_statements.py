@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from isthmus.adapters.storage import Database
 from isthmus.integration import MessageState, NewMessage
-from isthmus.jobs import JobState, NewJob
+from isthmus.jobs import JobId, JobState, NewJob
 
 NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=5)
 
 
-def _setup(database: Database, n: int) -> tuple[list[int], list[int]]:
+def _setup(database: Database, n: int) -> tuple[list[int], list[JobId]]:
     """``n`` pending messages, each with a delivery job claimed by w1 (lease 60 s)."""
     with database.unit_of_work() as uow:
         ids = uow.flows.insert_messages(
@@ -28,7 +28,7 @@ def _setup(database: Database, n: int) -> tuple[list[int], list[int]]:
         jobs = uow.jobs.claim("w1", NOW, 60, n, kinds=("flow.deliver",))
         uow.commit()
     assert len(jobs) == n
-    by_message = {int(job.payload["message"]): int(job.id) for job in jobs}
+    by_message = {int(job.payload["message"]): job.id for job in jobs}
     return message_ids, [by_message[m] for m in message_ids]
 
 
@@ -36,13 +36,11 @@ def test_delivered_messages_and_their_jobs_are_written_together(database: Databa
     messages, jobs = _setup(database, 3)
     with database.unit_of_work() as uow:
         # two delivered; the third's job completes with nothing to mark (its message was done before)
-        assert uow.flows.complete_delivered(
-            [(messages[0], 1), (messages[1], 4)], jobs, uow.jobs, "w1", LATER
-        )
+        assert uow.flows.complete_delivered([(messages[0], 1), (messages[1], 4)], jobs, uow.jobs, "w1", LATER)
         uow.commit()
     with database.unit_of_work() as uow:
         found = uow.flows.messages_by_id(messages)
-        states = {job_id: uow.jobs.get(job_id) for job_id in jobs}  # type: ignore[arg-type]
+        states = {job_id: uow.jobs.get(job_id) for job_id in jobs}
     assert [found[m].state for m in messages] == [
         MessageState.DELIVERED,
         MessageState.DELIVERED,
@@ -66,7 +64,31 @@ def test_a_job_leased_to_another_worker_is_reported_and_left_alone(database: Dat
         )  # not w2's leases: nothing completed
         assert uow.flows.complete_delivered([], [], uow.jobs, "w2", LATER)  # nothing to do: done
     with database.unit_of_work() as uow:
-        one = uow.jobs.get(jobs[0])  # type: ignore[arg-type]
+        one = uow.jobs.get(jobs[0])
     assert one is not None
     assert one.state is JobState.RUNNING
     assert one.locked_by == "w1"
+
+
+def test_a_round_reads_its_messages_and_their_flows_latest_versions(database: Database) -> None:
+    payload = {"order": "SO-1", "note": 'tab\there, "quoted", 中文', "n": [1, 2.5, None, True]}
+    with database.unit_of_work() as uow:
+        for text in ("first", "second"):  # flow f at version 2; flow g never deployed
+            uow.flows.deploy("f", text, deployed_by="t", now=NOW)
+        ids = uow.flows.insert_messages(
+            [
+                NewMessage(flow_id="f", idempotency_key="a", payload=payload, display={"order": "SO-1"}),
+                NewMessage(flow_id="g", idempotency_key="b", payload={}, display={}),
+            ],
+            NOW,
+        )
+        uow.commit()
+    a, b = ids[("f", "a")], ids[("g", "b")]
+    with database.unit_of_work() as uow:
+        found, latest = uow.flows.delivery_messages([a, b, a + b + 100])
+        assert found == uow.flows.messages_by_id([a, b])  # as the one-purpose read gives them
+    assert set(found) == {a, b}
+    assert found[a].payload == payload
+    assert found[a].display == {"order": "SO-1"}
+    assert found[a].created_at == NOW
+    assert latest == {"f": 2}

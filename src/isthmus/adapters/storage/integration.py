@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.engine import dump_json, send_deferred
+from isthmus.adapters.storage.engine import dump_json, load_json, send_deferred
 from isthmus.adapters.storage.job_queue import new_job_row
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
@@ -74,6 +74,15 @@ UNION ALL SELECT NULL, NULL, NULL FROM wake"""
 _MESSAGES_BY_ID = (
     "SELECT id, flow_id, idempotency_key, state, payload, display, attempts, last_error, row_number, "
     "created_at, updated_at, delivered_at FROM flow_messages WHERE id = ANY(%s)"
+)
+# a delivery round's read: the messages (JSON as text, parsed by orjson) and their flows' latest
+# versions, in one round trip
+_DELIVERY_MESSAGES_PG = (
+    "WITH m AS (SELECT id, flow_id, idempotency_key, state, payload::text AS payload, "
+    "display::text AS display, attempts, last_error, row_number, created_at, updated_at, delivered_at "
+    "FROM flow_messages WHERE id = ANY(%s)), v AS (SELECT flow_id, max(version) AS latest "
+    "FROM integration_flows WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id) "
+    "SELECT m.*, v.latest FROM m LEFT JOIN v ON v.flow_id = m.flow_id"
 )
 _MARK_DELIVERED_PG = (
     "UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, updated_at = %(now)s, "
@@ -390,6 +399,27 @@ class SqlFlowRepository:
         rows = self._db.execute(select(_m).where(_m.c.id.in_(sorted(message_ids))))
         return {row.id: _message(row) for row in rows}
 
+    def delivery_messages(
+        self, message_ids: Collection[int]
+    ) -> tuple[dict[int, FlowMessage], dict[str, int]]:
+        if self._db.dialect.name != "postgresql":
+            read = self.messages_by_id(message_ids)
+            return read, self.latest_versions({m.flow_id for m in read.values()}) if read else {}
+        send_deferred(self._db)
+        cursor = self._dbapi().cursor(row_factory=namedtuple_row)
+        cursor.execute(_DELIVERY_MESSAGES_PG, (sorted(message_ids),))
+        rows = cursor.fetchall()
+        cursor.close()
+        found: dict[int, FlowMessage] = {}
+        latest: dict[str, int] = {}
+        for row in rows:
+            found[row.id] = _message(
+                row._replace(payload=load_json(row.payload), display=load_json(row.display)), _utc
+            )
+            if row.latest is not None:
+                latest[row.flow_id] = int(row.latest)
+        return found, latest
+
     def _dbapi(self) -> Any:
         dbapi = self._db.connection.dbapi_connection
         assert dbapi is not None
@@ -417,7 +447,7 @@ class SqlFlowRepository:
     def complete_delivered(
         self,
         delivered: Sequence[tuple[int, int]],
-        job_ids: list[JobId],
+        job_ids: builtins.list[JobId],
         queue: JobRepository,
         worker: str,
         now: datetime,
