@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from isthmus.errors import ConfigurationError, Conflict
 
@@ -74,6 +75,36 @@ _LONG_DIGITS = re.compile(r"\d{19}")
 _LONG_DIGIT_BYTES = re.compile(rb"[0-9]{19}")
 
 
+# a pooled connection idle longer than this is pinged before use (see _ping_when_idle)
+PING_IDLE_S = 2.0
+
+
+def _ping_when_idle(engine: Engine, idle_s: float = PING_IDLE_S) -> Engine:
+    """Ping a pooled PostgreSQL connection at checkout only when it sat idle for ``idle_s``.
+
+    Why: ``pool_pre_ping`` costs a round trip per transaction — on the webhook path that is one
+    of three per group commit (ping, the statement, the commit) and one of three or four per
+    delivery round. A connection in steady use has just proved itself; one left idle (a server
+    restart, a dropped TCP connection) is the one to check. A dead connection fails the ping,
+    and the pool replaces it before the caller sees it, as with ``pool_pre_ping``."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["isthmus_idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("isthmus_idle_from")
+        if since is not None and time.monotonic() - since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs
+        except Exception as exc:  # the pool discards this connection and checks out another
+            raise DisconnectionError() from exc
+
+    return engine
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; raises :class:`ConfigurationError` for an unusable URL."""
     url = normalise_url(url)
@@ -88,7 +119,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         return _with_deferred_writes(_sqlite_engine(url, parsed.database, **kwargs))
     if backend == "postgresql":
-        return _with_deferred_writes(create_engine(url, pool_pre_ping=True, **kwargs))
+        return _with_deferred_writes(_ping_when_idle(create_engine(url, **kwargs)))
     raise ConfigurationError(
         "--db / ISTHMUS_DB_URL: expected a sqlite:/// or postgresql:// URL, got {value!r}", value=backend
     )
