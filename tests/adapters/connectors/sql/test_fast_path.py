@@ -4,7 +4,9 @@ must be the same whichever way a chunk went (SQLite runs the same checks on its 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -190,4 +192,24 @@ def test_any_sequence_of_chunks_ends_as_a_dict_would(
         send(made, rows)
         model.update(dict(rows))
     assert rows_of(engine) == model
+    made.close()
+
+
+def test_a_wal_sqlite_target_reads_what_adbc_wrote(tmp_path: Path) -> None:
+    """ADBC's SQLite is a second copy of the library: a connection of ours left open on the file
+    while ADBC wrote and checkpointed it read a stale WAL index ("malformed") — reproduced before
+    the SQLite target's engine stopped pooling connections."""
+    path = tmp_path / "erp-wal.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(TABLE)
+        db.commit()
+    made = target(f"sqlite:///{path}")
+    for round_ in range(3):
+        send(made, [(f"SO-{round_}-{n}", "x") for n in range(500)])
+        with made._engine.connect() as conn:  # the target's own engine, as upsert() uses it
+            assert conn.execute(text("SELECT count(*) FROM vbak")).scalar() == 500 * (round_ + 1)
+        with closing(sqlite3.connect(path)) as fresh:
+            assert fresh.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert fresh.execute("SELECT count(*) FROM vbak").fetchone() == (500 * (round_ + 1),)
     made.close()

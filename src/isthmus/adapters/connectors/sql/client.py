@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import JSON, NullType
 
 from isthmus.adapters.connectors.sql.config import SqlConfig
@@ -75,6 +76,14 @@ def _above(key: list[str], found: tuple[Any, ...]) -> pl.Expr:
 
 
 def _engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() == "sqlite":
+        # No idle connection kept open: chunks are written through ADBC, whose SQLite is a second
+        # copy of the library in this process. Two copies do not see each other's locks, and one
+        # holding a WAL file open while the other writes and checkpoints it reads a stale index
+        # ("database disk image is malformed": reproduced with a pooled connection). See
+        # https://sqlite.org/howtocorrupt.html, "Multiple copies of SQLite linked into the same
+        # application"; the connector's README says what this leaves to the operator.
+        return create_engine(url, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True)
 
 
