@@ -6,7 +6,6 @@ stays open."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,14 +16,6 @@ from isthmus.errors import Conflict
 from isthmus.jobs import JobId, JobState, NewJob
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(db_url: str) -> Iterator[Database]:
-    db = Database(db_url)
-    db.upgrade()
-    yield db
-    db.dispose()
 
 
 def _instance(instance_id: str = "i-1") -> ProcessInstance:

@@ -9,7 +9,6 @@ must come back the same whichever path wrote or read them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,14 +65,6 @@ tasks = st.builds(
 states = st.dictionaries(texts, json_values, max_size=5)
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture
-def database(db_url: str) -> Iterator[Database]:
-    db = Database(db_url)
-    db.upgrade()
-    yield db
-    db.dispose()
 
 
 def _id() -> str:
