@@ -42,8 +42,17 @@ _values = (
 )
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _field(value: Any) -> str:
+    """The reference: texts escaped here, by ``str.translate`` on every one (independent of the
+    module's shortcut), everything else by ``_copy_field``."""
+    return value.translate(_ESCAPES) if type(value) is str else _copy_field(value)
+
+
 def _one_by_one(rows: list[tuple[Any, ...]]) -> str:
-    return "".join("\t".join([_copy_field(value) for value in row]) + "\n" for row in rows)
+    return "".join("\t".join([_field(value) for value in row]) + "\n" for row in rows)
 
 
 @given(
