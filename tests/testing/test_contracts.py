@@ -17,6 +17,8 @@ from pathlib import Path
 from shutil import copyfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from isthmus.adapters.storage import Database, normalise_url
@@ -673,6 +675,57 @@ def test_serial_keys_run_one_at_a_time(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.jobs.claim("w2", T0, 60, 10) == []  # "a" is busy while a1 runs
         assert uow.jobs.complete(first[0].id, "w1", T0)
         assert [j.kind for j in uow.jobs.claim("w2", T0, 60, 10)] == ["a2"]
+
+
+_JOB = st.tuples(
+    st.integers(-5, 5),  # run_at, minutes from T0
+    st.sampled_from([None, None, "a", "b"]),  # serial key
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    jobs=st.lists(_JOB, min_size=1, max_size=14),
+    first=st.integers(0, 6),
+    later_s=st.sampled_from([0, 30, 61, 400]),
+    second=st.integers(1, 8),
+    only=st.none() | st.sets(st.integers(0, 13), max_size=6),
+)
+def test_claims_choose_the_jobs_the_model_chooses(
+    uow_factory: UnitOfWorkFactory,
+    jobs: list[tuple[int, str | None]],
+    first: int,
+    later_s: int,
+    second: int,
+    only: set[int] | None,
+) -> None:
+    """Any mix of due, future, running and expired jobs, with serial keys: a claim, then a second
+    one (maybe after the leases ran out, maybe of some kinds only) takes what the in-memory model
+    takes, in the same order (PostgreSQL reads ready and expired jobs by separate index scans)."""
+
+    def claims(factory: UnitOfWorkFactory) -> list[list[str]]:
+        with factory() as uow:
+            for n, (minutes, serial) in enumerate(jobs):
+                uow.jobs.enqueue(
+                    NewJob(kind=f"j{n}", run_at=T0 + timedelta(minutes=minutes), serial_key=serial), T0
+                )
+            uow.commit()
+        taken: list[list[str]] = []
+        later = T0 + timedelta(seconds=later_s)
+        kinds = () if only is None else tuple(f"j{n}" for n in sorted(only))
+        with factory() as uow:
+            taken.append([j.kind for j in uow.jobs.claim("w1", T0, 60, first)] if first else [])
+            uow.commit()
+        with factory() as uow:
+            taken.append([j.kind for j in uow.jobs.claim("w2", later, 60, second, kinds=kinds)])
+            uow.commit()
+        with factory() as uow:  # leave nothing due for the next example
+            while rest := uow.jobs.claim("cleanup", T0 + timedelta(days=1), 60, 100):
+                assert uow.jobs.complete_many([j.id for j in rest], "cleanup", T0)
+            uow.commit()
+        return taken
+
+    assert claims(uow_factory) == claims(memory_uow_factory(InMemoryStore()))
 
 
 def test_a_lost_lease_refuses_the_old_workers_outcome(uow_factory: UnitOfWorkFactory) -> None:

@@ -3,8 +3,9 @@
 Up to ``in_flight`` commits run at a time, each on a worker thread with a connection of its own. A
 request joins the queue; a free committer takes everything queued (at most ``max_group`` requests)
 as one group in one transaction. A lone request therefore waits for nothing but its own commit,
-and under load the groups grow instead of queueing one transaction per request, while several
-commits in flight hide the database's round-trip time. (SQLite has one writer: one in flight.) Every request is
+and under load the groups grow instead of queueing one transaction per request. (Several commits
+in flight would hide the database's round-trip time; the endpoint measured better with one, see
+``COMMITS_IN_FLIGHT`` in :mod:`isthmus.adapters.api.routes.hooks`.) Every request is
 answered from its own outcome (see :meth:`isthmus.services.flow_hooks.WebhookIntake.accept`).
 """
 
