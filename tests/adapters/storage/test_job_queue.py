@@ -7,10 +7,13 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from isthmus.adapters.storage import Database
+from isthmus.adapters.storage.job_queue import _candidates
 from isthmus.bootstrap import Container, build
 from isthmus.errors import IntegrationFailure, InvalidInput
 from isthmus.jobs import Job, JobId, JobState, NewJob, RetryPolicy
@@ -247,3 +250,51 @@ def test_a_claim_returns_the_jobs_as_stored_and_filters_by_kind(container: Conta
     assert taken[0].attempts == 1
     assert taken[0].locked_by == "w1"
     assert taken[0].updated_at == now
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.postgres
+def test_a_claim_reads_expired_leases_only_not_the_entries_finished_jobs_left(
+    pg_container: Container,
+) -> None:
+    """Every finished job leaves its running version's index entries until vacuum. The claim's read
+    of expired leases must not walk them (it did: 4,009 entries and 211 heap pages per claim after
+    10,000 deliveries), and the serial-key checks must still find a key by its own index."""
+    container = pg_container
+    engine = container.database.engine
+    with engine.begin() as conn:  # keep the dead versions: no vacuum during the test
+        conn.execute(text("ALTER TABLE jobs SET (autovacuum_enabled = off)"))
+    now = container.clock.now()
+    _enqueue(container, *(NewJob(kind="effect", serial_key=f"s{i % 50}") for i in range(3000)))
+    with container.database.unit_of_work() as uow:
+        while claimed := uow.jobs.claim("w1", now, 300, 500):
+            assert uow.jobs.complete_many([job.id for job in claimed], "w1", now)
+        uow.commit()
+    _enqueue(container, NewJob(kind="effect", serial_key="s1"), NewJob(kind="effect", serial_key="s2"))
+    with container.database.unit_of_work() as uow:
+        (running,) = uow.jobs.claim("w2", now, 300, 1)
+        uow.commit()
+    candidates = _candidates((), (), 100).plan(engine.dialect)
+    with engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + candidates.sql, candidates.build({"now": now})
+        )
+        (plan,) = cursor.fetchone()[0]
+        conn.rollback()
+    nodes = list(_plan_nodes(plan["Plan"]))
+    expired = [n for n in nodes if n.get("Index Name") == "ix_jobs_running_lease"]
+    assert expired, "expired leases are read through ix_jobs_running_lease"
+    assert all(n["Shared Hit Blocks"] + n.get("Shared Read Blocks", 0) <= 3 for n in expired)
+    serial = [n for n in nodes if n.get("Parent Relationship") == "SubPlan" and n.get("Actual Loops", 0)]
+    assert serial, "the due jobs' serial keys were checked"
+    assert {n.get("Index Name") for n in serial} == {"ix_jobs_serial_key_state"}
+    # and the claim itself: the due job whose key is free, not the one whose key is running
+    with container.database.unit_of_work() as uow:
+        taken = [job.serial_key for job in uow.jobs.claim("w3", now, 300, 10)]
+    assert taken == [{"s1", "s2"}.difference({running.serial_key}).pop()]

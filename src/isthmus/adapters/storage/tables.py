@@ -200,6 +200,7 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+RUNNING_HELD = "state = 'running' AND locked_by IS NOT NULL"
 jobs = Table(
     "jobs",
     metadata,
@@ -221,6 +222,13 @@ jobs = Table(
     UniqueConstraint("dedupe_key", name="uq_jobs_dedupe_key"),
     Index("ix_jobs_state_run_at", "state", "run_at"),
     Index("ix_jobs_serial_key_state", "serial_key", "state"),
+    # running jobs by lease end, for claims of expired leases (see migration 0015)
+    Index(
+        "ix_jobs_running_lease",
+        "locked_until",
+        sqlite_where=text(RUNNING_HELD),
+        postgresql_where=text(RUNNING_HELD),
+    ),
 )
 
 # Deployed DMN models: immutable versions per key; `decisions` lists what each version offers.
