@@ -285,7 +285,9 @@ def test_a_claim_reads_expired_leases_only_not_the_entries_finished_jobs_left(
         cursor.execute(
             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + candidates.sql, candidates.build({"now": now})
         )
-        (plan,) = cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None
+        (plan,) = row[0]
         conn.rollback()
     nodes = list(_plan_nodes(plan["Plan"]))
     expired = [n for n in nodes if n.get("Index Name") == "ix_jobs_running_lease"]
