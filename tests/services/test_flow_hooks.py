@@ -122,3 +122,19 @@ def test_the_permission_is_checked_before_any_work(intake: WebhookIntake) -> Non
 
     with pytest.raises(PermissionDenied):
         intake.prepare(intake.webhook("crm-orders"), principal_with(Role.VIEWER), [{"order_id": "SO-1"}])
+
+
+def test_a_group_of_malformed_records_only_keeps_each_as_a_dead_letter_and_makes_no_job(
+    container: Container, intake: WebhookIntake, api: SandboxApi
+) -> None:
+    # two in one request and one in another, stored at one time (PostgreSQL: the group's insert
+    # carries no message to deliver, only empty arrays)
+    outcomes = intake.accept(
+        [_request(intake, "SO-7", "SO-8", customer=None), _request(intake, "SO-9", customer=None)]
+    )
+    assert [o.rejected if isinstance(o, AcceptReport) else o for o in outcomes] == [2, 1]
+    messages = container.flows.messages(SYSTEM, flow_id="crm-orders")
+    assert sorted(str(m.payload["order_id"]) for m in messages) == ["SO-7", "SO-8", "SO-9"]
+    assert {m.state for m in messages} == {MessageState.DEAD_LETTERED}
+    assert container.job_runner().run_until_idle().claimed == 0
+    assert not api.records.get("/api/orders")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import functools
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -448,8 +449,10 @@ class FlowService:
         """The dead-lettered message that keeps a rejected record (and its row) for the DLQ."""
         from isthmus.security import mask_personal_data
 
-        # A rejected record has no trustworthy key; its row and content (or the time) name it.
-        key = rejected_key(rejected) if rejected.row is not None else f"rejected:{now.isoformat()}"
+        # A rejected record has no trustworthy key; its row and content name it, or (a webhook's
+        # record has no row) the time and a random part: the malformed records of one request, or of
+        # the requests one group commit stores at one time, are each kept.
+        key = rejected_key(rejected) if rejected.row is not None else f"rejected:{now.isoformat()}:{uuid.uuid4().hex}"
         return NewMessage(
             flow_id=flow_id,
             idempotency_key=key,
