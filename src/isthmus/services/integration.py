@@ -452,7 +452,11 @@ class FlowService:
         # A rejected record has no trustworthy key; its row and content name it, or (a webhook's
         # record has no row) the time and a random part: the malformed records of one request, or of
         # the requests one group commit stores at one time, are each kept.
-        key = rejected_key(rejected) if rejected.row is not None else f"rejected:{now.isoformat()}:{uuid.uuid4().hex}"
+        key = (
+            rejected_key(rejected)
+            if rejected.row is not None
+            else f"rejected:{now.isoformat()}:{uuid.uuid4().hex}"
+        )
         return NewMessage(
             flow_id=flow_id,
             idempotency_key=key,
