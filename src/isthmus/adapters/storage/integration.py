@@ -39,12 +39,12 @@ _COPY_INTO_MESSAGES = (
 # groups lock shared keys in one order), a delivery job per new message, and the workers' wake-up.
 _INSERT_DELIVERING = """\
 WITH given AS (
-  SELECT * FROM unnest(CAST(%(f_flow)s AS text[]), CAST(%(f_version)s AS int[]), CAST(%(f_kind)s AS text[]),
-    CAST(%(f_state)s AS text[]), CAST(%(f_max)s AS int[]), CAST(%(f_policy)s AS text[]),
-    CAST(%(f_payload)s AS text[])) AS g(flow_id, version, kind, state, max_attempts, policy, payload)
+  SELECT * FROM unnest(CAST(%(f_flow)b AS text[]), CAST(%(f_version)b AS int[]), CAST(%(f_kind)b AS text[]),
+    CAST(%(f_state)b AS text[]), CAST(%(f_max)b AS int[]), CAST(%(f_policy)b AS text[]),
+    CAST(%(f_payload)b AS text[])) AS g(flow_id, version, kind, state, max_attempts, policy, payload)
 ), latest AS (
   SELECT flow_id, max(version) AS version FROM integration_flows
-  WHERE flow_id = ANY(CAST(%(f_flow)s AS text[])) GROUP BY flow_id
+  WHERE flow_id = ANY(CAST(%(f_flow)b AS text[])) GROUP BY flow_id
 ), current AS (
   SELECT g.* FROM given g JOIN latest l ON l.flow_id = g.flow_id AND l.version = g.version
 ), m AS (
@@ -52,8 +52,8 @@ WITH given AS (
     created_at, updated_at)
   SELECT i.flow_id, i.key, i.state, CAST(i.payload AS json), CAST(i.display AS json), 0, i.row_number,
     %(now)s, %(now)s
-  FROM unnest(CAST(%(m_flow)s AS text[]), CAST(%(m_key)s AS text[]), CAST(%(m_state)s AS text[]),
-    CAST(%(m_payload)s AS text[]), CAST(%(m_display)s AS text[]), CAST(%(m_row)s AS bigint[]))
+  FROM unnest(CAST(%(m_flow)b AS text[]), CAST(%(m_key)b AS text[]), CAST(%(m_state)b AS text[]),
+    CAST(%(m_payload)b AS text[]), CAST(%(m_display)b AS text[]), CAST(%(m_row)b AS bigint[]))
     WITH ORDINALITY AS i(flow_id, key, state, payload, display, row_number, n)
   WHERE i.flow_id IN (SELECT flow_id FROM current)
   ORDER BY i.n
