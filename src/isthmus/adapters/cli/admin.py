@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from isthmus.adapters.cli.context import state
+from isthmus.adapters.cli.heap import settle_heap
 from isthmus.adapters.cli.output import console, emit_json
 from isthmus.adapters.storage import migrate
 from isthmus.adapters.worker import WorkerLoop, delivery_loop
@@ -82,6 +83,7 @@ def _serve(ctx: typer.Context, host: str, port: int, *, with_worker: bool) -> No
 
     container = state(ctx).container()
     app = create_app(container, run_worker=with_worker)
+    settle_heap()
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
@@ -112,6 +114,7 @@ def worker(
         delivery.stop()
 
     signal.signal(signal.SIGTERM, lambda *_: stop())
+    settle_heap()
     thread = delivery.start_thread()
     try:
         loop.run_forever()
