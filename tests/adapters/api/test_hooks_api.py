@@ -101,3 +101,26 @@ def test_the_fast_path_keeps_the_headers_and_problem_answers(
     too_big = client.post("/hooks/crm-orders", content=b"[]", headers=auth | {"content-length": str(10**12)})
     assert too_big.status_code == 413
     assert client.get("/hooks/crm-orders").status_code == 405  # only POST is served
+
+
+def test_the_signature_is_rfc_2104_hmac_sha256_in_hex() -> None:
+    # the well-known HMAC-SHA256 example: key "key", the quick brown fox
+    assert signature("key", b"The quick brown fox jumps over the lazy dog") == (
+        "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+    )
+
+
+def test_a_body_is_strict_json_and_long_integers_stay_exact(
+    container: Container, client: TestClient, api: SandboxApi
+) -> None:
+    container.flows.deploy(SYSTEM, FLOW.format(options="{}", url=api.url))
+    auth = _token(container, Role.IT_INTEGRATOR) | {"content-type": "application/json"}
+    long_id = 123456789012345678901234567  # beyond 64 bits
+    body = f'{{"order_id": {long_id}, "cust_code": "C1"}}'.encode()
+    assert client.post("/hooks/crm-orders", content=body, headers=auth).status_code == 202
+    (stored,) = container.flows.messages(SYSTEM, flow_id="crm-orders")
+    assert stored.payload["vbeln"] == long_id
+    for not_json in (b'{"order_id": NaN, "cust_code": "C1"}', b'{"order_id": "SO-\xff"}', b"[1,"):
+        answer = client.post("/hooks/crm-orders", content=not_json, headers=auth)
+        assert (answer.status_code, answer.json()["detail"]) == (422, "body: expected JSON")
+    assert len(container.flows.messages(SYSTEM, flow_id="crm-orders")) == 1

@@ -18,11 +18,11 @@ authenticated and mapped again on the new version.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
 import os
+import re
 from typing import Any
 
 import orjson
@@ -50,11 +50,12 @@ STALE_RETRIES = 3
 # 48-74 ms with one in flight, 83-119 ms with four). SQLite has one writer anyway.
 COMMITS_IN_FLIGHT = 1
 MAP_INLINE = 50  # records mapped on the event loop; more go to a thread
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def signature(secret: str, body: bytes) -> str:
     """The header value a sender computes: ``sha256=`` + hex HMAC-SHA256 of the raw body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()  # (one-shot: OpenSSL's C)
 
 
 def _check_hmac(flow_id: str, options: dict[str, Any], request: Request, body: bytes) -> Principal:
@@ -74,7 +75,9 @@ def _check_hmac(flow_id: str, options: dict[str, Any], request: Request, body: b
 
 def _records(body: bytes) -> list[dict[str, Any]]:
     try:
-        data = json.loads(body)
+        # orjson (~5× the standard library), but not for a body holding a run of 19 or more
+        # digits: orjson reads an integer beyond 64 bits as a float, silently
+        data = json.loads(body) if _LONG_DIGITS.search(body) else orjson.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput("body: expected JSON") from exc
     items = data if isinstance(data, list) else [data]
