@@ -21,11 +21,15 @@ EMAIL_FIELDS = frozenset({"email", "e_mail", "mail"})
 
 _CN_MOBILE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _CN_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
+# Both shapes hold a run of at least 11 digits: text without one has nothing to mask (one scan
+# instead of two substitutions, on every field of every webhook's display copy)
+_ELEVEN_DIGITS = re.compile(r"\d{11}")
+_NON_DIGITS = re.compile(r"\D")
 
 
 def mask_phone(value: str) -> str:
     """``13812345678`` → ``138****5678``; other shapes keep the first 3 and last 4 characters."""
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGITS.sub("", value)
     if len(digits) >= 11:
         match = _CN_MOBILE.search(value)
         if match:
@@ -46,6 +50,8 @@ def mask_email(value: str) -> str:
 
 def mask_text(value: str) -> str:
     """Mask phone numbers and resident ID numbers inside free text."""
+    if not _ELEVEN_DIGITS.search(value):
+        return value
     value = _CN_ID.sub(lambda m: m.group(1) + "********" + m.group(3), value)
     return _CN_MOBILE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(4)}", value)
 

@@ -84,7 +84,17 @@ def _serve(ctx: typer.Context, host: str, port: int, *, with_worker: bool) -> No
     container = state(ctx).container()
     app = create_app(container, run_worker=with_worker)
     settle_heap()
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    # No access log (at this log level it was formatted per request, then dropped) and no
+    # `server: uvicorn` header (it advertises the stack and costs every answer a header)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        access_log=False,
+        server_header=False,
+    )
 
 
 def worker(

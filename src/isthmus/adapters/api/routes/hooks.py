@@ -43,6 +43,7 @@ from isthmus.services.integration import AcceptReport
 log = logging.getLogger("isthmus.api")
 router = APIRouter(tags=["integration"])
 SIGNATURE_HEADER = "X-Isthmus-Signature"
+_SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode()  # ASGI header names are lower case bytes
 STALE_RETRIES = 3
 # Group commits running at once. One, on PostgreSQL too: the requests arriving meanwhile wait for
 # it and share the next, so at load there are fewer, larger transactions and fewer threads taking
@@ -65,7 +66,7 @@ def _check_hmac(flow_id: str, options: dict[str, Any], request: Request, body: b
         raise ConfigurationError(
             "flow {flow}: the HMAC secret variable {name!r} is not set", flow=flow_id, name=name
         )
-    sent = request.headers.get(SIGNATURE_HEADER, "")
+    sent = next((v for k, v in request.scope["headers"] if k == _SIGNATURE_KEY), b"").decode("latin-1")
     if not hmac.compare_digest(sent.encode(), signature(secret, body).encode()):
         raise AuthenticationFailed("missing or wrong {header} signature", header=SIGNATURE_HEADER)
     return Principal(
