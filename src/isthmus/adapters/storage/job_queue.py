@@ -88,12 +88,12 @@ _TAKE = {
     "sqlite": _SET.format(p="?")  # noqa: S608 — our own column names
     + "updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING "
     + _RETURNING,
-    "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%s) RETURNING " + _RETURNING_PG,
+    "postgresql": _SET.format(p="%s") + "updated_at = %s WHERE id = ANY(%b) RETURNING " + _RETURNING_PG,
     # PostgreSQL, jobs with serial keys (locked by this transaction first, see _serial_guard):
     # taken only when no other job of their key is running — checked in this statement, whose
     # snapshot is taken after the locks were granted, so a claim that committed meanwhile shows
     "postgresql-guarded": _SET.format(p="%s")  # noqa: S608 — our own column names
-    + "updated_at = %s WHERE id = ANY(%s) AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs"
+    + "updated_at = %s WHERE id = ANY(%b) AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs"
     " AS other WHERE other.serial_key = jobs.serial_key AND other.id <> jobs.id AND other.state ="
     " 'running' AND other.locked_until >= %s)) RETURNING " + _RETURNING_PG,
 }
