@@ -306,3 +306,11 @@ def test_tls_is_verified_against_the_configured_private_ca(https: tuple[str, Pat
         untrusted.send(message("SO-3"))
     untrusted.close()
     assert _Orders.keys == ["SO-1", "SO-2"]
+
+
+def test_a_non_ascii_path_goes_out_percent_encoded(scripted: type[ScriptedServer]) -> None:
+    server = scripted([OK])
+    target = HttpTarget(HttpConfig(url=server.url.replace("/in", "/订单/in?a=1%202")), 2.0)
+    target.send(message())
+    target.close()
+    assert server.requests[0].startswith(b"POST /%E8%AE%A2%E5%8D%95/in?a=1%202 HTTP/1.1\r\n")

@@ -1,9 +1,9 @@
 """HTTP target: one request per message, the idempotency key in a header.
 
 Messages go out on keep-alive connections, one per sending thread, each request in one write and
-each answer read by ``httptools``' parser (measured on loopback: ~70 µs CPU per request, against
-~270 µs with ``http.client`` and ~1 ms with an ``httpx.Client``; batch delivery sends from a thread
-pool). ``httpx`` still fetches OAuth tokens, and sends the messages when a proxy from the
+each answer read by ``httptools``' parser (measured on loopback by ``bench/http_send.py``: ~95 µs
+CPU per request, against ~200 µs with ``http.client`` and ~590 µs with an ``httpx.Client``; batch
+delivery sends from a thread pool). ``httpx`` still fetches OAuth tokens, and sends the messages when a proxy from the
 environment applies to the URL.
 
 Answers decide retries on the error type: 2xx delivered; 408, 425, 429 and 5xx, timeouts and
@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 import httpx
@@ -143,8 +143,8 @@ class KeepAliveConnections:
     """One keep-alive connection to the target per sending thread.
 
     Why not ``http.client``: it writes a request in two sends (head, then body) and parses the
-    answer's headers with the ``email`` package — measured on loopback, 272 µs CPU per request
-    against 67 µs here (``bench/RESULTS.md``, Real time, round 5). A connection the server closed
+    answer's headers with the ``email`` package — twice the CPU per request on loopback
+    (``bench/http_send.py``; ``bench/RESULTS.md``, Real time, round 5). A connection the server closed
     while it was idle is noticed before it is used (as httpcore does) and opened anew; a request
     that fails once sent is not retried here (the job is)."""
 
@@ -153,7 +153,9 @@ class KeepAliveConnections:
         self._https = parts.scheme == "https"
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (443 if self._https else 80)
-        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # non-ASCII and control characters percent-encoded (as httpx does), escapes kept as written
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.path = quote(path, safe="/?&=:;@!$'()*+,%~-._[]")
         host = f"[{self._host}]" if ":" in self._host else self._host
         default_port = parts.port is None or parts.port == (443 if self._https else 80)
         self._host_header = (host if default_port else f"{host}:{self._port}").encode("idna")
