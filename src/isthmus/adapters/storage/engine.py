@@ -8,7 +8,6 @@ when it upgrades (https://sqlite.org/lang_transaction.html).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections import namedtuple
@@ -17,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
     Connection,
@@ -34,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
+from isthmus.adapters import json_codec
 from isthmus.errors import ConfigurationError, Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -48,31 +47,14 @@ def normalise_url(url: str) -> str:
 
 
 def dump_json(value: Any) -> str:
-    """JSON text of a column value: orjson (UTF-8, so Chinese text stays readable and searchable
-    with LIKE; ~5× the standard library, which the engine's hot path pays on every step), the
-    standard library for what orjson refuses (keys that are not strings, integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False)
+    """JSON text of a column value (UTF-8, so Chinese text stays readable and searchable with
+    LIKE; orjson, which the engine's hot path pays on every step, see :mod:`isthmus.adapters.json_codec`)."""
+    return json_codec.dumps(value).decode()
 
 
 def load_json(text: str | bytes) -> Any:
-    """A JSON column's value: orjson, but the standard library when the text holds a run of 19 or
-    more digits — orjson reads an integer beyond 64 bits as a float, silently."""
-    # (a text shorter than 19 characters — most task columns: ``[]``, ``["sales"]`` — has no such run)
-    if len(text) >= 19 and (
-        _LONG_DIGITS.search(text) if isinstance(text, str) else _LONG_DIGIT_BYTES.search(text)
-    ):
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # NaN/Infinity written by the standard library before
-        return json.loads(text)
-
-
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGIT_BYTES = re.compile(rb"[0-9]{19}")
+    """A JSON column's value; what the standard library wrote before (``NaN``) is read too."""
+    return json_codec.loads(text, strict=False)
 
 
 # a pooled connection idle longer than this is pinged before use (see _ping_when_idle)
