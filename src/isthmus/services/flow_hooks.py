@@ -157,9 +157,11 @@ class WebhookIntake:
         # in key order: concurrent groups holding the same keys then lock them in one order
         # (a duplicate waits for the other insert instead of deadlocking with it)
         fresh.sort(key=lambda m: (m.flow_id, m.idempotency_key))
+        # without malformed records the insert is the transaction's only write (no BEGIN/COMMIT)
+        alone = not any(isinstance(r, Rejected) for request in requests for r in request.results)
         with self._uow() as uow:
             latest, ids = uow.flows.insert_delivering(
-                fresh, versions, self._jobs(webhooks, now), uow.jobs, now
+                fresh, versions, self._jobs(webhooks, now), uow.jobs, now, alone=alone
             )
             outcomes: list[AcceptReport | Exception | None] = []
             rejected: list[NewMessage] = []

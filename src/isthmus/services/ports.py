@@ -396,13 +396,16 @@ class FlowRepository(Protocol):
         jobs: Mapping[str, NewJob],
         queue: JobRepository,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """A webhook group's write: the latest version of each flow in ``versions``; the messages of
         the flows still at the version given there inserted (keys distinct per flow, already held
         ones skipped), each new one with a delivery job made from its flow's template in ``jobs``
         (the template's payload plus ``"message": <new id>``, enqueued on ``queue``), and the workers
         woken. Returns (latest versions, new ids by (flow id, idempotency key)). PostgreSQL does
-        all of it in one statement."""
+        all of it in one statement; ``alone`` says the unit of work writes nothing else, so that
+        statement may commit by itself (the unit of work's commit is still called)."""
 
     def message(self, message_id: int) -> FlowMessage | None: ...
 

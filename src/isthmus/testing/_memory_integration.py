@@ -121,6 +121,8 @@ class InMemoryFlowRepository:
         jobs: Mapping[str, NewJob],
         queue: _Queue,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         latest = self.latest_versions(versions)
         ids = self.insert_messages([m for m in messages if latest.get(m.flow_id) == versions[m.flow_id]], now)

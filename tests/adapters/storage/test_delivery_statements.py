@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from isthmus.adapters.storage import Database
 from isthmus.integration import MessageState, NewMessage
 from isthmus.jobs import JobId, JobState, NewJob
+from isthmus.services.ports import UnitOfWork
 
 NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=5)
@@ -92,3 +93,65 @@ def test_a_round_reads_its_messages_and_their_flows_latest_versions(database: Da
     assert found[a].display == {"order": "SO-1"}
     assert found[a].created_at == NOW
     assert latest == {"f": 2}
+
+
+def _webhook_group(uow: UnitOfWork, keys: list[str], *, alone: bool) -> dict[tuple[str, str], int]:
+    """A webhook group's insert for flow f (version 1): messages ``keys`` and their jobs."""
+    template = NewJob(kind="flow.deliver", payload={"version": 1, "test": False})
+    latest, ids = uow.flows.insert_delivering(
+        [NewMessage(flow_id="f", idempotency_key=k, payload={"k": k}, display={}) for k in keys],
+        {"f": 1},
+        {"f": template},
+        uow.jobs,
+        NOW,
+        alone=alone,
+    )
+    assert latest == {"f": 1}
+    return ids
+
+
+def _stored_keys(database: Database) -> set[str]:
+    with database.unit_of_work() as uow:
+        return {m.idempotency_key for m in uow.flows.messages(flow_id="f")}
+
+
+def test_a_webhook_group_alone_commits_with_its_one_statement(database: Database) -> None:
+    """PostgreSQL runs the insert without BEGIN/COMMIT (autocommit): another connection sees the
+    rows before the unit of work's commit, which then has nothing to send. SQLite keeps its
+    transaction."""
+    with database.unit_of_work() as uow:
+        uow.flows.deploy("f", "first", deployed_by="t", now=NOW)
+        uow.commit()
+    postgres = database.url.startswith("postgresql")
+    with database.unit_of_work() as uow:
+        ids = _webhook_group(uow, ["a", "b"], alone=True)
+        assert len(ids) == 2
+        if postgres:  # (SQLite: one writer, so no second connection while this one writes)
+            assert _stored_keys(database) == {"a", "b"}
+            # and the connection is back in transactional mode
+            assert uow.connection.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+        uow.commit()
+    assert _stored_keys(database) == {"a", "b"}
+    with database.unit_of_work() as uow:
+        jobs = uow.jobs.claim("w1", NOW, 60, 10, kinds=("flow.deliver",))
+    assert sorted(int(job.payload["message"]) for job in jobs) == sorted(ids.values())
+
+
+def test_a_webhook_group_after_another_write_stays_in_its_transaction(database: Database) -> None:
+    """``alone`` when the unit of work already wrote: the insert joins that transaction, and a
+    rollback takes back both writes."""
+    with database.unit_of_work() as uow:
+        uow.flows.deploy("f", "first", deployed_by="t", now=NOW)
+        uow.commit()
+    with database.unit_of_work() as uow:
+        uow.flows.add_messages(
+            [NewMessage(flow_id="f", idempotency_key="before", payload={}, display={})], NOW
+        )
+        _webhook_group(uow, ["a"], alone=True)
+        # no commit: the unit of work rolls back
+    assert _stored_keys(database) == set()
+    with database.unit_of_work() as uow:  # the next unit of work starts clean
+        ids = _webhook_group(uow, ["c"], alone=True)
+        uow.commit()
+    assert set(ids) == {("f", "c")}
+    assert _stored_keys(database) == {"c"}

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import time
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import (
     JSON,
     Connection,
@@ -585,6 +587,38 @@ def send_deferred(db: Connection, info: dict[Any, Any] | None = None) -> None:
     found: DeferredWrites | None = (db.info if info is None else info).get(DEFERRED)
     if found is not None and found.ops:
         found.flush()
+
+
+@contextmanager
+def whole_transaction(db: Connection) -> Iterator[Any]:
+    """PostgreSQL: a DBAPI cursor whose one statement is the whole transaction.
+
+    Why: psycopg opens a transaction with a ``BEGIN`` round trip of its own and closes it with a
+    ``COMMIT`` — three round trips for a transaction of one statement, and on the hot paths (a
+    webhook group's insert, a delivery claim) each round trip is a wait for the server and then for
+    the GIL. When nothing of this unit of work has reached the server yet, the statement runs in
+    autocommit mode instead: PostgreSQL makes a single statement atomic on its own (its
+    data-modifying CTEs included, and a ``pg_notify`` in it is sent at its commit), and the unit
+    of work's commit then finds no transaction and sends nothing. Measured at 1,000 webhooks a
+    second: a group commit's wall time 4.0 → 2.4 ms at the median (bench/RESULTS.md, round 6).
+
+    The caller writes nothing after the statement in this unit of work: a later statement would
+    begin a transaction of its own. When something was sent before (status ``INTRANS``), the
+    statement simply joins that transaction.
+    """
+    send_deferred(db)
+    dbapi = db.connection.dbapi_connection
+    assert dbapi is not None
+    alone = dbapi.pgconn.transaction_status == TransactionStatus.IDLE
+    if alone:
+        dbapi.autocommit = True
+    cursor = dbapi.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+        if alone:
+            dbapi.autocommit = False
 
 
 _ID_BLOCK_MAX = 256

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.engine import dump_json, load_json, send_deferred
+from isthmus.adapters.storage.engine import dump_json, load_json, send_deferred, whole_transaction
 from isthmus.adapters.storage.job_queue import new_job_row
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
@@ -309,9 +309,13 @@ class SqlFlowRepository:
         jobs: Mapping[str, NewJob],
         queue: JobRepository,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """PostgreSQL: one statement, on the DBAPI cursor (its text is fixed, so psycopg prepares it
-        once; Core's multi-row inserts cost the API more CPU than the database spent on them)."""
+        once; Core's multi-row inserts cost the API more CPU than the database spent on them) —
+        ``alone``: without BEGIN and COMMIT when it is the unit of work's only write
+        (:func:`~isthmus.adapters.storage.engine.whole_transaction`)."""
         if self._db.dialect.name != "postgresql" or any(
             job.dedupe_key is not None or job.serial_key is not None for job in jobs.values()
         ):
@@ -349,12 +353,13 @@ class SqlFlowRepository:
             "now": now,
             "channel": DELIVERY_CHANNEL,
         }
-        dbapi = self._db.connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
-        cursor.execute(_INSERT_DELIVERING, params)
-        rows = cursor.fetchall()
-        cursor.close()
+        if alone:
+            with whole_transaction(self._db) as cursor:
+                rows = cursor.execute(_INSERT_DELIVERING, params).fetchall()
+        else:
+            cursor = self._dbapi().cursor()
+            rows = cursor.execute(_INSERT_DELIVERING, params).fetchall()
+            cursor.close()
         latest: dict[str, int] = {}
         ids: dict[tuple[str, str], int] = {}
         for message_id, flow_id, key in rows:
