@@ -99,7 +99,8 @@ def test_a_lost_lease_drops_only_that_job(
         taken = uow.jobs.claim("w2", clock.now(), 300, 1, kinds=(DELIVER,))
         uow.commit()
     with deployed.database.unit_of_work() as uow:
-        attempts, done, single = first._plan(uow, claimed)
+        found, latest = uow.flows.delivery_messages([int(job.payload["message"]) for job in claimed])
+        attempts, done, single = first._plan(uow, claimed, found, latest)
     outcomes: dict[JobId, Exception | None] = {a.job.id: None for a in attempts}
     assert (len(attempts), done, single) == (2, [], [])
     assert first._write(attempts, outcomes, done) == 1  # one lost, the other recorded

@@ -94,12 +94,24 @@ class BatchDelivery:
     def claim_due(self) -> Claimed | None:
         """Claim due delivery jobs and read their messages (one transaction); None when none is
         due. The caller runs the returned sends, then hands their outcomes to :meth:`finish` — a
-        loop may claim the next batch meanwhile (the jobs stay leased to this worker until then)."""
-        with self._uow() as uow:  # claim and read the messages in one transaction
-            jobs = uow.jobs.claim(
-                self.worker_id, self._clock.now(), self._lease_s, self.batch, kinds=(DELIVER,)
-            )
-            attempts, done, single = self._plan(uow, jobs) if jobs else ([], [], [])
+        loop may claim the next batch meanwhile (the jobs stay leased to this worker until then).
+
+        PostgreSQL claims and reads in one statement (:meth:`FlowRepository.claim_deliveries`);
+        jobs with a serial key (a batch flow's chunks) are then claimed by the job queue's general
+        claim, in the same round."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            fast = uow.flows.claim_deliveries(DELIVER, self.worker_id, now, self._lease_s, self.batch)
+            jobs = [] if fast is None else fast.jobs
+            found, latest = ({}, {}) if fast is None else (fast.messages, fast.latest)
+            if fast is None or fast.serial_due:
+                more = uow.jobs.claim(
+                    self.worker_id, now, self._lease_s, max(self.batch - len(jobs), 1), kinds=(DELIVER,)
+                )
+                if more:
+                    read, versions = uow.flows.delivery_messages([int(j.payload["message"]) for j in more])
+                    jobs, found, latest = jobs + more, found | read, latest | versions
+            attempts, done, single = self._plan(uow, jobs, found, latest) if jobs else ([], [], [])
             uow.commit()
         if not jobs:
             return None
@@ -124,12 +136,14 @@ class BatchDelivery:
         target, outbound = attempt.target, attempt.outbound
         return lambda: target.send(outbound)
 
-    def _plan(self, uow: UnitOfWork, claimed: list[Job]) -> tuple[list[_Attempt], list[Job], list[Job]]:
-        """Read the messages: what to send, jobs with nothing left to do, chunks for the slow path."""
+    def _plan(
+        self, uow: UnitOfWork, claimed: list[Job], found: dict[int, FlowMessage], latest: dict[str, int]
+    ) -> tuple[list[_Attempt], list[Job], list[Job]]:
+        """From the jobs' messages (``found``) and their flows' latest versions: what to send, jobs
+        with nothing left to do, chunks for the slow path."""
         attempts: list[_Attempt] = []
         done: list[Job] = []
         single: list[Job] = []
-        found, latest = uow.flows.delivery_messages([int(job.payload["message"]) for job in claimed])
         deployed = self._deployed(uow, {m.flow_id for m in found.values()}, latest)
         for job in claimed:
             message = found.get(int(job.payload["message"]))

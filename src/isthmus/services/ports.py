@@ -10,7 +10,7 @@ import builtins
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import NamedTuple, Protocol, Self
 
 from isthmus.catalog import NodeSla, Process, ProcessId, ProcessQuery
 from isthmus.decisions import DeployedModel, ModelDraft
@@ -359,6 +359,15 @@ class NotificationRepository(Protocol):
     def mark_read(self, notification_id: int, now: datetime) -> None: ...
 
 
+class DeliveryClaim(NamedTuple):
+    """Delivery jobs claimed together with what a round needs to send them."""
+
+    jobs: list[Job]
+    messages: dict[int, FlowMessage]  # the jobs' messages found, by id
+    latest: dict[str, int]  # the latest version of each of their flows
+    serial_due: bool  # due jobs with a serial key were left for the general claim
+
+
 class FlowRepository(Protocol):
     """Deployed integration flows (versions of their YAML) and the outbox of their messages."""
 
@@ -417,6 +426,16 @@ class FlowRepository(Protocol):
     ) -> tuple[dict[int, FlowMessage], dict[str, int]]:
         """A delivery round's read: the messages found among ``message_ids`` by id, and the latest
         version of each of their flows. PostgreSQL reads both in one statement."""
+
+    def claim_deliveries(
+        self, kind: str, worker: str, now: datetime, lease_s: float, limit: int
+    ) -> DeliveryClaim | None:
+        """A delivery round's claim and read at once, as the unit of work's first statement:
+        up to ``limit`` due jobs of ``kind`` without a serial key leased to ``worker`` (as
+        :meth:`JobRepository.claim` would), their messages and their flows' latest versions.
+        ``serial_due`` tells that due jobs with a serial key were seen and left to
+        :meth:`JobRepository.claim`. None where the database has no such statement (the caller
+        claims and reads separately). PostgreSQL: one statement, which commits by itself."""
 
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         """(message id, attempts) pairs: delivered at ``now``."""

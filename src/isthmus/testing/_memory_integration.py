@@ -153,6 +153,9 @@ class InMemoryFlowRepository:
         self.mark_delivered(delivered, now)
         return queue.complete_many(job_ids, worker, now)
 
+    def claim_deliveries(self, kind: str, worker: str, now: datetime, lease_s: float, limit: int) -> None:
+        return None  # claimed and read separately, as on SQLite
+
     def delivery_messages(
         self, message_ids: Collection[int]
     ) -> tuple[dict[int, FlowMessage], dict[str, int]]:

@@ -3,7 +3,10 @@ the round's jobs completed together, and a lost lease reported so the caller can
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from isthmus.adapters.storage import Database
 from isthmus.integration import MessageState, NewMessage
@@ -155,3 +158,91 @@ def test_a_webhook_group_after_another_write_stays_in_its_transaction(database: 
         uow.commit()
     assert set(ids) == {("f", "c")}
     assert _stored_keys(database) == {"c"}
+
+
+def _pending(database: Database, jobs: list[NewJob], prefix: str = "k") -> list[int]:
+    """Flow f deployed twice (latest version 2); one message per job in ``jobs``, whose payloads
+    get its id."""
+    with database.unit_of_work() as uow:
+        for text in ("first", "second"):
+            uow.flows.deploy("f", text, deployed_by="t", now=NOW)
+        ids = uow.flows.insert_messages(
+            [
+                NewMessage(flow_id="f", idempotency_key=f"{prefix}{i}", payload={"i": i}, display={"i": "*"})
+                for i in range(len(jobs))
+            ],
+            NOW,
+        )
+        message_ids = [ids[("f", f"{prefix}{i}")] for i in range(len(jobs))]
+        uow.jobs.enqueue_many(
+            [
+                replace(job, payload={**job.payload, "message": m})
+                for job, m in zip(jobs, message_ids, strict=True)
+            ],
+            NOW,
+        )
+        uow.commit()
+    return message_ids
+
+
+def _deliver(**fields: object) -> NewJob:
+    return NewJob(kind="flow.deliver", payload={}, run_at=NOW, **fields)  # type: ignore[arg-type]
+
+
+def test_a_delivery_claim_takes_due_jobs_and_reads_their_messages_at_once(database: Database) -> None:
+    later = _deliver()
+    messages = _pending(
+        database,
+        [_deliver(), _deliver(), _deliver(), replace(later, run_at=LATER), NewJob(kind="other", payload={})],
+    )
+    with database.unit_of_work() as uow:
+        claim = uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 2)
+        if claim is None:  # SQLite: claimed and read separately by the caller
+            assert not database.url.startswith("postgresql")
+            return
+        # committed by itself: another connection sees the leases before this unit of work commits
+        with database.unit_of_work() as other:
+            assert sorted(j.id for j in other.jobs.list(JobState.RUNNING)) == sorted(j.id for j in claim.jobs)
+        uow.commit()
+    assert [int(job.payload["message"]) for job in claim.jobs] == messages[:2]  # oldest first, limit 2
+    assert all(job.state is JobState.RUNNING and job.locked_by == "w1" for job in claim.jobs)
+    assert all(job.attempts == 1 for job in claim.jobs)
+    assert sorted(claim.messages) == messages[:2]
+    assert claim.messages[messages[0]].payload == {"i": 0}
+    assert claim.messages[messages[0]].display == {"i": "*"}
+    assert claim.messages[messages[0]].created_at == NOW
+    assert claim.latest == {"f": 2}
+    assert not claim.serial_due
+    with database.unit_of_work() as uow:  # the third; the one due later and the other kind stay
+        rest = uow.flows.claim_deliveries("flow.deliver", "w2", NOW, 60, 10)
+        expired = uow.flows.claim_deliveries("flow.deliver", "w3", NOW + timedelta(seconds=61), 60, 10)
+    assert rest is not None
+    assert expired is not None
+    assert [int(job.payload["message"]) for job in rest.jobs] == [messages[2]]
+    # a minute later w1's and w2's leases have run out: taken again, with the job due since
+    assert sorted(int(job.payload["message"]) for job in expired.jobs) == messages[:4]
+    assert {job.locked_by for job in expired.jobs} == {"w3"}
+
+
+def test_a_delivery_claim_leaves_serial_jobs_and_rows_held_elsewhere(database: Database) -> None:
+    if not database.url.startswith("postgresql"):
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    messages = _pending(database, [_deliver(serial_key="chunk:f"), _deliver(), _deliver()])
+    with database.unit_of_work() as holder:  # another claim holds the second job's row
+        holder.connection.exec_driver_sql(
+            "SELECT id FROM jobs WHERE payload->>'message' = %(m)s FOR UPDATE", {"m": str(messages[1])}
+        )
+        with database.unit_of_work() as uow:
+            claim = uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 10)
+    assert claim is not None
+    assert [int(job.payload["message"]) for job in claim.jobs] == [messages[2]]
+    assert claim.serial_due  # the chunk's job: for the general claim
+    with database.unit_of_work() as uow:
+        general = uow.jobs.claim("w1", NOW, 60, 10, kinds=("flow.deliver",))
+        uow.commit()
+    assert sorted(int(job.payload["message"]) for job in general) == messages[:2]
+    _pending(database, [_deliver(serial_key="chunk:f")], prefix="more")
+    with database.unit_of_work() as uow:  # its key has a job running: not claimable, not reported
+        claim = uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 10)
+    assert claim is not None
+    assert (claim.jobs, claim.serial_due) == ([], False)

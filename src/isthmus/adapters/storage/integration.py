@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -15,12 +15,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from isthmus.adapters.storage.engine import dump_json, load_json, send_deferred, whole_transaction
-from isthmus.adapters.storage.job_queue import new_job_row
+from isthmus.adapters.storage.job_queue import (
+    JOB_COLUMN_COUNT,
+    JOB_COLUMNS_PG,
+    SERIAL_FREE_PG,
+    job_from_row,
+    new_job_row,
+    time_bind,
+)
 from isthmus.adapters.storage.tables import flow_messages, integration_flows
 from isthmus.errors import Conflict
 from isthmus.integration import DeployedFlow, FlowMessage, MessageState, NewMessage, TestStatus, records_in
-from isthmus.jobs import JobId, NewJob
-from isthmus.services.ports import JobRepository
+from isthmus.jobs import Job, JobId, NewJob
+from isthmus.services.ports import DeliveryClaim, JobRepository
 
 _f = integration_flows
 _m = flow_messages
@@ -88,6 +95,62 @@ _DELIVERY_MESSAGES_PG = (
     "FROM integration_flows WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id) "
     "SELECT m.*, v.latest FROM m LEFT JOIN v ON v.flow_id = m.flow_id"
 )
+# A delivery round's claim and read in one statement, run alone (``whole_transaction``: no BEGIN,
+# no COMMIT — five round trips were one BEGIN, the candidates, the claiming UPDATE, the messages'
+# read and the COMMIT). The candidates are chosen as ``SqlJobRepository.claim`` chooses them (each
+# kind of due job by its own index scan, rows other claims hold skipped); only jobs without a serial
+# key are taken here, and the count of claimable ones with a key tells the caller to run the
+# general claim, whose advisory locks keep one job per key running. The one row with NULL job
+# columns when nothing was taken carries that count.
+_CLAIM_DELIVERIES_PG = f"""\
+WITH ready AS (
+  SELECT id, serial_key, run_at FROM jobs
+  WHERE state = 'ready' AND run_at <= %(now)s AND kind = %(kind)s AND {SERIAL_FREE_PG}
+  ORDER BY run_at, id LIMIT %(scan)s FOR UPDATE OF jobs SKIP LOCKED
+), expired AS (
+  SELECT id, serial_key, run_at FROM jobs
+  WHERE state = 'running' AND locked_by IS NOT NULL AND locked_until < %(now)s AND kind = %(kind)s
+    AND {SERIAL_FREE_PG}
+  ORDER BY run_at, id LIMIT %(scan)s FOR UPDATE OF jobs SKIP LOCKED
+), due AS (
+  SELECT id, serial_key, run_at FROM ready UNION ALL SELECT id, serial_key, run_at FROM expired
+), taken AS (
+  UPDATE jobs SET state = 'running', locked_by = %(worker)s, attempts = attempts + 1,
+    locked_until = %(until)s, updated_at = %(now)s
+  WHERE id IN (SELECT id FROM due WHERE serial_key IS NULL ORDER BY run_at, id LIMIT %(limit)s)
+  RETURNING {JOB_COLUMNS_PG}, CAST(payload ->> 'message' AS bigint) AS message_id
+), m AS (
+  SELECT id, flow_id, idempotency_key, state, payload::text AS payload, display::text AS display,
+    attempts, last_error, row_number, created_at, updated_at, delivered_at
+  FROM flow_messages WHERE id IN (SELECT message_id FROM taken)
+), v AS (
+  SELECT flow_id, max(version) AS latest FROM integration_flows
+  WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id
+)
+SELECT t.*, m.*, v.latest, s.serial_due
+FROM (SELECT count(*) AS serial_due FROM due WHERE serial_key IS NOT NULL) AS s
+LEFT JOIN taken AS t ON true
+LEFT JOIN m ON m.id = t.message_id
+LEFT JOIN v ON v.flow_id = m.flow_id"""  # noqa: S608 — our own column names and conditions
+
+
+class _ClaimedMessage(NamedTuple):
+    """A message's columns in a claim's row (the names ``_message`` reads)."""
+
+    id: int
+    flow_id: str
+    idempotency_key: str
+    state: str
+    payload: Any
+    display: Any
+    attempts: int
+    last_error: str | None
+    row_number: int | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+
 _MARK_DELIVERED_PG = (
     "UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, updated_at = %(now)s, "
     "delivered_at = %(now)s FROM unnest(CAST(%(ids)b AS bigint[]), CAST(%(attempts)b AS int[])) "
@@ -429,6 +492,40 @@ class SqlFlowRepository:
             if row.latest is not None:
                 latest[row.flow_id] = int(row.latest)
         return found, latest
+
+    def claim_deliveries(
+        self, kind: str, worker: str, now: datetime, lease_s: float, limit: int
+    ) -> DeliveryClaim | None:
+        if self._db.dialect.name != "postgresql":
+            return None
+        when = time_bind(self._db)
+        params = {
+            "kind": kind,
+            "worker": worker,
+            "now": when(now),
+            "until": when(now + timedelta(seconds=lease_s)),
+            "limit": limit,
+            "scan": limit * 4,
+        }
+        with whole_transaction(self._db) as cursor:
+            rows = cursor.execute(_CLAIM_DELIVERIES_PG, params).fetchall()
+        jobs: builtins.list[Job] = []
+        found: dict[int, FlowMessage] = {}
+        latest: dict[str, int] = {}
+        first_message = JOB_COLUMN_COUNT + 1  # after the job's columns and its message id
+        for row in rows:
+            if row[0] is None:
+                continue  # nothing taken: the one row carries the count below
+            jobs.append(job_from_row(row))
+            if row[first_message] is not None:
+                read = _ClaimedMessage._make(row[first_message : first_message + 12])
+                found[read.id] = _message(
+                    read._replace(payload=load_json(read.payload), display=load_json(read.display)), _utc
+                )
+                if row[-2] is not None:
+                    latest[read.flow_id] = int(row[-2])
+        jobs.sort(key=lambda job: (job.run_at, job.id))
+        return DeliveryClaim(jobs, found, latest, serial_due=bool(rows and rows[0][-1]))
 
     def _dbapi(self) -> Any:
         dbapi = self._db.connection.dbapi_connection

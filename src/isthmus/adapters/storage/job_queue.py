@@ -118,11 +118,7 @@ def _take(
     ``guarded`` (PostgreSQL): skip those whose serial key has another job running by now."""
     dbapi = db.connection.dbapi_connection
     assert dbapi is not None
-    when = _time_binds.get(db.dialect.name)
-    if when is None:  # SQLAlchemy's own conversion, so the stored text is what Core would store
-        made = jobs.c.run_at.type.dialect_impl(db.dialect).bind_processor(db.dialect)
-        assert made is not None
-        when = _time_binds[db.dialect.name] = made
+    when = time_bind(db)
     cursor = dbapi.cursor()
     if guarded:
         cursor.execute(_TAKE["postgresql-guarded"], (worker, when(until), when(now), chosen, when(now)))
@@ -208,6 +204,26 @@ def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
 
 
 new_job_row = _new_row  # for the webhook group's statement (integration.py), which writes jobs in SQL
+# for the delivery round's claim (integration.py), which claims jobs and reads their messages in SQL
+JOB_COLUMNS_PG = _RETURNING_PG
+JOB_COLUMN_COUNT = len(_COLUMNS)
+job_from_row = _raw_job
+# a running job with a serial key blocks its key's other jobs (the claim's ``free`` condition)
+SERIAL_FREE_PG = (
+    "(serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.serial_key ="
+    " jobs.serial_key AND other.id <> jobs.id AND other.state = 'running' AND other.locked_until >= %(now)s))"
+)
+
+
+def time_bind(db: Connection) -> Callable[[Any], Any]:
+    """The conversion Core applies to a timestamp parameter on ``db``'s dialect (for statements
+    sent on the DBAPI cursor: the stored text is then what Core would store)."""
+    when = _time_binds.get(db.dialect.name)
+    if when is None:
+        made = jobs.c.run_at.type.dialect_impl(db.dialect).bind_processor(db.dialect)
+        assert made is not None
+        when = _time_binds[db.dialect.name] = made
+    return when
 
 
 class _Candidate(NamedTuple):
