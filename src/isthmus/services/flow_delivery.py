@@ -201,9 +201,12 @@ class BatchDelivery:
         return lost
 
     def _complete(self, uow: UnitOfWork, delivered: list[tuple[int, int]], job_ids: list[JobId]) -> bool:
-        """Mark ``delivered`` and complete the jobs (one statement on PostgreSQL); False when any
-        lease was lost."""
-        return uow.flows.complete_delivered(delivered, job_ids, uow.jobs, self.worker_id, self._clock.now())
+        """Mark ``delivered`` and complete the jobs (one statement on PostgreSQL, without BEGIN and
+        COMMIT when no failure was written before it); False when any lease was lost, and then
+        nothing is marked or completed."""
+        return uow.flows.complete_delivered(
+            delivered, job_ids, uow.jobs, self.worker_id, self._clock.now(), alone=True
+        )
 
     def _record(
         self, uow: UnitOfWork, attempts: list[_Attempt], outcomes: dict[JobId, Exception | None]

@@ -447,10 +447,13 @@ class FlowRepository(Protocol):
         queue: JobRepository,
         worker: str,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> bool:
         """A delivery round's last write: ``delivered`` as :meth:`mark_delivered`, and the jobs
         ``job_ids`` completed on ``queue`` (leased to ``worker``). False when any lease was lost —
-        the caller rolls back. PostgreSQL does both in one statement."""
+        the caller rolls back. PostgreSQL does both in one statement, which writes nothing when a
+        lease was lost, and commits by itself when ``alone`` (the unit of work wrote nothing else)."""
 
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, object], display: dict[str, object]

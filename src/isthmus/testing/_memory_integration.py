@@ -149,6 +149,8 @@ class InMemoryFlowRepository:
         queue: _Queue,
         worker: str,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> bool:
         self.mark_delivered(delivered, now)
         return queue.complete_many(job_ids, worker, now)

@@ -74,6 +74,43 @@ def test_a_job_leased_to_another_worker_is_reported_and_left_alone(database: Dat
     assert one.locked_by == "w1"
 
 
+def test_a_round_alone_writes_all_or_nothing(database: Database) -> None:
+    """The last write without BEGIN/COMMIT: with one lease lost (w2 took the job once w1's lease
+    ran out) PostgreSQL's statement writes nothing, though this unit of work commits; with every
+    lease held it commits by itself."""
+    messages, jobs = _setup(database, 2)
+    with database.unit_of_work() as uow:  # w2 takes the second job over (w1's lease has run out)
+        stolen = uow.jobs.claim("w2", NOW + timedelta(seconds=61), 60, 1, kinds=("flow.deliver",))
+        uow.commit()
+    assert len(stolen) == 1
+    held = next(job_id for job_id in jobs if job_id != stolen[0].id)
+    held_message = messages[jobs.index(held)]
+    with database.unit_of_work() as uow:
+        assert not uow.flows.complete_delivered(
+            [(m, 1) for m in messages], jobs, uow.jobs, "w1", LATER, alone=True
+        )
+        if database.url.startswith("postgresql"):  # nothing to commit; elsewhere the caller rolls back
+            uow.commit()
+    with database.unit_of_work() as uow:
+        found = uow.flows.messages_by_id(messages)
+        mine = uow.jobs.get(held)
+    assert {m.state for m in found.values()} == {MessageState.PENDING}
+    assert mine is not None
+    assert (mine.state, mine.locked_by) == (JobState.RUNNING, "w1")
+    with database.unit_of_work() as uow:
+        assert uow.flows.complete_delivered([(held_message, 1)], [held], uow.jobs, "w1", LATER, alone=True)
+        if database.url.startswith("postgresql"):  # committed already (SQLite: one writer)
+            with database.unit_of_work() as other:
+                assert (
+                    other.flows.messages_by_id([held_message])[held_message].state is MessageState.DELIVERED
+                )
+        uow.commit()
+    with database.unit_of_work() as uow:
+        done = uow.jobs.get(held)
+    assert done is not None
+    assert done.state is JobState.DONE
+
+
 def test_a_round_reads_its_messages_and_their_flows_latest_versions(database: Database) -> None:
     payload = {"order": "SO-1", "note": 'tab\there, "quoted", 中文', "n": [1, 2.5, None, True]}
     with database.unit_of_work() as uow:

@@ -157,16 +157,22 @@ _MARK_DELIVERED_PG = (
     "AS d(id, attempts) WHERE m.id = d.id"
 )
 # A delivery round's last write: the round's jobs completed and its delivered messages marked (as
-# _MARK_DELIVERED_PG) in one statement; the count of jobs completed tells whether every lease was
-# still held. The jobs are taken by primary key: ``(state = 'running') IS TRUE`` is the lease check,
-# written so that the planner cannot take the (state, run_at) index for it — it did, estimating few
-# running jobs, and walked every entry left by recently finished ones (1.8 ms a statement after
-# 40,000 deliveries).
+# _MARK_DELIVERED_PG) in one statement, all or nothing: only when every job's lease is still held
+# (``held``, its rows locked first) — so the statement can run alone (``whole_transaction``) and a
+# lost lease still writes nothing, as the caller's rollback did. The jobs are taken by primary key:
+# ``(state = 'running') IS TRUE`` is the lease check, written so that the planner cannot take the
+# (state, run_at) index for it — it did, estimating few running jobs, and walked every entry left by
+# recently finished ones (1.8 ms a statement after 40,000 deliveries).
 _COMPLETE_DELIVERED_PG = (
-    "WITH done AS (UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, "  # noqa: S608 — our own SQL
-    "last_error = NULL, updated_at = %(now)s WHERE id = ANY(CAST(%(jobs)b AS bigint[])) "
-    "AND locked_by = %(worker)s AND (state = 'running') IS TRUE RETURNING 1), "
-    f"delivered AS ({_MARK_DELIVERED_PG}) SELECT count(*) FROM done"
+    "WITH mine AS (SELECT id FROM jobs WHERE id = ANY(CAST(%(jobs)b AS bigint[])) "
+    "AND locked_by = %(worker)s AND (state = 'running') IS TRUE FOR UPDATE), "
+    "held AS (SELECT count(*) = %(n)s AS ok FROM mine), "
+    "done AS (UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, "
+    "last_error = NULL, updated_at = %(now)s FROM held WHERE held.ok AND jobs.id IN (SELECT id FROM mine)), "
+    "delivered AS (UPDATE flow_messages AS m SET state = 'delivered', attempts = d.attempts, "
+    "updated_at = %(now)s, delivered_at = %(now)s FROM unnest(CAST(%(ids)b AS bigint[]), "
+    "CAST(%(attempts)b AS int[])) AS d(id, attempts), held WHERE held.ok AND m.id = d.id) "
+    "SELECT ok FROM held"
 )
 _LATEST_VERSIONS = (
     select(_f.c.flow_id, func.max(_f.c.version))
@@ -558,26 +564,31 @@ class SqlFlowRepository:
         queue: JobRepository,
         worker: str,
         now: datetime,
+        *,
+        alone: bool = False,
     ) -> bool:
-        """PostgreSQL: one statement, one round trip (a round used to send two)."""
+        """PostgreSQL: one statement, one round trip (a round used to send two) — ``alone``: three
+        fewer, without BEGIN and COMMIT when nothing else was written."""
         if self._db.dialect.name != "postgresql" or not job_ids:
             self.mark_delivered(delivered, now)
             return queue.complete_many(job_ids, worker, now) if job_ids else True
-        send_deferred(self._db)
-        cursor = self._dbapi().cursor()
-        cursor.execute(
-            _COMPLETE_DELIVERED_PG,
-            {
-                "jobs": job_ids,
-                "worker": worker,
-                "ids": [i for i, _ in delivered],
-                "attempts": [a for _, a in delivered],
-                "now": now,
-            },
-        )
-        row = cursor.fetchone()
-        cursor.close()
-        return row is not None and int(row[0]) == len(set(job_ids))
+        params = {
+            "jobs": job_ids,
+            "worker": worker,
+            "n": len(set(job_ids)),
+            "ids": [i for i, _ in delivered],
+            "attempts": [a for _, a in delivered],
+            "now": now,
+        }
+        if alone:
+            with whole_transaction(self._db) as cursor:
+                row = cursor.execute(_COMPLETE_DELIVERED_PG, params).fetchone()
+        else:
+            send_deferred(self._db)
+            cursor = self._dbapi().cursor()
+            row = cursor.execute(_COMPLETE_DELIVERED_PG, params).fetchone()
+            cursor.close()
+        return row is not None and bool(row[0])
 
     def replace_payload(
         self, message_id: int, key: str, payload: dict[str, Any], display: dict[str, Any]
