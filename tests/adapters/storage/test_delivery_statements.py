@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from isthmus.adapters.storage import Database
@@ -283,3 +284,22 @@ def test_a_delivery_claim_leaves_serial_jobs_and_rows_held_elsewhere(database: D
         claim = uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 10)
     assert claim is not None
     assert (claim.jobs, claim.serial_due) == ([], False)
+
+
+def test_a_claim_on_a_lost_connection_raises_and_the_next_one_works(database: Database) -> None:
+    """The server ends the session under a claim run alone: the error is the lost connection, and
+    the pool hands the next unit of work a working one (not the dead one left in autocommit)."""
+    if not database.url.startswith("postgresql"):
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    messages = _pending(database, [_deliver()])
+    with database.unit_of_work() as uow:
+        pid = uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        uow.commit()
+        with database.unit_of_work() as killer:
+            killer.connection.exec_driver_sql("SELECT pg_terminate_backend(%(p)s)", {"p": pid})
+        with pytest.raises(psycopg.OperationalError):
+            uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 10)
+    with database.unit_of_work() as uow:
+        claim = uow.flows.claim_deliveries("flow.deliver", "w1", NOW, 60, 10)
+    assert claim is not None
+    assert [int(job.payload["message"]) for job in claim.jobs] == messages
