@@ -98,7 +98,8 @@ class BatchDelivery:
 
         PostgreSQL claims and reads in one statement (:meth:`FlowRepository.claim_deliveries`);
         jobs with a serial key (a batch flow's chunks) are then claimed by the job queue's general
-        claim, in the same round."""
+        claim, in the same round. That statement commits by itself: should the rest of the round's
+        reading fail, its jobs wait for their lease to end, as after a crash."""
         now = self._clock.now()
         with self._uow() as uow:
             fast = uow.flows.claim_deliveries(DELIVER, self.worker_id, now, self._lease_s, self.batch)
