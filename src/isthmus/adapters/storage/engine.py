@@ -590,10 +590,12 @@ def send_deferred(db: Connection, info: dict[Any, Any] | None = None) -> None:
 
 
 @contextmanager
-def whole_transaction(db: Connection) -> Iterator[Any]:
-    """PostgreSQL: a DBAPI cursor whose one statement is the whole transaction.
+def dbapi_cursor(db: Connection, *, alone: bool = False, row_factory: Any = None) -> Iterator[Any]:
+    """A cursor on the DBAPI connection under ``db``, after this transaction's held-back writes
+    (statements whose Core building and row processing would cost more than the database does).
 
-    Why: psycopg opens a transaction with a ``BEGIN`` round trip of its own and closes it with a
+    ``alone`` (PostgreSQL): the caller's one statement is the whole unit of work's writing. Why:
+    psycopg opens a transaction with a ``BEGIN`` round trip of its own and closes it with a
     ``COMMIT`` — three round trips for a transaction of one statement, and on the hot paths (a
     webhook group's insert, a delivery claim) each round trip is a wait for the server and then for
     the GIL. When nothing of this unit of work has reached the server yet, the statement runs in
@@ -601,18 +603,16 @@ def whole_transaction(db: Connection) -> Iterator[Any]:
     data-modifying CTEs included, and a ``pg_notify`` in it is sent at its commit), and the unit
     of work's commit then finds no transaction and sends nothing. Measured at 1,000 webhooks a
     second: a group commit's wall time 4.0 → 2.4 ms at the median (bench/RESULTS.md, round 6).
-
-    The caller writes nothing after the statement in this unit of work: a later statement would
-    begin a transaction of its own. When something was sent before (status ``INTRANS``), the
-    statement simply joins that transaction.
+    The caller writes nothing after it in this unit of work (a later statement would begin a
+    transaction of its own); when something was sent before, the statement simply joins that
+    transaction.
     """
     send_deferred(db)
-    dbapi = db.connection.dbapi_connection
-    assert dbapi is not None
-    alone = dbapi.pgconn.transaction_status == TransactionStatus.IDLE
+    dbapi = _dbapi(db)
+    alone = alone and dbapi.pgconn.transaction_status == TransactionStatus.IDLE
     if alone:
         dbapi.autocommit = True
-    cursor = dbapi.cursor()
+    cursor = dbapi.cursor() if row_factory is None else dbapi.cursor(row_factory=row_factory)
     try:
         yield cursor
     finally:

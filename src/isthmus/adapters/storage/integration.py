@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from isthmus.adapters.storage.engine import dump_json, load_json, send_deferred, whole_transaction
+from isthmus.adapters.storage.engine import dbapi_cursor, dump_json, load_json
 from isthmus.adapters.storage.job_queue import (
     JOB_COLUMN_COUNT,
     JOB_COLUMNS_PG,
@@ -88,14 +88,20 @@ _MESSAGES_BY_ID = (
 )
 # a delivery round's read: the messages (JSON as text, parsed by orjson) and their flows' latest
 # versions, in one round trip
-_DELIVERY_MESSAGES_PG = (
-    "WITH m AS (SELECT id, flow_id, idempotency_key, state, payload::text AS payload, "
-    "display::text AS display, attempts, last_error, row_number, created_at, updated_at, delivered_at "
-    "FROM flow_messages WHERE id = ANY(%b)), v AS (SELECT flow_id, max(version) AS latest "
-    "FROM integration_flows WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id) "
-    "SELECT m.*, v.latest FROM m LEFT JOIN v ON v.flow_id = m.flow_id"
+# (the columns in _DeliveryMessage's order; ``v``: the latest version of each of m's flows)
+_DELIVERY_MESSAGE_COLUMNS = (
+    "id, flow_id, idempotency_key, state, payload::text AS payload, display::text AS display, "
+    "attempts, last_error, row_number, created_at, updated_at, delivered_at"
 )
-# A delivery round's claim and read in one statement, run alone (``whole_transaction``: no BEGIN,
+_LATEST_OF_M = (
+    "v AS (SELECT flow_id, max(version) AS latest FROM integration_flows "
+    "WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id)"
+)
+_DELIVERY_MESSAGES_PG = (
+    f"WITH m AS (SELECT {_DELIVERY_MESSAGE_COLUMNS} FROM flow_messages WHERE id = ANY(%b)), "  # noqa: S608 — our own SQL
+    f"{_LATEST_OF_M} SELECT m.*, v.latest FROM m LEFT JOIN v ON v.flow_id = m.flow_id"
+)
+# A delivery round's claim and read in one statement, run alone (``dbapi_cursor``: no BEGIN,
 # no COMMIT — five round trips were one BEGIN, the candidates, the claiming UPDATE, the messages'
 # read and the COMMIT). The candidates are chosen as ``SqlJobRepository.claim`` chooses them (each
 # kind of due job by its own index scan, rows other claims hold skipped); only jobs without a serial
@@ -120,13 +126,8 @@ WITH ready AS (
   WHERE id IN (SELECT id FROM due WHERE serial_key IS NULL ORDER BY run_at, id LIMIT %(limit)s)
   RETURNING {JOB_COLUMNS_PG}, CAST(payload ->> 'message' AS bigint) AS message_id
 ), m AS (
-  SELECT id, flow_id, idempotency_key, state, payload::text AS payload, display::text AS display,
-    attempts, last_error, row_number, created_at, updated_at, delivered_at
-  FROM flow_messages WHERE id IN (SELECT message_id FROM taken)
-), v AS (
-  SELECT flow_id, max(version) AS latest FROM integration_flows
-  WHERE flow_id IN (SELECT flow_id FROM m) GROUP BY flow_id
-)
+  SELECT {_DELIVERY_MESSAGE_COLUMNS} FROM flow_messages WHERE id IN (SELECT message_id FROM taken)
+), {_LATEST_OF_M}
 SELECT t.*, m.*, v.latest, s.serial_due
 FROM (SELECT count(*) AS serial_due FROM due WHERE serial_key IS NOT NULL) AS s
 LEFT JOIN taken AS t ON true
@@ -134,8 +135,9 @@ LEFT JOIN m ON m.id = t.message_id
 LEFT JOIN v ON v.flow_id = m.flow_id"""  # noqa: S608 — our own column names and conditions
 
 
-class _ClaimedMessage(NamedTuple):
-    """A message's columns in a claim's row (the names ``_message`` reads)."""
+class _DeliveryMessage(NamedTuple):
+    """A message as a delivery round reads it (``_DELIVERY_MESSAGE_COLUMNS``; the names
+    ``_message`` reads)."""
 
     id: int
     flow_id: str
@@ -158,7 +160,7 @@ _MARK_DELIVERED_PG = (
 )
 # A delivery round's last write: the round's jobs completed and its delivered messages marked (as
 # _MARK_DELIVERED_PG) in one statement, all or nothing: only when every job's lease is still held
-# (``held``, its rows locked first) — so the statement can run alone (``whole_transaction``) and a
+# (``held``, its rows locked first) — so the statement can run alone (``dbapi_cursor``) and a
 # lost lease still writes nothing, as the caller's rollback did. The jobs are taken by primary key:
 # ``(state = 'running') IS TRUE`` is the lease check, written so that the planner cannot take the
 # (state, run_at) index for it — it did, estimating few running jobs, and walked every entry left by
@@ -219,6 +221,18 @@ def _message(row: Any, when: Callable[[Any], Any] = lambda value: value) -> Flow
         updated_at=when(row.updated_at),
         delivered_at=when(row.delivered_at),
     )
+
+
+def _read_delivery_message(
+    row: Any, latest_version: int | None, found: dict[int, FlowMessage], latest: dict[str, int]
+) -> None:
+    """A delivery round's message (JSON as text, parsed by orjson) into ``found``, its flow's
+    latest version into ``latest``."""
+    found[row.id] = _message(
+        row._replace(payload=load_json(row.payload), display=load_json(row.display)), _utc
+    )
+    if latest_version is not None:
+        latest[row.flow_id] = int(latest_version)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -384,7 +398,7 @@ class SqlFlowRepository:
         """PostgreSQL: one statement, on the DBAPI cursor (its text is fixed, so psycopg prepares it
         once; Core's multi-row inserts cost the API more CPU than the database spent on them) —
         ``alone``: without BEGIN and COMMIT when it is the unit of work's only write
-        (:func:`~isthmus.adapters.storage.engine.whole_transaction`)."""
+        (:func:`~isthmus.adapters.storage.engine.dbapi_cursor`)."""
         if self._db.dialect.name != "postgresql" or any(
             job.dedupe_key is not None or job.serial_key is not None for job in jobs.values()
         ):
@@ -402,7 +416,6 @@ class SqlFlowRepository:
             if new:
                 self.wake_deliveries()
             return known, new
-        send_deferred(self._db)
         flows = sorted(versions)
         templates = [new_job_row(jobs[flow_id], now) for flow_id in flows]
         params = {
@@ -422,13 +435,8 @@ class SqlFlowRepository:
             "now": now,
             "channel": DELIVERY_CHANNEL,
         }
-        if alone:
-            with whole_transaction(self._db) as cursor:
-                rows = cursor.execute(_INSERT_DELIVERING, params).fetchall()
-        else:
-            cursor = self._dbapi().cursor()
+        with dbapi_cursor(self._db, alone=alone) as cursor:
             rows = cursor.execute(_INSERT_DELIVERING, params).fetchall()
-            cursor.close()
         latest: dict[str, int] = {}
         ids: dict[tuple[str, str], int] = {}
         for message_id, flow_id, key in rows:
@@ -469,12 +477,9 @@ class SqlFlowRepository:
 
     def messages_by_id(self, message_ids: Collection[int]) -> dict[int, FlowMessage]:
         if self._db.dialect.name == "postgresql":  # a delivery round's read: one array parameter
-            send_deferred(self._db)
-            cursor = self._dbapi().cursor(row_factory=namedtuple_row)
-            cursor.execute(_MESSAGES_BY_ID, (sorted(message_ids),))
-            found = {row.id: _message(row, _utc) for row in cursor.fetchall()}
-            cursor.close()
-            return found
+            with dbapi_cursor(self._db, row_factory=namedtuple_row) as cursor:
+                rows = cursor.execute(_MESSAGES_BY_ID, (sorted(message_ids),)).fetchall()
+            return {row.id: _message(row, _utc) for row in rows}
         rows = self._db.execute(select(_m).where(_m.c.id.in_(sorted(message_ids))))
         return {row.id: _message(row) for row in rows}
 
@@ -484,19 +489,12 @@ class SqlFlowRepository:
         if self._db.dialect.name != "postgresql":
             read = self.messages_by_id(message_ids)
             return read, self.latest_versions({m.flow_id for m in read.values()}) if read else {}
-        send_deferred(self._db)
-        cursor = self._dbapi().cursor(row_factory=namedtuple_row)
-        cursor.execute(_DELIVERY_MESSAGES_PG, (sorted(message_ids),))
-        rows = cursor.fetchall()
-        cursor.close()
+        with dbapi_cursor(self._db, row_factory=namedtuple_row) as cursor:
+            rows = cursor.execute(_DELIVERY_MESSAGES_PG, (sorted(message_ids),)).fetchall()
         found: dict[int, FlowMessage] = {}
         latest: dict[str, int] = {}
         for row in rows:
-            found[row.id] = _message(
-                row._replace(payload=load_json(row.payload), display=load_json(row.display)), _utc
-            )
-            if row.latest is not None:
-                latest[row.flow_id] = int(row.latest)
+            _read_delivery_message(row, row.latest, found, latest)
         return found, latest
 
     def claim_deliveries(
@@ -513,7 +511,7 @@ class SqlFlowRepository:
             "limit": limit,
             "scan": limit * 4,
         }
-        with whole_transaction(self._db) as cursor:
+        with dbapi_cursor(self._db, alone=True) as cursor:
             rows = cursor.execute(_CLAIM_DELIVERIES_PG, params).fetchall()
         jobs: builtins.list[Job] = []
         found: dict[int, FlowMessage] = {}
@@ -524,30 +522,21 @@ class SqlFlowRepository:
                 continue  # nothing taken: the one row carries the count below
             jobs.append(job_from_row(row))
             if row[first_message] is not None:
-                read = _ClaimedMessage._make(row[first_message : first_message + 12])
-                found[read.id] = _message(
-                    read._replace(payload=load_json(read.payload), display=load_json(read.display)), _utc
+                message = _DeliveryMessage._make(
+                    row[first_message : first_message + len(_DeliveryMessage._fields)]
                 )
-                if row[-2] is not None:
-                    latest[read.flow_id] = int(row[-2])
+                _read_delivery_message(message, row[-2], found, latest)
         jobs.sort(key=lambda job: (job.run_at, job.id))
         return DeliveryClaim(jobs, found, latest, serial_due=bool(rows and rows[0][-1]))
-
-    def _dbapi(self) -> Any:
-        dbapi = self._db.connection.dbapi_connection
-        assert dbapi is not None
-        return dbapi
 
     def mark_delivered(self, delivered: Sequence[tuple[int, int]], now: datetime) -> None:
         """Many messages delivered at ``now``: (message id, attempts) pairs, in one statement."""
         if delivered and self._db.dialect.name == "postgresql":
-            send_deferred(self._db)
-            cursor = self._dbapi().cursor()
-            cursor.execute(
-                _MARK_DELIVERED_PG,
-                {"ids": [i for i, _ in delivered], "attempts": [a for _, a in delivered], "now": now},
-            )
-            cursor.close()
+            with dbapi_cursor(self._db) as cursor:
+                cursor.execute(
+                    _MARK_DELIVERED_PG,
+                    {"ids": [i for i, _ in delivered], "attempts": [a for _, a in delivered], "now": now},
+                )
         elif delivered:
             self._db.execute(
                 _MARK_DELIVERED,
@@ -580,14 +569,8 @@ class SqlFlowRepository:
             "attempts": [a for _, a in delivered],
             "now": now,
         }
-        if alone:
-            with whole_transaction(self._db) as cursor:
-                row = cursor.execute(_COMPLETE_DELIVERED_PG, params).fetchone()
-        else:
-            send_deferred(self._db)
-            cursor = self._dbapi().cursor()
+        with dbapi_cursor(self._db, alone=alone) as cursor:
             row = cursor.execute(_COMPLETE_DELIVERED_PG, params).fetchone()
-            cursor.close()
         return row is not None and bool(row[0])
 
     def replace_payload(

@@ -82,6 +82,12 @@ _RETURNING = ", ".join(_COLUMNS)
 # policy's text used as its cache key as it is — psycopg's JSON loader parsed both with the
 # standard library, and each policy was dumped again to find its cached RetryPolicy
 _RETURNING_PG = ", ".join(f"{name}::text" if name in ("payload", "policy") else name for name in _COLUMNS)
+# a job without a serial key, or whose key has no live running job elsewhere (``{now}``: the
+# placeholder of the claim's time) — the ``free`` condition of ``_candidates``, in SQL
+_SERIAL_FREE = (
+    "(serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.serial_key ="
+    " jobs.serial_key AND other.id <> jobs.id AND other.state = 'running' AND other.locked_until >= {now}))"
+)
 # one statement marks the chosen jobs running and returns them (SQLite ≥ 3.35, PostgreSQL)
 _SET = "UPDATE jobs SET state = 'running', locked_by = {p}, attempts = attempts + 1, locked_until = {p}, "
 _TAKE = {
@@ -92,10 +98,11 @@ _TAKE = {
     # PostgreSQL, jobs with serial keys (locked by this transaction first, see _serial_guard):
     # taken only when no other job of their key is running — checked in this statement, whose
     # snapshot is taken after the locks were granted, so a claim that committed meanwhile shows
-    "postgresql-guarded": _SET.format(p="%s")  # noqa: S608 — our own column names
-    + "updated_at = %s WHERE id = ANY(%b) AND (serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs"
-    " AS other WHERE other.serial_key = jobs.serial_key AND other.id <> jobs.id AND other.state ="
-    " 'running' AND other.locked_until >= %s)) RETURNING " + _RETURNING_PG,
+    "postgresql-guarded": _SET.format(p="%s")
+    + "updated_at = %s WHERE id = ANY(%b) AND "
+    + _SERIAL_FREE.format(now="%s")
+    + " RETURNING "
+    + _RETURNING_PG,
 }
 _LOCK_SERIALS = "SELECT k FROM unnest(%s::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))"
 _POLICIES: dict[str, RetryPolicy] = {}
@@ -208,11 +215,7 @@ new_job_row = _new_row  # for the webhook group's statement (integration.py), wh
 JOB_COLUMNS_PG = _RETURNING_PG
 JOB_COLUMN_COUNT = len(_COLUMNS)
 job_from_row = _raw_job
-# a running job with a serial key blocks its key's other jobs (the claim's ``free`` condition)
-SERIAL_FREE_PG = (
-    "(serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.serial_key ="
-    " jobs.serial_key AND other.id <> jobs.id AND other.state = 'running' AND other.locked_until >= %(now)s))"
-)
+SERIAL_FREE_PG = _SERIAL_FREE.format(now="%(now)s")
 
 
 def time_bind(db: Connection) -> Callable[[Any], Any]:
